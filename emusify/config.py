@@ -1,0 +1,144 @@
+"""Settings: one frozen object, defaults in one place.
+
+Precedence, lowest first: the defaults below, the ``[emusify]`` section of ``setup.cfg`` in the
+project folder (or the file ``EMUSIFY_CONFIG`` names), then command-line flags. Paths are relative
+to the folder the scripts run from.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from emusify.errors import UsageError
+
+SECTION = "emusify"
+POLICIES = ("match", "uplift")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the three scripts, with its default."""
+
+    # Folders and files
+    songs: Path = Path("songs")
+    data: Path = Path("datasets")
+    model: Path = Path("models/emusify.npz")
+    starter_model: Path = Path("models/starter.npz")
+    journal: Path | None = None  # None: <data>/journal.sqlite
+    # Frame source: a webcam index, a video file or a folder of images
+    source: str = "0"
+    # The run loop
+    window: float = 18.0  # seconds the camera watches per cycle
+    every: float = 5.0  # minutes from the end of one window to the start of the next
+    fps: float = 4.0  # frames analysed per second of a window
+    fade: float = 3.0  # seconds of cross-fade when the mood changes
+    cycles: int = 0  # stop after this many windows; 0 runs until stopped
+    # Decision rules for a window
+    min_confidence: float = 0.5  # a frame votes only when its top probability reaches this
+    min_share: float = 0.5  # the leading mood needs this share of the votes
+    min_face_frames: int = 8  # fewer voting frames than this: unsure
+    # Mood policy: "match", "uplift", or an explicit map such as "sad=happy, angry=neutral"
+    policy: str = "match"
+    keep_on_neutral: bool = True  # a neutral window keeps the current music
+    fallback: str = "neutral"  # folder used when a mood's folder is empty or missing
+    # Recording
+    record_seconds: float = 20.0
+    record_samples: int = 0  # 0: no limit other than record_seconds
+    countdown: float = 3.0
+
+    @property
+    def journal_path(self) -> Path:
+        """Where the mood journal lives (under the data folder unless set)."""
+        return self.journal if self.journal is not None else self.data / "journal.sqlite"
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied and validated; ``None`` values are ignored."""
+        given = {key: value for key, value in changes.items() if value is not None}
+        return _validated(dataclasses.replace(self, **given))
+
+
+def load_settings(root: Path = Path("."), overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read the defaults, the config file, then ``overrides`` (typically CLI flags).
+
+    Raises:
+        UsageError: an unknown key, a value of the wrong type or out of range.
+    """
+    values: dict[str, Any] = {}
+    path = Path(os.environ.get("EMUSIFY_CONFIG", root / "setup.cfg"))
+    if path.is_file():
+        values.update(_read_section(path))
+    settings = _validated(Settings(**values))
+    return settings.replace(**(overrides or {}))
+
+
+def discover_emotions(songs: Path) -> tuple[str, ...]:
+    """The emotions the user works with: the sub-folders of the songs folder, sorted."""
+    if not songs.is_dir():
+        return ()
+    return tuple(sorted(p.name for p in songs.iterdir() if p.is_dir() and not p.name.startswith(".")))
+
+
+def _read_section(path: Path) -> dict[str, Any]:
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        raise UsageError(f"{path}: cannot parse: {exc}. Fix the [{SECTION}] section.") from None
+    if not parser.has_section(SECTION):
+        return {}
+    kinds = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, raw in parser.items(SECTION):
+        name = key.replace("-", "_")
+        if name not in kinds:
+            known = ", ".join(sorted(kinds))
+            raise UsageError(f"{path}: unknown setting '{key}' in [{SECTION}]; known: {known}")
+        values[name] = _convert(path, key, raw, str(kinds[name]))
+    return values
+
+
+def _convert(path: Path, key: str, raw: str, kind: str) -> Any:
+    raw = raw.strip()
+    try:
+        if "Path" in kind:
+            return Path(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "bool":
+            lowered = raw.lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            return lowered in ("1", "true", "yes", "on")
+    except ValueError:
+        raise UsageError(f"{path}: [{SECTION}] {key} = {raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def _validated(settings: Settings) -> Settings:
+    positive = {"window": settings.window, "fps": settings.fps, "record_seconds": settings.record_seconds}
+    for name, value in positive.items():
+        if not value > 0:
+            raise UsageError(f"{name.replace('_', '-')} must be greater than 0, got {value}")
+    non_negative = {
+        "every": settings.every,
+        "fade": settings.fade,
+        "cycles": settings.cycles,
+        "record_samples": settings.record_samples,
+        "countdown": settings.countdown,
+        "min_face_frames": settings.min_face_frames,
+    }
+    for name, value in non_negative.items():
+        if value < 0:
+            raise UsageError(f"{name.replace('_', '-')} must be 0 or more, got {value}")
+    for name in ("min_confidence", "min_share"):
+        value = getattr(settings, name)
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"{name.replace('_', '-')} must be between 0 and 1, got {value}")
+    return settings
