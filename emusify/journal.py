@@ -1,0 +1,148 @@
+"""The mood journal: every window and every song event, in SQLite, committed as it happens.
+
+Two tables: ``windows`` (what each camera window saw and decided) and ``songs`` (start, end, skip
+and error events). The connection is in autocommit mode with a write-ahead log, so a crash or a
+power cut loses nothing already written. :mod:`emusify.report` draws it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from emusify.errors import JournalError
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("start", "end", "skip", "error")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS windows (
+    time REAL NOT NULL, frames INTEGER NOT NULL, face_frames INTEGER NOT NULL,
+    votes TEXT NOT NULL, mood TEXT, share REAL NOT NULL, decision TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS songs (
+    time REAL NOT NULL, event TEXT NOT NULL, path TEXT NOT NULL,
+    title TEXT, artist TEXT, folder TEXT
+);
+CREATE INDEX IF NOT EXISTS windows_time ON windows (time);
+CREATE INDEX IF NOT EXISTS songs_time ON songs (time);
+"""
+
+
+class WindowRow(NamedTuple):
+    """One camera window as journaled."""
+
+    time: float  # seconds since the epoch, when the window started
+    frames: int
+    face_frames: int
+    votes: dict[str, int]
+    mood: str | None  # None: unsure
+    share: float
+    decision: str  # the folder chosen, or "keep"
+
+
+class SongRow(NamedTuple):
+    """One song event as journaled."""
+
+    time: float
+    event: str  # start, end, skip or error
+    path: str
+    title: str | None
+    artist: str | None
+    folder: str | None
+
+
+class Journal:
+    """Append-only mood history; a context manager with an idempotent close()."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (or create, with its folders) the journal at ``path``.
+
+        Raises:
+            JournalError: the file cannot be created, written or is not a journal.
+        """
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(self.path), isolation_level=None)  # autocommit: one row, one commit
+            self._db = db
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise JournalError(f"cannot open the journal {self.path} ({exc}); pass --journal FILE "
+                               "with a writable path") from None
+
+    # Writing ------------------------------------------------------------------------------------
+
+    def window(self, when: float, result: Any, decision: str) -> None:
+        """Journal one window; ``result`` has frames, face_frames, votes, mood and share."""
+        votes = json.dumps({str(k): int(v) for k, v in dict(result.votes).items()}, sort_keys=True)
+        self._write("INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (float(when), int(result.frames), int(result.face_frames), votes,
+                     result.mood, float(result.share), str(decision)))
+
+    def song(self, when: float, event: str, song: Any) -> None:
+        """Journal a song event: start, end, skip or error."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown song event {event!r}; expected one of {', '.join(EVENTS)}")
+        self._write("INSERT INTO songs VALUES (?, ?, ?, ?, ?, ?)",
+                    (float(when), event, str(song.path), getattr(song, "title", None),
+                     getattr(song, "artist", None), getattr(song, "folder", None)))
+
+    def _write(self, sql: str, row: tuple) -> None:
+        if self._db is None:
+            raise JournalError(f"the journal {self.path} is closed")
+        try:
+            self._db.execute(sql, row)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot write the journal {self.path} ({exc}); check the disk, "
+                               "or pass --journal FILE elsewhere") from None
+
+    # Reading ------------------------------------------------------------------------------------
+
+    def windows(self, since: float | None = None) -> list[WindowRow]:
+        """Windows in time order (from ``since`` on, when given)."""
+        rows = self._read("SELECT * FROM windows WHERE time >= ? ORDER BY time, rowid", since)
+        return [WindowRow(t, f, ff, _votes(v), m, s, d) for t, f, ff, v, m, s, d in rows]
+
+    def songs(self, since: float | None = None) -> list[SongRow]:
+        """Song events in time order (from ``since`` on, when given)."""
+        rows = self._read("SELECT * FROM songs WHERE time >= ? ORDER BY time, rowid", since)
+        return [SongRow(*row) for row in rows]
+
+    def _read(self, sql: str, since: float | None) -> list[tuple]:
+        if self._db is None:
+            raise JournalError(f"the journal {self.path} is closed")
+        try:
+            return self._db.execute(sql, (float("-inf") if since is None else since,)).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read the journal {self.path} ({exc}); pass --journal FILE") from None
+
+    # Context manager ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database; safe to call twice."""
+        db, self._db = self._db, None
+        if db is not None:
+            db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _votes(text: str) -> dict[str, int]:
+    try:
+        votes = json.loads(text)
+    except ValueError:
+        log.warning("a journal row has unreadable votes: %r", text[:40])
+        return {}
+    return {str(k): int(v) for k, v in votes.items()} if isinstance(votes, dict) else {}

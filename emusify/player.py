@@ -1,0 +1,249 @@
+"""Music playback with pygame's streaming mixer, and fades that never block.
+
+The only module that imports pygame. Fades are volume steps applied by :meth:`Player.update`
+against a monotonic clock (pygame's own ``music.fadeout`` blocks in some versions), so the camera
+loop that calls ``update()`` between frames is never frozen. A mood change fades the current song
+out over the first half of the fade and the new one in over the second half.
+
+Tests pass a fake ``backend`` (an object with pygame.mixer.music's methods) and a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from emusify.errors import AudioError, LibraryError
+
+log = logging.getLogger(__name__)
+
+
+def pygame_music() -> Any:
+    """Open the audio output and return ``pygame.mixer.music``.
+
+    Raises:
+        AudioError: no audio output could be opened.
+    """
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    try:
+        if not pygame.mixer.get_init():
+            pygame.mixer.init()
+    except pygame.error as exc:
+        raise AudioError(
+            f"no audio output: {exc}; check the sound device, or on a machine without a sound card "
+            "set SDL_AUDIODRIVER=dummy"
+        ) from None
+    return pygame.mixer.music
+
+
+def _close_pygame() -> None:
+    import pygame
+
+    if pygame.mixer.get_init():
+        pygame.mixer.quit()
+
+
+class _Fade:
+    """A volume ramp from ``start`` to ``end``; ``then`` runs once it is done."""
+
+    def __init__(self, began: float, seconds: float, start: float, end: float,
+                 then: Callable[[], None] | None = None) -> None:
+        self.began, self.seconds, self.start, self.end, self.then = began, seconds, start, end, then
+
+    def volume(self, now: float) -> float:
+        done = 1.0 if self.seconds <= 0 else min(max((now - self.began) / self.seconds, 0.0), 1.0)
+        return self.start + (self.end - self.start) * done
+
+    def over(self, now: float) -> bool:
+        return now - self.began >= self.seconds
+
+
+class Player:
+    """Plays one song at a time; the runner calls :meth:`update` often."""
+
+    def __init__(self, backend: Any = None, clock: Callable[[], float] = time.monotonic,
+                 volume: float = 1.0, on_error: Callable[[Path, str], None] | None = None) -> None:
+        """Open the audio output (pygame's mixer unless ``backend`` is given).
+
+        Args:
+            on_error: called with (path, reason) when a song fails to start inside ``update()``
+                (the second half of :meth:`fade_to`), e.g. ``library.mark_bad``.
+
+        Raises:
+            AudioError: no audio output (names SDL_AUDIODRIVER).
+        """
+        self._owns_mixer = backend is None
+        self._music = backend if backend is not None else pygame_music()
+        self._clock = clock
+        self.volume = min(max(volume, 0.0), 1.0)
+        self.on_error = on_error
+        self._current: Any = None
+        self._fade: _Fade | None = None
+        self._paused = False
+        self._started = 0.0  # clock time the current song started, shifted by pauses
+        self._paused_at = 0.0
+        self._closed = False
+
+    # Properties ---------------------------------------------------------------------------------
+
+    @property
+    def current(self) -> Any:
+        """The song playing (or paused, or fading), None when nothing is."""
+        return self._current
+
+    @property
+    def busy(self) -> bool:
+        """A song is loaded and has not finished (paused counts as busy)."""
+        if self._current is None:
+            return False
+        return self._paused or self._fade is not None or bool(self._music.get_busy())
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def position(self) -> float:
+        """Seconds into the current song (0 when nothing plays)."""
+        if self._current is None:
+            return 0.0
+        now = self._paused_at if self._paused else self._clock()
+        return max(now - self._started, 0.0)
+
+    # Commands -----------------------------------------------------------------------------------
+
+    def play(self, song: Any, fade_in: float = 0.0) -> None:
+        """Start ``song`` at once (the current one stops), fading in over ``fade_in`` seconds.
+
+        Raises:
+            LibraryError: the file will not load or play (the caller skips it).
+        """
+        self._fade = None
+        self._start(song)
+        if fade_in > 0:
+            self._ramp(fade_in, 0.0, self.volume)
+
+    def fade_to(self, song: Any, seconds: float) -> None:
+        """Fade the current song out, then ``song`` in; ``seconds`` covers both halves.
+
+        Raises:
+            LibraryError: nothing was playing and ``song`` will not play.
+        """
+        if self._current is None or self._paused or seconds <= 0:
+            self.play(song, fade_in=seconds / 2)
+            return
+        self._ramp(seconds / 2, self._music.get_volume(), 0.0,
+                   then=lambda: self._switch(song, seconds / 2))
+
+    def stop(self, fade_out: float = 0.0) -> None:
+        """Stop the music, at once or after fading out over ``fade_out`` seconds."""
+        if self._current is None:
+            self._fade = None
+            return
+        if fade_out > 0 and not self._paused:
+            self._ramp(fade_out, self._music.get_volume(), 0.0, then=self._halt)
+        else:
+            self._halt()
+
+    def pause(self) -> None:
+        """Pause; a fade in progress completes at once (a fade_to switches to its new song)."""
+        if self._current is None or self._paused:
+            return
+        while self._fade is not None:  # a fade_to's fade-out is followed by the new song's fade-in
+            self._finish_fade()
+        if self._current is None:  # the fade was a fade-out to silence
+            return
+        self._music.pause()
+        self._paused, self._paused_at = True, self._clock()
+
+    def resume(self) -> None:
+        """Continue a paused song."""
+        if not self._paused:
+            return
+        self._music.unpause()
+        self._started += self._clock() - self._paused_at
+        self._paused = False
+
+    def toggle_pause(self) -> None:
+        """Pause when playing, resume when paused."""
+        if self._paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def update(self) -> None:
+        """Move a fade one step on and notice the end of the song; cheap, never waits."""
+        fade = self._fade
+        if self._paused:
+            return
+        if fade is None:
+            if self._current is not None and not self._music.get_busy():
+                log.debug("%s ended", Path(self._current.path).name)
+                self._current = None
+            return
+        now = self._clock()
+        self._music.set_volume(fade.volume(now))
+        if fade.over(now):
+            self._fade = None
+            if fade.then is not None:
+                fade.then()
+
+    # Internals ----------------------------------------------------------------------------------
+
+    def _start(self, song: Any) -> None:
+        self._halt()
+        try:
+            self._music.load(str(song.path))
+            self._music.set_volume(self.volume)
+            self._music.play()
+        except Exception as exc:  # pygame.error, or OSError for a vanished file
+            raise LibraryError(f"{Path(song.path).name}: cannot play it ({exc}); it was skipped") from None
+        self._current, self._started = song, self._clock()
+
+    def _switch(self, song: Any, fade_in: float) -> None:
+        """Second half of fade_to: runs inside update(), so a bad file is logged, not raised."""
+        try:
+            self.play(song, fade_in=fade_in)
+        except LibraryError as exc:
+            log.warning("%s", exc)
+            if self.on_error is not None:
+                self.on_error(Path(song.path), str(exc))
+
+    def _ramp(self, seconds: float, start: float, end: float, then: Callable[[], None] | None = None) -> None:
+        self._fade = _Fade(self._clock(), seconds, start, end, then)
+        self._music.set_volume(start)
+
+    def _finish_fade(self) -> None:
+        fade, self._fade = self._fade, None
+        if fade is not None:
+            self._music.set_volume(fade.end)
+            if fade.then is not None:
+                fade.then()
+
+    def _halt(self) -> None:
+        self._fade = None
+        if self._current is not None or self._paused:
+            self._music.stop()
+        self._current, self._paused = None, False
+
+    # Context manager ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the music and release the audio output; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._halt()
+        if self._owns_mixer:
+            _close_pygame()
+
+    def __enter__(self) -> Player:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,104 @@
+"""The mood journal: rows committed as they happen, readable back, clear errors."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from emusify.errors import JournalError
+from emusify.journal import Journal, SongRow, WindowRow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def result(mood: str | None = "happy", share: float = 0.75) -> SimpleNamespace:
+    """Anything with WindowResult's attributes is accepted."""
+    return SimpleNamespace(frames=72, face_frames=60, votes={"happy": 30, "sad": 10}, mood=mood, share=share)
+
+
+def song(name: str = "a.mp3", folder: str = "happy") -> SimpleNamespace:
+    return SimpleNamespace(path=Path(f"/songs/{folder}/{name}"), title=name[:-4], artist="Band",
+                           duration=60.0, folder=folder)
+
+
+def test_rows_read_back_in_time_order(tmp_path):
+    with Journal(tmp_path / "deep" / "er" / "journal.sqlite") as journal:
+        journal.window(200.0, result(None, 0.4), "keep")
+        journal.window(100.0, result(), "happy")
+        journal.song(101.0, "start", song())
+        journal.song(150.0, "skip", song())
+        assert journal.windows() == [
+            WindowRow(100.0, 72, 60, {"happy": 30, "sad": 10}, "happy", 0.75, "happy"),
+            WindowRow(200.0, 72, 60, {"happy": 30, "sad": 10}, None, 0.4, "keep"),
+        ]
+        assert journal.songs() == [SongRow(101.0, "start", "/songs/happy/a.mp3", "a", "Band", "happy"),
+                                   SongRow(150.0, "skip", "/songs/happy/a.mp3", "a", "Band", "happy")]
+        assert [w.time for w in journal.windows(since=150.0)] == [200.0]
+
+
+def test_rows_survive_a_crash(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    script = (
+        "import os, sys; from pathlib import Path; from types import SimpleNamespace as N\n"
+        "from emusify.journal import Journal\n"
+        "j = Journal(Path(sys.argv[1]))\n"
+        "j.window(1.0, N(frames=5, face_frames=4, votes={'sad': 4}, mood='sad', share=1.0), 'sad')\n"
+        "j.song(2.0, 'start', N(path=Path('/s/x.ogg'), title='x', artist=None, folder='sad'))\n"
+        "os._exit(9)  # no close, no commit at exit: a crash\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 9, done.stderr
+    with sqlite3.connect(path) as other:  # a second, plain connection sees every row
+        windows = other.execute("SELECT mood, votes, decision FROM windows").fetchall()
+        songs = other.execute("SELECT event, path, artist FROM songs").fetchall()
+    assert windows == [("sad", '{"sad": 4}', "sad")]
+    assert songs == [("start", "/s/x.ogg", None)]
+
+
+def test_each_row_is_visible_to_another_connection_at_once(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    journal.song(1.0, "error", song("bad.mp3"))
+    other = sqlite3.connect(path)
+    assert other.execute("SELECT event, title FROM songs").fetchall() == [("error", "bad")]
+    other.close()
+    journal.close()
+    journal.close()  # idempotent
+
+
+def test_reopening_appends(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    for when in (1.0, 2.0):
+        with Journal(path) as journal:
+            journal.window(when, result(), "happy")
+    with Journal(path) as journal:
+        assert [w.time for w in journal.windows()] == [1.0, 2.0]
+
+
+def test_an_unknown_song_event_is_refused(tmp_path):
+    with Journal(tmp_path / "j.sqlite") as journal:
+        with pytest.raises(ValueError, match="start, end, skip, error"):
+            journal.song(1.0, "paused", song())
+        assert journal.songs() == []
+
+
+@pytest.mark.parametrize("make", ["under_a_file", "not_a_database", "a_folder"])
+def test_an_unusable_path_is_a_journal_error_naming_the_flag(tmp_path, make):
+    if make == "under_a_file":
+        (tmp_path / "plain.txt").write_text("x")
+        path = tmp_path / "plain.txt" / "journal.sqlite"
+    elif make == "not_a_database":
+        path = tmp_path / "journal.sqlite"
+        path.write_bytes(b"this is not sqlite" * 100)
+    else:
+        path = tmp_path / "journal.sqlite"
+        path.mkdir()
+    with pytest.raises(JournalError) as caught:
+        Journal(path)
+    message = str(caught.value)
+    assert "--journal" in message and str(path) in message and "\n" not in message

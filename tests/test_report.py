@@ -1,0 +1,71 @@
+"""run.py --report: the journal drawn as a PNG; an empty journal is a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from emusify.errors import JournalError
+from emusify.journal import Journal
+from emusify.report import _spans, draw_report
+
+# matplotlib 3.9 with a newer pyparsing warns about its own calls; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated - use:DeprecationWarning")
+
+
+def fill(journal: Journal) -> None:
+    t = 1_763_800_000.0
+    moods = ["happy", "happy", None, "sad", "angry", "fear", "neutral", "happy"]
+    for i, mood in enumerate(moods):
+        when = t + i * 318
+        votes = {"happy": 3 + i, "sad": 9 - i, "angry": i % 3, "neutral": 2}
+        journal.window(when, SimpleNamespace(frames=72, face_frames=60, votes=votes, mood=mood, share=0.6),
+                       mood or "keep")
+        if mood:
+            folder = "neutral" if mood == "fear" else mood
+            played = SimpleNamespace(path=Path(f"/s/{folder}/{i}.ogg"), title=f"Song number {i}", artist="X",
+                                     folder=folder)
+            journal.song(when + 18, "start", played)
+    journal.song(t + 2000, "error", SimpleNamespace(path=Path("/s/sad/bad.mp3"), title="bad", artist=None,
+                                                    folder="sad"))
+
+
+@pytest.mark.slow  # matplotlib: a second or two
+def test_the_report_is_a_png(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    with Journal(path) as journal:
+        fill(journal)
+    out = draw_report(path, tmp_path / "out" / "moods.png")
+    assert out == tmp_path / "out" / "moods.png"
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
+
+
+@pytest.mark.slow
+def test_an_open_journal_can_be_drawn_too(tmp_path):
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        played = SimpleNamespace(path=Path("/s/a.ogg"), title="a", artist=None, folder="happy")
+        journal.song(10.0, "start", played)
+        assert draw_report(journal, tmp_path / "r.png").is_file()
+
+
+def test_an_empty_or_missing_journal_is_a_clear_error(tmp_path):
+    Journal(tmp_path / "empty.sqlite").close()
+    with pytest.raises(JournalError, match="is empty: run run.py"):
+        draw_report(tmp_path / "empty.sqlite", tmp_path / "r.png")
+    with pytest.raises(JournalError, match="no journal at"):
+        draw_report(tmp_path / "missing.sqlite", tmp_path / "r.png")
+    assert not (tmp_path / "r.png").exists()
+
+
+def test_songs_span_until_their_end_skip_or_the_next_start():
+    def row(t: float, event: str, name: str) -> SimpleNamespace:
+        return SimpleNamespace(time=t, event=event, path=name)
+
+    rows = [row(0, "start", "a"), row(30, "skip", "a"), row(31, "start", "b"), row(90, "start", "c"),
+            row(95, "error", "d")]
+    assert [(begin, end, r.path) for begin, end, r in _spans(rows, last=200.0)] == [
+        (0, 30, "a"), (31, 90, "b"), (90, 200.0, "c")]
