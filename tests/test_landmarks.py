@@ -1,0 +1,133 @@
+"""LandmarkExtractor on sergey.png (Apache-2.0, from MediaPipe's repo): real MediaPipe, so marked slow."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from emusify.landmarks import Landmarks, prepare, resize_bilinear
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "sergey.png"
+
+
+@pytest.fixture(scope="module")
+def sergey() -> np.ndarray:
+    from emusify.camera import read_image
+
+    image = read_image(FIXTURE)
+    assert image is not None and image.shape == (600, 600, 3)
+    return image
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    from emusify.landmarks import LandmarkExtractor
+
+    with LandmarkExtractor(static=True) as extractor:
+        yield extractor
+
+
+def test_importing_landmarks_does_not_load_mediapipe() -> None:
+    assert Landmarks._fields == ("face", "pose", "left_hand", "right_hand", "image_size", "detector")
+    if "mediapipe" not in sys.modules:  # other tests in this session may have loaded it already
+        import emusify.landmarks  # noqa: F401
+
+        assert "mediapipe" not in sys.modules
+
+
+def test_small_images_are_upscaled_and_padding_is_mapped_back() -> None:
+    image = np.zeros((48, 64, 3), dtype=np.uint8)
+    image[..., 0] = 200  # blue in BGR
+    prep = prepare(image)
+    assert prep.rgb.shape == (256, 341, 3) and prep.rgb.flags.c_contiguous
+    assert prep.rgb[..., 2].min() == 200 and prep.rgb[..., 0].max() == 0  # BGR -> RGB
+    padded = prepare(np.full((300, 200, 3), 9, dtype=np.uint8), pad=0.25)
+    assert padded.rgb.shape == (450, 350, 3) and padded.offset == (75.0, 75.0)
+    assert padded.rgb[0, 0].tolist() == [9, 9, 9]  # border in the image's median grey
+    ramp = np.tile(np.arange(0, 250, 50, dtype=np.uint8)[None, :, None], (2, 1, 3))
+    row = resize_bilinear(ramp, 10, 4)[0, :, 0].astype(int).tolist()
+    assert row == [0, 12, 38, 62, 88, 112, 138, 162, 188, 200]  # pixel centres, round half to even
+
+
+@pytest.mark.slow
+def test_a_face_gives_468_points_in_the_image(extractor, sergey) -> None:
+    lm = extractor.extract(sergey)
+    assert lm is not None and lm.detector == "holistic"
+    assert lm.face.shape == (468, 3) and lm.face.dtype == np.float32
+    assert lm.image_size == (600, 600)
+    assert lm.pose is not None and lm.pose.shape == (33, 4)
+    x, y = lm.face[:, 0], lm.face[:, 1]
+    assert 0.15 < x.min() < x.max() < 0.85 and 0.15 < y.min() < y.max() < 0.95
+    # the nose tip (4) lies between the eye corners (33, 263) and above the chin (152)
+    assert x[33] < x[4] < x[263] and y[4] < y[152]
+
+
+@pytest.mark.slow
+def test_a_blank_image_gives_none(extractor) -> None:
+    assert extractor.extract(np.full((480, 640, 3), 127, dtype=np.uint8)) is None
+
+
+class _BlindHolistic:
+    """Stands in for Holistic missing the face (real misses on sergey.png crops are not reproducible)."""
+
+    def process(self, rgb: np.ndarray) -> SimpleNamespace:
+        return SimpleNamespace(face_landmarks=None, pose_landmarks=None, left_hand_landmarks=None,
+                               right_hand_landmarks=None)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("static", "pad"), [(True, 0.0), (True, 0.5), (False, 0.5)])
+def test_facemesh_takes_over_when_holistic_misses(extractor, sergey, static: bool, pad: float) -> None:
+    from emusify.landmarks import LandmarkExtractor
+
+    holistic = extractor.extract(sergey)
+    with LandmarkExtractor(static=static, pad=pad) as fallback:
+        fallback._holistic.close()
+        fallback._holistic = _BlindHolistic()
+        lm = fallback.extract(sergey)
+    assert lm is not None and lm.detector == "facemesh"
+    assert lm.pose is None and lm.left_hand is None and lm.right_hand is None
+    assert lm.face.shape == (468, 3) and lm.image_size == (600, 600)
+    # same topology and, after undoing the border, the same place as Holistic's face
+    assert np.abs(lm.face[:, :2] - holistic.face[:, :2]).max() < 0.03
+
+
+@pytest.mark.slow
+def test_without_fallback_a_holistic_miss_is_none(sergey) -> None:
+    from emusify.landmarks import LandmarkExtractor
+
+    with LandmarkExtractor(static=True, fallback=False) as holistic_only:
+        holistic_only._holistic.close()
+        holistic_only._holistic = _BlindHolistic()
+        assert holistic_only.extract(sergey) is None
+
+
+@pytest.mark.slow
+def test_an_upscaled_small_face_lands_on_the_same_points(extractor, sergey) -> None:
+    full = extractor.extract(sergey)
+    small = extractor.extract(np.ascontiguousarray(sergey[::5, ::5]))  # 120 x 120: upscaled to 256
+    assert small is not None and small.image_size == (120, 120)
+    assert np.abs(small.face[:, :2] - full.face[:, :2]).max() < 0.03
+
+
+@pytest.mark.slow
+def test_tracking_mode_and_close_are_safe(sergey) -> None:
+    from emusify.errors import LandmarkError
+    from emusify.landmarks import LandmarkExtractor
+
+    extractor = LandmarkExtractor(static=False)
+    try:
+        found = [extractor.extract(sergey) for _ in range(3)]
+    finally:
+        extractor.close()
+    extractor.close()
+    assert all(lm is not None and lm.detector == "holistic" for lm in found)
+    with pytest.raises(LandmarkError, match="closed"):
+        extractor.extract(sergey)
