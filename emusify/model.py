@@ -1,0 +1,340 @@
+"""The mood model: numpy-only prediction, `.npz` weights plus a JSON sidecar, atomic save with backup.
+
+This module never imports scikit-learn (``training`` does) and never unpickles: weights load with
+``allow_pickle=False`` and everything else is plain JSON, checked on load.
+
+``Model.predict_proba`` is the network alone (scaler, dense layers, softmax) on the vectors it is
+given. With ``calibration == "session-mean"`` the network expects vectors from which the person's
+mean vector was subtracted; :class:`Predictor` does that with a running mean, warmed up from the
+stored reference mean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from emusify.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "emusify-model"
+FORMAT_VERSION = 1
+CALIBRATIONS = ("none", "session-mean")
+HIDDEN_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
+OUTPUT_ACTIVATIONS = ("softmax", "logistic")
+RETRAIN = "retrain with train.py"
+
+
+class Layout(NamedTuple):
+    """Same fields as ``features.FeatureLayout`` (kept here so loading needs no features import)."""
+
+    name: str
+    length: int
+
+
+@dataclass(eq=False)
+class Model:
+    """A trained dense network and everything needed to use it on new feature vectors."""
+
+    labels: tuple[str, ...]
+    layout: Layout
+    coefs: list[np.ndarray]  # (d_in, d_out) per layer
+    intercepts: list[np.ndarray]  # (d_out,) per layer
+    scaler_mean: np.ndarray  # (d,)
+    scaler_scale: np.ndarray  # (d,)
+    hidden_activation: str = "relu"
+    output_activation: str = "softmax"
+    calibration: str = "none"
+    reference_mean: np.ndarray | None = None  # (d,), the mean a new user's running mean starts from
+    prior_frames: int = 60  # how many frames the reference mean weighs in the running mean
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.labels = tuple(self.labels)
+        self.layout = Layout(str(self.layout[0]), int(self.layout[1]))
+        self._check()
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities, columns in ``labels`` order: (n, d) -> (n, len(labels))."""
+        a = np.asarray(X, dtype=np.float64)
+        if a.ndim == 1:
+            a = a.reshape(1, -1)
+        if a.ndim != 2 or a.shape[1] != self.layout.length:
+            raise ModelError(
+                f"feature vectors of shape {a.shape} do not fit this model "
+                f"({self.layout.name}, {self.layout.length} values): {RETRAIN}"
+            )
+        a = (a - self.scaler_mean) / self.scaler_scale
+        last = len(self.coefs) - 1
+        for i, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
+            a = a @ W + b
+            if i < last:
+                a = _ACTIVATIONS[self.hidden_activation](a)
+        if self.output_activation == "logistic":  # two classes, one output unit (sklearn's way)
+            p = _logistic(a[:, :1])
+            return np.hstack([1.0 - p, p])
+        return _softmax(a)
+
+    def predict(self, X: np.ndarray) -> list[str]:
+        """The most likely label of each row."""
+        return [self.labels[i] for i in np.argmax(self.predict_proba(X), axis=1)]
+
+    def save(self, path: Path) -> None:
+        """Write ``path`` (.npz) and its sidecar atomically; the previous pair becomes FILE.bak.npz/.json.
+
+        Raises:
+            ModelError: the folder cannot be written.
+        """
+        path = Path(path)
+        arrays = {f"coef_{i}": W for i, W in enumerate(self.coefs)}
+        arrays.update({f"intercept_{i}": b for i, b in enumerate(self.intercepts)})
+        temps: list[Path] = []
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temps += [temp_beside(path), temp_beside(sidecar_path(path))]
+            with open(temps[0], "wb") as f:
+                np.savez(f, **arrays)
+            sidecar = self._sidecar(_sha256(temps[0]))
+            temps[1].write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
+            _keep_backup(path)
+            os.replace(temps[0], path)
+            os.replace(temps[1], sidecar_path(path))
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise ModelError(f"cannot write the model {path}: {reason}; check the folder") from None
+        finally:
+            for tmp in temps:
+                tmp.unlink(missing_ok=True)
+        log.info("model saved: %s (+ %s)", path, sidecar_path(path).name)
+
+    @classmethod
+    def load(cls, path: Path, expected: Sequence | None = None) -> Model:
+        """Read a model and check it fits ``expected`` (default: the current ``features.LAYOUT``).
+
+        Raises:
+            ModelError: missing, corrupt or truncated files, or another feature layout.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"no model at {path}: record faces with collect.py, then run train.py")
+        sidecar = _read_sidecar(path)
+        arrays = _read_npz(path)
+        if sidecar.get("weights_sha256") != _sha256(path):
+            raise ModelError(f"{path} does not match its sidecar (half-written or mixed up): {RETRAIN}")
+        try:
+            model = cls._from_parts(sidecar, arrays)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path} is corrupt ({exc}): {RETRAIN}") from None
+        want = Layout(*expected) if expected is not None else _current_layout()
+        if model.layout != want:
+            raise ModelError(
+                f"{path} was made for feature layout {model.layout.name} ({model.layout.length} values), "
+                f"this version uses {want.name} ({want.length}): {RETRAIN}"
+            )
+        return model
+
+    @classmethod
+    def _from_parts(cls, sidecar: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
+        if sidecar.get("format") != FORMAT or int(sidecar.get("format_version", 0)) > FORMAT_VERSION:
+            raise ValueError(f"not a {FORMAT} version {FORMAT_VERSION} sidecar")
+        net, cal = sidecar["network"], sidecar["calibration"]
+        n = int(net["layers"])
+        ref = cal.get("reference_mean")
+        return cls(
+            labels=tuple(str(label) for label in sidecar["labels"]),
+            layout=Layout(sidecar["layout"]["name"], sidecar["layout"]["length"]),
+            coefs=[arrays[f"coef_{i}"] for i in range(n)],
+            intercepts=[arrays[f"intercept_{i}"] for i in range(n)],
+            scaler_mean=np.asarray(sidecar["scaler"]["mean"], dtype=np.float64),
+            scaler_scale=np.asarray(sidecar["scaler"]["scale"], dtype=np.float64),
+            hidden_activation=net["hidden_activation"],
+            output_activation=net["output_activation"],
+            calibration=cal["mode"],
+            reference_mean=None if ref is None else np.asarray(ref, dtype=np.float64),
+            prior_frames=int(cal.get("prior_frames", 60)),
+            meta={k: v for k, v in sidecar.items() if k not in _PARSED_KEYS},
+        )
+
+    def _sidecar(self, digest: str) -> dict[str, Any]:
+        ref = None if self.reference_mean is None else self.reference_mean.tolist()
+        extra = {k: v for k, v in self.meta.items() if k not in _PARSED_KEYS}
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "labels": list(self.labels),
+            "layout": {"name": self.layout.name, "length": self.layout.length},
+            "network": {
+                "layers": len(self.coefs),
+                "sizes": [int(W.shape[1]) for W in self.coefs],
+                "hidden_activation": self.hidden_activation,
+                "output_activation": self.output_activation,
+            },
+            "scaler": {"mean": self.scaler_mean.tolist(), "scale": self.scaler_scale.tolist()},
+            "calibration": {
+                "mode": self.calibration, "reference_mean": ref, "prior_frames": self.prior_frames,
+            },
+            "weights_sha256": digest,
+            **extra,
+        }
+
+    def _check(self) -> None:
+        """Shapes chain from the layout length to the labels; values are finite."""
+        hidden, out = self.hidden_activation, self.output_activation
+        if hidden not in HIDDEN_ACTIVATIONS or out not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.hidden_activation}/{self.output_activation}")
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"unknown calibration {self.calibration!r}; known: {', '.join(CALIBRATIONS)}")
+        if not self.coefs or len(self.coefs) != len(self.intercepts) or len(set(self.labels)) < 2:
+            raise ValueError("need at least one layer and two distinct labels")
+        self.coefs = [np.asarray(W, dtype=np.float64) for W in self.coefs]
+        self.intercepts = [np.asarray(b, dtype=np.float64) for b in self.intercepts]
+        width = self.layout.length
+        for W, b in zip(self.coefs, self.intercepts):
+            if W.ndim != 2 or W.shape[0] != width or b.shape != (W.shape[1],):
+                raise ValueError(f"layer shapes {W.shape}/{b.shape} do not chain from width {width}")
+            width = W.shape[1]
+        outputs = 1 if self.output_activation == "logistic" else len(self.labels)
+        if width != outputs or (outputs == 1 and len(self.labels) != 2):
+            raise ValueError(f"{width} outputs for {len(self.labels)} labels")
+        vectors = [self.scaler_mean, self.scaler_scale]
+        if self.calibration != "none":
+            if self.reference_mean is None:
+                raise ValueError("calibration needs a reference mean")
+            vectors.append(self.reference_mean)
+        for v in vectors:
+            if v.shape != (self.layout.length,):
+                raise ValueError(f"a vector of shape {v.shape}, expected ({self.layout.length},)")
+        parts = [*self.coefs, *self.intercepts, *vectors]
+        if not all(np.isfinite(p).all() for p in parts) or not (self.scaler_scale > 0).all():
+            raise ValueError("weights hold NaN, infinity or a zero scale")
+
+
+class Predictor:
+    """What run.py uses: probabilities for new vectors, with the per-person calibration applied.
+
+    With ``calibration == "session-mean"`` each call first adds its vectors to a running mean of
+    everything this user has shown so far (starting from the model's reference mean, which weighs
+    ``prior_frames`` frames), then subtracts that mean before the network sees them.
+    """
+
+    def __init__(self, model: Model, memory: int = 5000) -> None:
+        self.model = model
+        self.memory = memory  # past this many frames, old frames fade out (exponential forgetting)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the user: the running mean restarts from the reference mean."""
+        ref = self.model.reference_mean
+        self._count = float(self.model.prior_frames) if ref is not None else 0.0
+        self._sum = ref * self._count if ref is not None else None
+
+    @property
+    def offset(self) -> np.ndarray | None:
+        """The mean currently subtracted (None without calibration)."""
+        if self.model.calibration == "none" or self._sum is None or self._count == 0:
+            return None
+        return self._sum / self._count
+
+    def predict(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, d) feature vectors -> (n, k) probabilities in ``model.labels`` order."""
+        X = np.asarray(vectors, dtype=np.float64)
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        if self.model.calibration == "session-mean" and len(X):
+            self._sum = X.sum(axis=0) + (self._sum if self._sum is not None else 0.0)
+            self._count += len(X)
+            if self._count > self.memory:
+                self._sum = self._sum * (self.memory / self._count)
+                self._count = float(self.memory)
+            X = X - self._sum / self._count
+        return self.model.predict_proba(X)
+
+
+def sidecar_path(path: Path) -> Path:
+    """The JSON sidecar of a model file: FILE.npz -> FILE.json."""
+    return Path(path).with_suffix(".json")
+
+
+def backup_path(path: Path) -> Path:
+    """Where save() keeps the previous model: FILE.npz -> FILE.bak.npz (sidecar FILE.bak.json)."""
+    return Path(path).with_suffix(".bak.npz")
+
+
+def _current_layout() -> Layout:
+    from emusify.features import LAYOUT
+
+    return Layout(LAYOUT.name, LAYOUT.length)
+
+
+def _read_sidecar(path: Path) -> dict[str, Any]:
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise ModelError(f"{side} (the model's sidecar) is missing: {RETRAIN}")
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise ModelError(f"{side} is corrupt or truncated: {RETRAIN}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{side} is not a model sidecar: {RETRAIN}")
+    return data
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        raise ModelError(f"{path} is corrupt or truncated: {RETRAIN}") from None
+
+
+def temp_beside(path: Path) -> Path:
+    """An empty temp file next to ``path`` with the permissions a plain new file would get."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
+    return Path(name)
+
+
+def _keep_backup(path: Path) -> None:
+    """Copy the current pair to the backup names (each via a temp file), leaving the originals."""
+    bak = backup_path(path)
+    for src, dst in ((path, bak), (sidecar_path(path), sidecar_path(bak))):
+        if src.is_file():
+            tmp = temp_beside(dst)
+            shutil.copy2(src, tmp)
+            os.replace(tmp, dst)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _relu(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.0)
+
+
+def _logistic(a: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(a, -500.0, 500.0)))
+
+
+def _softmax(a: np.ndarray) -> np.ndarray:
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+_ACTIVATIONS = {"relu": _relu, "tanh": np.tanh, "logistic": _logistic, "identity": lambda a: a}
+_PARSED_KEYS = {"format", "format_version", "labels", "layout", "network", "scaler", "calibration",
+                "weights_sha256"}

@@ -1,0 +1,506 @@
+"""Training: samples from recordings, grouped validation, the final fit, metrics and the confusion PNG.
+
+The only module that imports scikit-learn (and, for the PNG, matplotlib). The fitted network is
+exported to a numpy-only :class:`emusify.model.Model`.
+
+Honest validation: frames of one group (a collect.py run, or a subject of an imported set) are never
+on both sides of a split; augmented copies join the training side only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+import platform
+import time
+import warnings
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterable, NamedTuple, Protocol, Sequence
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
+
+from emusify import __version__
+from emusify.errors import DatasetError
+from emusify.model import Layout, Model, temp_beside
+
+log = logging.getLogger(__name__)
+
+AUGMENTATIONS = ("mirror", "jitter")
+EPOCH_BY_EPOCH = 2000  # samples from which the MLP trains epoch by epoch (progress shown)
+SMALL_CLASS = 30  # fewer samples than this in some emotion: validation is weak
+
+
+class SessionLike(Protocol):
+    """What training needs of a recording (``emusify.dataset.Session`` fits)."""
+
+    emotion: str
+    session_id: str
+    group: str | None  # None: unknown, each sample counts as independent
+
+    def __len__(self) -> int: ...
+    def landmarks(self) -> Iterable[Any]: ...
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train; the defaults are what ``python train.py`` does."""
+
+    estimator: str = "mlp"  # "mlp" (dense net) or "logistic" (no hidden layer)
+    hidden: tuple[int, ...] = (128,)
+    alpha: float = 1e-3  # L2 penalty
+    calibration: str = "none"  # or "session-mean": subtract each group's mean vector
+    augment: tuple[str, ...] = ()  # landmark-space: "mirror", "jitter"
+    jitter: float = 0.02  # noise in inter-ocular distances for "jitter"
+    balance: str = "oversample"  # or "none"
+    folds: int = 5
+    max_steps: int = 1500  # mini-batch updates at most (epochs = steps / batches per epoch)
+    patience: int = 8  # stop after this many epochs without a training-loss gain
+    seed: int = 0
+
+
+class Samples(NamedTuple):
+    """Feature rows with their labels; ``split`` keys never cross a validation split."""
+
+    X: np.ndarray  # (n, d) float32
+    y: np.ndarray  # (n,) str
+    split: np.ndarray  # (n,) str: group, or "<session>#<i>" when the group is unknown
+    unit: np.ndarray  # (n,) str: calibration unit (the group; "" when unknown)
+    aug_X: np.ndarray  # (m, d) augmented copies (training side only)
+    aug_of: np.ndarray  # (m,) index of the original row
+    aug_kind: np.ndarray  # (m,) str
+    sessions: list[dict[str, Any]]  # per recording: id, emotion, group, samples
+
+
+def samples_from_sessions(
+    sessions: Sequence[SessionLike],
+    augment: Sequence[str] = (),
+    vectorize: Callable[[Any], np.ndarray] | None = None,
+    augmenters: dict[str, Callable[[Any], Any]] | None = None,
+    jitter: float = 0.02,
+    seed: int = 0,
+) -> Samples:
+    """Feature vectors (and augmented copies) of every sample; bad landmarks are skipped with a warning."""
+    if vectorize is None:
+        from emusify.features import face_vector as vectorize
+    if augmenters is None:
+        augmenters = _default_augmenters(jitter, seed)
+    unknown = set(augment) - set(augmenters)
+    if unknown:
+        raise DatasetError(f"unknown augmentation {', '.join(sorted(unknown))}; use {', '.join(augmenters)}")
+    rows: list[np.ndarray] = []
+    aug_rows: list[np.ndarray] = []
+    meta: list[tuple[str, str, str]] = []  # emotion, split key, calibration unit
+    aug_meta: list[tuple[int, str]] = []  # original row, kind
+    listing: list[dict[str, Any]] = []
+    bad = 0
+    for s in sessions:
+        count = 0
+        for i, lm in enumerate(s.landmarks()):
+            try:
+                vector = vectorize(lm)
+                extra = [(kind, vectorize(augmenters[kind](lm))) for kind in augment]
+            except ValueError:
+                bad += 1
+                continue
+            split = str(s.group) if s.group is not None else f"{s.session_id}#{i}"
+            meta.append((s.emotion, split, "" if s.group is None else str(s.group)))
+            aug_meta += [(len(rows), kind) for kind, _ in extra]
+            aug_rows += [v for _, v in extra]
+            rows.append(vector)
+            count += 1
+        listing.append({"id": s.session_id, "emotion": s.emotion, "group": s.group, "samples": count})
+    if bad:
+        log.warning("%d sample(s) with unusable landmarks were skipped", bad)
+    return _as_samples(rows, meta, aug_rows, aug_meta, listing)
+
+
+def _as_samples(rows: list, meta: list, aug_rows: list, aug_meta: list, listing: list) -> Samples:
+    d = len(rows[0]) if rows else 0
+    y, split, unit = (np.array([m[k] for m in meta], dtype=str) for k in range(3))
+    return Samples(
+        np.asarray(rows, np.float32).reshape(len(rows), d), y, split, unit,
+        np.asarray(aug_rows, np.float32).reshape(len(aug_rows), d),
+        np.array([a[0] for a in aug_meta], dtype=int), np.array([a[1] for a in aug_meta], dtype=str),
+        listing,
+    )
+
+
+def _default_augmenters(sigma: float, seed: int) -> dict[str, Callable[[Any], Any]]:
+    from emusify import features
+
+    rng = np.random.default_rng(seed)
+    return {"mirror": features.mirror, "jitter": lambda lm: features.jitter(lm, sigma, rng)}
+
+
+def calibrate(samples: Samples) -> tuple[Samples, np.ndarray]:
+    """Subtract each calibration unit's mean vector; returns the centred samples and the reference mean."""
+    X, aug = samples.X.copy(), samples.aug_X.copy()
+    means = []
+    for unit in np.unique(samples.unit):
+        rows = samples.unit == unit
+        mean = X[rows].mean(axis=0)
+        means.append(mean)
+        X[rows] -= mean
+        for kind in np.unique(samples.aug_kind):
+            sel = (samples.aug_kind == kind) & rows[samples.aug_of]
+            if sel.any():
+                aug[sel] -= aug[sel].mean(axis=0)
+        if len(set(samples.y[rows])) < 2:
+            log.warning("calibration unit %r holds one emotion only: session-mean will erase it", unit)
+    return samples._replace(X=X, aug_X=aug), np.mean(means, axis=0)
+
+
+def make_splits(samples: Samples, folds: int, seed: int = 0) -> tuple[str, list, list[str]]:
+    """The validation scheme, its (train, test) index pairs and the warnings to show the user.
+
+    Groups never straddle a split. With one group only, a clearly labelled within-session split
+    (the last quarter of each emotion held out) or none at all.
+    """
+    keys, y = samples.split, samples.y
+    notes: list[str] = []
+    n_groups = len(np.unique(keys))
+    per_class = Counter(y.tolist())
+    if min(per_class.values()) < SMALL_CLASS:
+        label, n = min(per_class.items(), key=lambda kv: kv[1])
+        notes.append(f"small dataset ({len(y)} samples, only {n} for '{label}'): validation is weak; "
+                     "record more with collect.py")
+    if n_groups >= 2:
+        k = min(folds, n_groups)
+        for label in sorted(per_class):
+            if len(np.unique(keys[y == label])) < 2:
+                notes.append(f"'{label}' comes from one session/group only: it cannot be validated "
+                             "on another; record it again in a new collect.py session")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+            splits = list(cv.split(samples.X, y, keys))
+        known = bool((samples.unit != "").all())
+        how = "leave-one-group-out" if k == n_groups else f"grouped {k}-fold"
+        scheme = f"{how} over {n_groups} groups" if known else f"{k}-fold over samples (no group ids)"
+        if not known:
+            notes.append("some recordings carry no group id: their frames count as independent and "
+                         "validation is optimistic")
+        return scheme, splits, notes
+    notes.append("only one session/group: validation across sessions is impossible")
+    return _within_session(y, per_class, notes)
+
+
+def _within_session(y: np.ndarray, per_class: Counter, notes: list[str]) -> tuple[str, list, list[str]]:
+    """The last quarter of each emotion's frames held out, or no split when an emotion has one frame."""
+    if min(per_class.values()) < 2:
+        notes.append("too few samples for a within-session split: no validation")
+        return "none", [], notes
+    test = np.concatenate([np.flatnonzero(y == c)[-max(1, round(0.25 * n)):] for c, n in per_class.items()])
+    train = np.setdiff1d(np.arange(len(y)), test)
+    notes.append("falling back to a within-session split (last quarter of each emotion held out): "
+                 "neighbouring frames are near-duplicates, so this is optimistic")
+    return "within-session (optimistic)", [(train, np.sort(test))], notes
+
+
+def fit_pipeline(X: np.ndarray, y: np.ndarray, labels: Sequence[str], options: TrainOptions,
+                 bar: Any = None) -> Pipeline:
+    """Standardize, then fit the estimator; the MLP runs epoch by epoch with ``bar`` showing the loss."""
+    X, y = _balanced(np.asarray(X, np.float32), y, options)  # float32: the MLP runs twice as fast
+    scaler = StandardScaler().fit(X)
+    Xs = scaler.transform(X)
+    if options.estimator == "logistic":
+        clf: Any = LogisticRegression(C=1.0 / max(options.alpha, 1e-12), max_iter=2000)
+        clf.fit(Xs, y)
+    elif options.estimator == "mlp":
+        clf = _fit_mlp(Xs, y, labels, options, bar)
+    else:
+        raise DatasetError(f"unknown estimator {options.estimator!r}; use mlp or logistic")
+    return Pipeline([("scale", scaler), ("net", clf)])
+
+
+def _balanced(X: np.ndarray, y: np.ndarray, options: TrainOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Oversample every emotion (with replacement, seeded) up to the largest one."""
+    if options.balance == "none":
+        return X, y
+    rng = np.random.default_rng(options.seed)
+    counts = Counter(y.tolist())
+    top = max(counts.values())
+    extra = [rng.choice(np.flatnonzero(y == c), top - n) for c, n in counts.items() if n < top]
+    index = np.concatenate([np.arange(len(y)), *extra]).astype(int)
+    return X[index], y[index]
+
+
+def _fit_mlp(X: np.ndarray, y: np.ndarray, labels: Sequence[str], options: TrainOptions,
+             bar: Any) -> MLPClassifier:
+    """Adam on mini-batches until the training loss stalls; epoch by epoch (shown on ``bar``) for big sets."""
+    batch = min(200, len(X))
+    epochs = int(np.clip(np.ceil(options.max_steps * batch / len(X)), 10, 2000))
+    clf = MLPClassifier(hidden_layer_sizes=options.hidden, alpha=options.alpha, batch_size=batch,
+                        random_state=options.seed, max_iter=epochs, n_iter_no_change=options.patience)
+    if len(X) < EPOCH_BY_EPOCH:  # small: one call (partial_fit costs ~10 ms a call in overhead)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return clf.fit(X, y)
+    best, stale = np.inf, 0
+    for epoch in range(epochs):
+        clf.partial_fit(X, y, classes=np.asarray(labels))
+        loss = clf.loss_curve_[-1]
+        if bar is not None:
+            bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {loss:.3f}")
+        best, stale = (loss, 0) if loss < best - clf.tol else (best, stale + 1)
+        if stale > options.patience:
+            break
+    return clf
+
+
+def model_from_pipeline(pipe: Pipeline, layout: Sequence, options: TrainOptions,
+                        reference_mean: np.ndarray | None = None, meta: dict | None = None) -> Model:
+    """The numpy-only Model of a fitted pipeline; its predict_proba equals the pipeline's."""
+    scaler, clf = pipe.named_steps["scale"], pipe.named_steps["net"]
+    labels = tuple(str(c) for c in clf.classes_)
+    if isinstance(clf, MLPClassifier):
+        coefs, intercepts = list(clf.coefs_), list(clf.intercepts_)
+        hidden, out = clf.activation, clf.out_activation_
+    else:
+        coefs, intercepts = [clf.coef_.T], [clf.intercept_]
+        hidden, out = "identity", "logistic" if len(labels) == 2 else "softmax"
+    return Model(labels, Layout(*layout), coefs, intercepts, scaler.mean_, scaler.scale_, hidden, out,
+                 options.calibration, reference_mean if options.calibration != "none" else None,
+                 meta=meta or {})
+
+
+def cross_validate(samples: Samples, labels: Sequence[str], options: TrainOptions,
+                   progress: bool = True) -> dict[str, Any]:
+    """Out-of-fold predictions over the grouped splits, summed up by :func:`metrics`."""
+    scheme, splits, notes = make_splits(samples, options.folds, options.seed)
+    for note in notes:
+        log.warning(note)
+    result: dict[str, Any] = {"scheme": scheme, "folds": len(splits), "warnings": notes}
+    if not splits:
+        return result
+    truth, guess = [], []
+    with tqdm(splits, desc="validating", unit="fold", disable=not progress, leave=False) as bar:
+        for train, test in bar:
+            X, y = _training_side(samples, train)
+            if len(set(y.tolist())) < 2:
+                log.warning("a fold holds one emotion only in training; skipped")
+                continue
+            pipe = fit_pipeline(X, y, labels, options, bar)
+            truth += samples.y[test].tolist()
+            guess += pipe.predict(samples.X[test]).tolist()
+    result.update(metrics(truth, guess, labels) if truth else {})
+    return result
+
+
+def _training_side(samples: Samples, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.zeros(len(samples.y), bool)
+    keep[train] = True
+    aug = keep[samples.aug_of] if len(samples.aug_of) else np.zeros(0, bool)
+    X = np.concatenate([samples.X[keep], samples.aug_X[aug]])
+    y = np.concatenate([samples.y[keep], samples.y[samples.aug_of[aug]]])
+    return X, y
+
+
+def train(samples: Samples, layout: Sequence, options: TrainOptions | None = None,
+          progress: bool = True) -> Model:
+    """Validate honestly, then fit on everything; the summary and metrics go into ``model.meta``.
+
+    Raises:
+        DatasetError: no samples, or fewer than two emotions.
+    """
+    options = options or TrainOptions()
+    labels = sorted(set(samples.y.tolist()))
+    if len(labels) < 2:
+        have = labels[0] if labels else "none"
+        raise DatasetError(f"need recordings of at least two emotions (have: {have}); "
+                           "record more with collect.py")
+    started = time.monotonic()
+    if options.calibration == "session-mean":
+        samples, reference = calibrate(samples)
+    else:
+        reference = None
+    validation = cross_validate(samples, labels, options, progress)
+    with tqdm(total=1, desc="final fit", disable=not progress, leave=False) as bar:
+        pipe = fit_pipeline(*_training_side(samples, np.arange(len(samples.y))), labels, options, bar)
+        bar.update()
+    meta = {"created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "versions": versions(), "training": _summary(samples, options, time.monotonic() - started),
+            "validation": validation}
+    return model_from_pipeline(pipe, layout, options, reference, meta)
+
+
+def _summary(samples: Samples, options: TrainOptions, seconds: float) -> dict[str, Any]:
+    return {
+        "samples": len(samples.y),
+        "per_class": dict(sorted(Counter(samples.y.tolist()).items())),
+        "augmented": len(samples.aug_of),
+        "groups": len(np.unique(samples.split)),
+        "sessions": samples.sessions,
+        "options": dataclasses.asdict(options),
+        "seconds": round(seconds, 1),
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the libraries that shaped the model."""
+    found = {"python": platform.python_version(), "emusify": __version__}
+    for name in ("numpy", "scikit-learn", "mediapipe"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "absent"
+    return found
+
+
+def metrics(truth: Sequence[str], guess: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 (over labels present in ``truth``), per-class figures, confusion matrix."""
+    labels = list(labels)
+    present = [c for c in labels if c in set(truth)]
+    p, r, f, s = precision_recall_fscore_support(truth, guess, labels=labels, zero_division=0)
+    per_class = {c: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+                     "f1": round(float(f[i]), 4), "support": int(s[i])} for i, c in enumerate(labels)}
+    macro = f1_score(truth, guess, labels=present, average="macro", zero_division=0)
+    return {
+        "n": len(truth),
+        "accuracy": round(float(accuracy_score(truth, guess)), 4),
+        "macro_f1": round(float(macro), 4),
+        "per_class": per_class,
+        "confusion": {"labels": labels, "matrix": confusion_matrix(truth, guess, labels=labels).tolist()},
+    }
+
+
+def save_confusion_png(confusion: dict[str, Any], path: Path, title: str = "confusion matrix") -> Path:
+    """Draw ``{"labels", "matrix"}`` (rows true, columns predicted) to a PNG, atomically."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
+    labels, matrix = confusion["labels"], np.asarray(confusion["matrix"])
+    size = 1.6 + 0.7 * len(labels)
+    fig = Figure(figsize=(size + 1.2, size))
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels, yticklabels=labels,
+           xlabel="predicted", ylabel="true", title=title)
+    ax.tick_params(axis="x", labelrotation=45)
+    for (i, j), value in np.ndenumerate(matrix):
+        dark = value > matrix.max() / 2
+        ax.text(j, i, str(value), ha="center", va="center", color="white" if dark else "black")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_beside(path)
+    try:
+        fig.savefig(tmp, format="png", dpi=100)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".pgm", ".ppm"}
+
+
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """``"anger=angry,happiness=happy"`` -> ``{"anger": "angry", "happiness": "happy"}``.
+
+    Raises:
+        UsageError: an item without ``=``.
+    """
+    from emusify.errors import UsageError
+
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        source, sep, target = (x.strip() for x in item.partition("="))
+        if not sep or not source or not target:
+            raise UsageError(f"--label-map item {item!r} is not FOLDER=LABEL, e.g. anger=angry")
+        mapping[source] = target
+    return mapping
+
+
+def labelled_images(folder: Path, label_map: dict[str, str] | None = None) -> list[tuple[Path, str]]:
+    """``(image, label)`` for every image in ``folder/<label>/``, labels renamed by ``label_map``."""
+    label_map = label_map or {}
+    found = []
+    for sub in sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for path in sorted(sub.iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
+                found.append((path, label_map.get(sub.name, sub.name)))
+    return found
+
+
+def evaluate_folder(folder: Path, model: Model, label_map: dict[str, str] | None = None,
+                    progress: bool = True, extractor: Any = None, reader: Any = None,
+                    vectorize: Any = None) -> dict[str, Any]:
+    """Run camera.read_image -> landmarks -> features -> model over a labelled folder ``DIR/<label>/*``.
+
+    Labels the model does not know are reported (``skipped_labels``) and left out. With
+    session-mean calibration the mean of all the folder's face vectors is subtracted first.
+
+    ``extractor``, ``reader`` and ``vectorize`` default to a static LandmarkExtractor,
+    camera.read_image and features.face_vector (tests pass fakes).
+
+    Raises:
+        DatasetError: the folder does not exist or holds no images of a known label.
+    """
+    if reader is None:
+        from emusify.camera import read_image as reader
+    if vectorize is None:
+        from emusify.features import face_vector as vectorize
+
+    if not Path(folder).is_dir():
+        raise DatasetError(f"{folder} is not a folder: pass DIR holding DIR/<label>/<image> files")
+    images = labelled_images(folder, label_map)
+    skipped = Counter(label for _, label in images if label not in model.labels)
+    images = [(path, label) for path, label in images if label in model.labels]
+    if skipped:
+        log.warning("labels the model does not know, left out: %s", ", ".join(sorted(skipped)))
+    if not images:
+        raise DatasetError(f"no images of the model's labels ({', '.join(model.labels)}) under {folder}; "
+                           "use --label-map to rename folders")
+    vectors, truth, unreadable = _read_faces(images, extractor, reader, vectorize, progress)
+    result: dict[str, Any] = {"folder": str(folder), "model": model.meta.get("created"),
+                              "n_images": len(images), "n_faces": len(vectors), "unreadable": unreadable,
+                              "skipped_labels": dict(skipped), "calibration": model.calibration}
+    if vectors:
+        X = np.asarray(vectors, dtype=np.float64)
+        if model.calibration == "session-mean":
+            X = X - X.mean(axis=0)
+        result.update(metrics(truth, model.predict(X), model.labels))
+    return result
+
+
+
+def _read_faces(images: list[tuple[Path, str]], extractor: Any, reader: Any, vectorize: Any,
+                progress: bool) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Feature vectors and labels of the images with a face, and the names of unreadable images."""
+    from emusify.errors import CameraError
+
+    if extractor is None:
+        from emusify.landmarks import LandmarkExtractor
+
+        context: Any = LandmarkExtractor(static=True)
+    else:
+        context = nullcontext(extractor)
+    vectors, truth, unreadable = [], [], []
+    with context as ex:
+        for path, label in tqdm(images, desc="evaluating", unit="image", disable=not progress):
+            try:
+                image = reader(path)
+            except CameraError:
+                image = None
+            if image is None:
+                unreadable.append(path.name)
+                continue
+            lm = ex.extract(image)
+            if lm is not None:
+                vectors.append(vectorize(lm))
+                truth.append(label)
+    return vectors, truth, unreadable

@@ -1,0 +1,252 @@
+"""Training on synthetic feature vectors: honest grouped splits, calibration, warnings, metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emusify import training
+from emusify.errors import DatasetError, UsageError
+from emusify.model import Predictor
+from emusify.training import (
+    TrainOptions,
+    evaluate_folder,
+    make_splits,
+    metrics,
+    parse_label_map,
+    samples_from_sessions,
+    save_confusion_png,
+    train,
+)
+
+EMOTIONS = ("angry", "happy", "neutral", "sad")
+D = 12
+LAYOUT = ("test-v1", D)
+FAST = TrainOptions(estimator="logistic", alpha=1.0, folds=3)  # quick; the dense net where it matters
+MLP = TrainOptions(hidden=(16,), max_steps=300, folds=3)
+AUGMENTERS = {"mirror": lambda v: v + np.r_[1000.0, np.zeros(D - 1)], "jitter": lambda v: v + 0.01}
+
+
+@dataclass
+class FakeSession:
+    """A recording whose "landmarks" are already feature vectors."""
+
+    emotion: str
+    session_id: str
+    group: str | None
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def landmarks(self):
+        return iter(self.rows)
+
+
+def samples(sessions, augment=()):
+    return samples_from_sessions(sessions, augment, vectorize=np.asarray, augmenters=AUGMENTERS)
+
+
+def recordings(groups: int, per: int = 20, signal: float = 3.0, person: float = 0.0, seed: int = 0,
+               emotions=EMOTIONS, group_ids: bool = True) -> list[FakeSession]:
+    """One session per (group, emotion); feature 0 holds the group number (as collect.py runs do)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, signal, (len(emotions), D))
+    sessions = []
+    for g in range(groups):
+        offset = rng.normal(0, person, D)
+        for e, emotion in enumerate(emotions):
+            rows = centres[e] + offset + rng.normal(0, 1, (per, D))
+            rows[:, 0] = g
+            sessions.append(FakeSession(emotion, f"s{g}-{emotion}", f"g{g}" if group_ids else None, rows))
+    return sessions
+
+
+@pytest.mark.parametrize("groups, folds, seed", [(2, 5, 0), (3, 3, 1), (5, 5, 2), (9, 4, 3), (12, 5, 4)])
+def test_split_never_puts_one_group_on_both_sides(groups, folds, seed):
+    s = samples(recordings(groups, per=5, seed=seed))
+    scheme, splits, _ = make_splits(s, folds, seed)
+    assert len(splits) == min(folds, groups)
+    for train_idx, test_idx in splits:
+        assert not set(s.split[train_idx]) & set(s.split[test_idx])
+    tested = np.concatenate([test for _, test in splits])
+    assert sorted(tested) == list(range(len(s.y)))  # every sample is validated exactly once
+    assert ("leave-one-group-out" in scheme) == (groups <= folds)
+
+
+def test_augmented_copies_of_held_out_groups_never_train(monkeypatch):
+    seen = []
+    real = training.fit_pipeline
+
+    def spy(X, y, labels, options, bar=None):
+        seen.append((set(X[X[:, 0] < 500, 0]), set(X[X[:, 0] >= 500, 0] - 1000)))
+        return real(X, y, labels, options, bar)
+
+    monkeypatch.setattr(training, "fit_pipeline", spy)
+    model = train(samples(recordings(4, per=10), augment=("mirror",)), LAYOUT, FAST, progress=False)
+    assert len(seen) == 4  # 3 folds + the final fit
+    for originals, mirrored in seen[:-1]:
+        assert mirrored == originals and len(originals) < 4
+    assert seen[-1] == ({0, 1, 2, 3}, {0, 1, 2, 3})
+    assert model.meta["training"]["augmented"] == 4 * 4 * 10
+
+
+def test_honest_validation_does_not_reward_memorizing_sessions():
+    # No emotion signal at all, but every session looks different: only memorizing sessions
+    # would score; held-out sessions must come out near chance (0.25).
+    sessions = recordings(3, per=20, signal=0.0)
+    rng = np.random.default_rng(5)
+    for s in sessions:
+        s.rows[:, 1:] += rng.normal(0, 4, D - 1)
+    model = train(samples(sessions), LAYOUT, FAST, progress=False)
+    assert model.meta["validation"]["accuracy"] < 0.45
+
+
+def test_a_real_signal_is_learned_and_reported():
+    model = train(samples(recordings(3, per=20)), LAYOUT, MLP, progress=False)
+    v = model.meta["validation"]
+    assert v["accuracy"] > 0.9 and v["macro_f1"] > 0.9 and v["n"] == 3 * 4 * 20
+    assert v["confusion"]["labels"] == list(EMOTIONS) == list(model.labels)
+    assert sum(map(sum, v["confusion"]["matrix"])) == v["n"]
+    assert model.meta["training"]["per_class"] == {e: 60 for e in EMOTIONS}
+    assert len(model.meta["training"]["sessions"]) == 12
+    assert set(model.meta["versions"]) >= {"numpy", "scikit-learn", "python"}
+
+
+def test_session_mean_calibration_helps_when_people_differ():
+    sessions = recordings(5, per=20, signal=1.0, person=6.0, seed=3)
+    plain = train(samples(sessions), LAYOUT, dataclasses.replace(FAST, folds=5), progress=False)
+    options = dataclasses.replace(FAST, folds=5, calibration="session-mean")
+    calibrated = train(samples(sessions), LAYOUT, options, progress=False)
+    assert calibrated.meta["validation"]["accuracy"] > plain.meta["validation"]["accuracy"] + 0.2
+    assert calibrated.calibration == "session-mean" and calibrated.reference_mean.shape == (D,)
+    # A new person: once the Predictor has seen their frames, it reads them like the training people.
+    new = recordings(1, per=50, signal=1.0, person=6.0, seed=3)  # same emotion centres
+    rows = np.concatenate([s.rows for s in new])
+    rows[:, 1:] += np.random.default_rng(9).normal(0, 6.0, D - 1)  # someone else's face
+    truth = np.repeat(EMOTIONS, 50)
+    predictor = Predictor(calibrated)
+    predictor.predict(rows)  # warm up on this person's frames
+    guess = np.array(calibrated.labels)[predictor.predict(rows).argmax(axis=1)]
+    assert (guess == truth).mean() > 0.6
+
+
+def test_one_session_trains_with_a_clear_warning(caplog):
+    one = [FakeSession(e, "only", "g0", np.random.default_rng(i).normal(3 * i, 1, (6, D)))
+           for i, e in enumerate(EMOTIONS)]
+    with caplog.at_level(logging.WARNING):
+        model = train(samples(one), LAYOUT, FAST, progress=False)
+    v = model.meta["validation"]
+    assert v["scheme"] == "within-session (optimistic)" and v["n"] == 8  # 2 of 6 per emotion held out
+    text = caplog.text
+    assert "validation across sessions is impossible" in text and "small dataset" in text
+    assert "collect.py" in text
+    assert model.predict(np.full((1, D), 9.0)) == ["sad"]
+
+
+def test_too_few_samples_for_any_split_still_trains():
+    tiny = [FakeSession(e, "only", "g0", np.full((1, D), 5.0 * i)) for i, e in enumerate(EMOTIONS)]
+    model = train(samples(tiny), LAYOUT, FAST, progress=False)
+    assert model.meta["validation"]["scheme"] == "none"
+    assert "accuracy" not in model.meta["validation"]
+    assert model.predict(np.full((1, D), 10.0)) == ["neutral"]
+
+
+def test_frames_without_group_count_as_independent_with_a_warning():
+    s = samples(recordings(1, per=10, group_ids=False))
+    scheme, splits, notes = make_splits(s, 5)
+    assert "no group ids" in scheme and len(splits) == 5
+    assert any("optimistic" in note for note in notes)
+
+
+def test_one_emotion_is_not_enough():
+    with pytest.raises(DatasetError, match="two emotions.*collect.py"):
+        train(samples(recordings(2, emotions=("happy",))), LAYOUT, FAST, progress=False)
+
+
+def test_unusable_landmarks_are_skipped(caplog):
+    def vectorize(v):
+        if np.isnan(v).any():
+            raise ValueError("degenerate")
+        return v
+
+    rows = np.ones((5, D))
+    rows[2] = np.nan
+    s = samples_from_sessions([FakeSession("happy", "s", "g", rows)], vectorize=vectorize, augmenters={})
+    assert len(s.y) == 4 and s.sessions[0]["samples"] == 4
+    assert "1 sample(s) with unusable landmarks" in caplog.text
+
+
+def test_oversampling_rescues_a_rare_emotion():
+    rng = np.random.default_rng(1)
+    common = FakeSession("happy", "a", "g0", rng.normal(0, 1, (300, D)))
+    rare = FakeSession("sad", "b", "g0", rng.normal(0.8, 1, (15, D)))
+    probe = rng.normal(0.8, 1, (200, D))
+    recall = {}
+    for balance in ("oversample", "none"):
+        options = dataclasses.replace(MLP, balance=balance)
+        model = train(samples([common, rare]), LAYOUT, options, progress=False)
+        recall[balance] = np.mean(np.array(model.predict(probe)) == "sad")
+    assert recall["oversample"] > recall["none"] + 0.2
+
+
+def test_metrics_follow_the_label_order():
+    truth = ["happy", "happy", "sad", "sad", "angry"]
+    guess = ["happy", "sad", "sad", "sad", "happy"]
+    m = metrics(truth, guess, ["sad", "happy", "angry", "neutral"])
+    assert m["accuracy"] == 0.6
+    assert m["confusion"]["labels"] == ["sad", "happy", "angry", "neutral"]
+    assert m["confusion"]["matrix"][1] == [1, 1, 0, 0]  # true happy: one read as sad, one right
+    assert m["per_class"]["sad"] == {"precision": 0.6667, "recall": 1.0, "f1": 0.8, "support": 2}
+    assert m["macro_f1"] == pytest.approx((0.8 + 0.5 + 0.0) / 3, abs=1e-4)  # neutral: no support
+
+
+def test_confusion_png_is_written(tmp_path):
+    out = save_confusion_png({"labels": ["a", "b"], "matrix": [[3, 1], [0, 4]]}, tmp_path / "m.confusion.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.confusion.png"]
+
+
+def test_label_map():
+    assert parse_label_map("anger=angry, happiness = happy,") == {"anger": "angry", "happiness": "happy"}
+    assert parse_label_map(None) == {}
+    with pytest.raises(UsageError, match="FOLDER=LABEL"):
+        parse_label_map("anger")
+
+
+class FakeExtractor:
+    def extract(self, image):
+        return None if image == "blank" else image
+
+
+def test_evaluate_folder_with_fakes(tmp_path):
+    model = train(samples(recordings(2, per=10, signal=10.0)), LAYOUT, FAST, progress=False)
+    centre = {e: np.mean([s.rows.mean(axis=0) for s in recordings(2, per=10, signal=10.0)
+                          if s.emotion == e], axis=0) for e in EMOTIONS}
+    for folder, name in [("happy", "a"), ("happy", "blank"), ("anger", "b"), ("contempt", "c"), ("sad", "d")]:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / f"{name}.png").write_bytes(b"")
+    (tmp_path / "sad" / "notes.txt").write_text("not an image")
+    vectors = {"a": centre["happy"], "b": centre["angry"], "d": centre["happy"]}
+    result = evaluate_folder(tmp_path, model, {"anger": "angry"}, progress=False, extractor=FakeExtractor(),
+                             reader=lambda p: p.stem, vectorize=lambda name: vectors[name])
+    assert result["n_images"] == 4 and result["n_faces"] == 3
+    assert result["skipped_labels"] == {"contempt": 1}
+    assert result["accuracy"] == pytest.approx(2 / 3, abs=1e-3)
+    assert result["per_class"]["sad"]["recall"] == 0.0 and result["per_class"]["sad"]["support"] == 1
+    assert result["confusion"]["labels"] == list(model.labels)
+
+
+def test_evaluate_folder_without_known_labels(tmp_path):
+    model = train(samples(recordings(2, per=5)), LAYOUT, FAST, progress=False)
+    (tmp_path / "contempt").mkdir()
+    (tmp_path / "contempt" / "x.png").write_bytes(b"")
+    with pytest.raises(DatasetError, match="--label-map"):
+        evaluate_folder(tmp_path, model, progress=False, extractor=FakeExtractor(), reader=str)
+    with pytest.raises(DatasetError, match="not a folder"):
+        evaluate_folder(Path(tmp_path / "nope"), model, progress=False, extractor=FakeExtractor())
