@@ -1,0 +1,207 @@
+"""What the user sees and types in the terminal: a live status line and single-key controls.
+
+On a terminal the status is one line rewritten in place; otherwise (a pipe, a log file) a plain
+line is printed whenever the mood, the song or the phase changes. Keys are read without blocking:
+termios + select on POSIX, msvcrt on Windows, and not at all when stdin is not a terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, NamedTuple, TextIO
+
+KEYS = {"n": "skip", " ": "pause", "p": "pause", "q": "quit", "esc": "quit"}
+HELP = "keys: n next song, space/p pause, q quit"
+
+
+class Status(NamedTuple):
+    """One snapshot of the player for the status line."""
+
+    mood: str | None  # the last window's mood; None: unsure or no window yet
+    share: float  # its share of the votes
+    artist: str | None
+    title: str | None
+    position: float  # seconds into the song
+    duration: float | None  # song length in seconds, when known
+    paused: bool
+    watching: bool  # True while a window runs
+    seconds: float  # watching: seconds left in the window; else seconds to the next window
+
+
+def action_for(key: str | None) -> str | None:
+    """The action a key stands for: "skip", "pause", "quit" or None."""
+    return KEYS.get(key.lower()) if key else None
+
+
+def clock_text(seconds: float | None) -> str:
+    """``m:ss`` for a number of seconds, ``?`` when unknown."""
+    if seconds is None:
+        return "?"
+    whole = max(int(seconds), 0)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def format_status(status: Status, with_times: bool = True) -> str:
+    """The status line: mood and share, the song and its position, time to the next window."""
+    mood = f"{status.mood} {status.share:.0%}" if status.mood else "unsure"
+    if status.title is None:
+        song = "no song"
+    else:
+        song = f"{status.artist} - {status.title}" if status.artist else status.title
+        if with_times:
+            song += f" {clock_text(status.position)} / {clock_text(status.duration)}"
+    if status.paused:
+        song += " [paused]"
+    if status.watching:
+        phase = f"watching, {status.seconds:.0f} s left" if with_times else "watching"
+    else:
+        phase = f"next look in {clock_text(status.seconds)}" if with_times else "waiting"
+    return f"mood: {mood} | {song} | {phase}"
+
+
+class StatusLine:
+    """Shows :class:`Status` snapshots: in place on a terminal, as plain lines elsewhere."""
+
+    def __init__(self, stream: TextIO | None = None, tty: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self._last = ""
+        self._shown = False
+        self._filter = _ClearLine(self)
+        if self.tty:
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(self._filter)
+
+    def show(self, status: Status) -> None:
+        """Draw the status (terminal) or print it when something other than the clock changed."""
+        if self.tty:
+            text = format_status(status)
+            if self._shown and text == self._last:
+                return
+            self.stream.write("\r" + text + "\x1b[K")
+            self._shown = True
+        else:
+            text = format_status(status, with_times=False)
+            if text == self._last:
+                return
+            self.stream.write(text + "\n")
+        self._last = text
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Erase the status line so a log message starts on a clean line."""
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._shown = False
+
+    def close(self) -> None:
+        """Leave the terminal on a fresh line."""
+        self.clear()
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self._filter)
+
+
+class _ClearLine(logging.Filter):
+    """Erases the status line before a log record is written below it."""
+
+    def __init__(self, line: StatusLine) -> None:
+        super().__init__()
+        self.line = line
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.line.clear()
+        return True
+
+
+class KeyReader:
+    """Non-blocking single keys from the terminal; reads nothing when stdin is not a terminal."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream if stream is not None else sys.stdin
+        self._saved: Any = None
+        self._fd: int | None = None
+        self.active = False
+
+    def __enter__(self) -> KeyReader:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Switch the terminal to single-key input (POSIX) when stdin is a terminal."""
+        try:
+            interactive = self.stream.isatty()
+        except (AttributeError, ValueError):
+            interactive = False
+        if not interactive:
+            return
+        if os.name == "nt":
+            self.active = True
+            return
+        import termios
+        import tty
+
+        self._fd = self.stream.fileno()
+        self._saved = termios.tcgetattr(self._fd)
+        tty.setcbreak(self._fd)
+        self.active = True
+
+    def poll(self) -> list[str]:
+        """The keys pressed since the last call (never blocks)."""
+        if not self.active:
+            return []
+        if os.name == "nt":
+            import msvcrt
+
+            keys = []
+            while msvcrt.kbhit():  # type: ignore[attr-defined]
+                keys.append(msvcrt.getwch())  # type: ignore[attr-defined]
+            return keys
+        import select
+
+        assert self._fd is not None
+        if not select.select([self._fd], [], [], 0)[0]:
+            return []
+        return list(os.read(self._fd, 64).decode("utf-8", "ignore"))
+
+    def close(self) -> None:
+        """Give the terminal back as it was (idempotent)."""
+        if self._saved is not None and self._fd is not None:
+            import termios
+
+            termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
+            self._saved = None
+        self.active = False
+
+
+class TerminalUI:
+    """The runner's view of the terminal: ``show(status)`` and ``pressed()`` keys."""
+
+    def __init__(self, stream: TextIO | None = None, keys: KeyReader | None = None) -> None:
+        self.line = StatusLine(stream)
+        self.reader = keys if keys is not None else KeyReader()
+
+    def __enter__(self) -> TerminalUI:
+        self.reader.open()
+        if self.reader.active:
+            logging.getLogger(__name__).info(HELP)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def show(self, status: Status) -> None:
+        self.line.show(status)
+
+    def pressed(self) -> list[str]:
+        return self.reader.poll()
+
+    def close(self) -> None:
+        """Restore the terminal and end the status line (idempotent)."""
+        self.reader.close()
+        self.line.close()

@@ -1,0 +1,177 @@
+"""run.py's command line, its start-up checks, and the terminal status line and keys."""
+
+from __future__ import annotations
+
+import io
+import logging
+import signal
+import sys
+
+import pytest
+
+from emusify.cli import run
+from emusify.config import Settings
+from emusify.errors import LibraryError, ModelError
+from emusify.runner import Runner
+from emusify.ui import KeyReader, Status, StatusLine, action_for, format_status
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Run from an empty folder with no setup.cfg, as a fresh user would."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EMUSIFY_CONFIG", str(tmp_path / "none.cfg"))
+    return tmp_path
+
+
+def test_help_names_every_option_with_unit_and_default(capsys):
+    with pytest.raises(SystemExit) as info:
+        run.main(["--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for fragment in ("--source SPEC", "(default: 0)", "--window SECONDS", "(default: 18)",
+                     "--every MINUTES", "(default: 5)", "--cycles N", "--songs DIR", "(default: songs/)",
+                     "--journal FILE", "<data>/journal.sqlite", "--fps N", "(default: 4)",
+                     "--fade SECONDS", "(default: 3)", "--policy POLICY", "(default: match)",
+                     "--preview", "--report", "--out PNG", "--model FILE.npz", "--data DIR"):
+        assert fragment in text, fragment
+
+
+def test_invalid_policy_is_usage_error(in_tmp, capsys):
+    assert run.main(["--policy", "cheerful"]) == 2
+    assert "unknown policy 'cheerful'" in capsys.readouterr().err
+
+
+def test_invalid_window_is_usage_error(in_tmp, capsys):
+    assert run.main(["--window", "0"]) == 2
+    assert "window must be greater than 0" in capsys.readouterr().err
+
+
+def test_own_model_is_preferred_and_named_in_the_log(in_tmp, caplog):
+    (in_tmp / "mine.npz").write_bytes(b"x")
+    (in_tmp / "starter.npz").write_bytes(b"x")
+    settings = Settings(model=in_tmp / "mine.npz", starter_model=in_tmp / "starter.npz")
+    with caplog.at_level(logging.INFO):
+        assert run.choose_model(settings) == in_tmp / "mine.npz"
+    assert "your own" in caplog.text
+
+
+def test_starter_model_is_used_until_the_user_trains(in_tmp, caplog):
+    (in_tmp / "starter.npz").write_bytes(b"x")
+    settings = Settings(model=in_tmp / "mine.npz", starter_model=in_tmp / "starter.npz")
+    with caplog.at_level(logging.INFO):
+        assert run.choose_model(settings) == in_tmp / "starter.npz"
+    assert "starter model" in caplog.text
+
+
+def test_no_model_at_all_names_train_py(in_tmp):
+    settings = Settings(model=in_tmp / "mine.npz", starter_model=in_tmp / "starter.npz")
+    with pytest.raises(ModelError, match="train.py"):
+        run.choose_model(settings)
+
+
+def test_empty_songs_folder_explains_the_layout(in_tmp):
+    (in_tmp / "songs" / "happy").mkdir(parents=True)
+    with pytest.raises(LibraryError, match=r"songs/<emotion>/"):
+        run.open_library(in_tmp / "songs")
+
+
+def test_missing_camera_exits_1_naming_source(in_tmp, capsys):
+    assert run.main(["--source", str(in_tmp / "no_such_clip.mp4")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--source" in err
+
+
+def test_report_without_journal_says_what_to_do(in_tmp, capsys):
+    assert run.main(["--report", "--journal", str(in_tmp / "j.sqlite")]) == 1
+    assert "run run.py first" in capsys.readouterr().err
+
+
+def test_sigterm_asks_the_runner_to_stop_and_handler_is_restored():
+    class Stub:
+        reason = None
+
+        def request_stop(self, reason):
+            self.reason = reason
+
+    stub = Stub()
+    before = signal.getsignal(signal.SIGTERM)
+    with run._sigterm_stops(stub):  # type: ignore[arg-type]
+        signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+    assert stub.reason == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert Runner.request_stop  # the runner offers what the handler calls
+
+
+# The terminal ---------------------------------------------------------------------------------
+
+STATUS = Status(mood="happy", share=0.75, artist="Kevin MacLeod", title="Vibe Ace", position=42.0,
+                duration=61.5, paused=False, watching=False, seconds=258.0)
+
+
+def test_status_line_text():
+    assert format_status(STATUS) == (
+        "mood: happy 75% | Kevin MacLeod - Vibe Ace 0:42 / 1:01 | next look in 4:18"
+    )
+    watching = STATUS._replace(mood=None, watching=True, seconds=12.4, paused=True, artist=None)
+    assert format_status(watching) == "mood: unsure | Vibe Ace 0:42 / 1:01 [paused] | watching, 12 s left"
+
+
+def test_status_rewrites_one_line_on_a_terminal():
+    out = io.StringIO()
+    line = StatusLine(out, tty=True)
+    line.show(STATUS)
+    line.show(STATUS._replace(position=43.0))
+    line.close()
+    text = out.getvalue()
+    assert text.count("\r") >= 3 and "\n" not in text
+    assert "0:43 / 1:01" in text
+
+
+def test_status_prints_plain_lines_only_on_change_when_not_a_terminal():
+    out = io.StringIO()
+    line = StatusLine(out, tty=False)
+    for second in range(5):
+        line.show(STATUS._replace(position=40.0 + second, seconds=250.0 - second))
+    line.show(STATUS._replace(title="Insert Coin"))
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "mood: happy 75% | Kevin MacLeod - Vibe Ace | waiting",
+        "mood: happy 75% | Kevin MacLeod - Insert Coin | waiting",
+    ]
+
+
+def test_keys_map_to_actions():
+    assert [action_for(k) for k in ("n", " ", "p", "q", "Q", "x", None)] == [
+        "skip", "pause", "pause", "quit", "quit", None, None,
+    ]
+
+
+def test_no_keys_are_read_when_stdin_is_not_a_terminal():
+    with KeyReader(io.StringIO("nnq")) as reader:
+        assert not reader.active
+        assert reader.poll() == []
+
+
+@pytest.mark.slow  # matplotlib
+def test_report_draws_the_journal_and_prints_where(in_tmp, capsys):
+    from emusify.journal import Journal
+    from emusify.tally import WindowResult
+    from tests.fakes import Song
+
+    song = Song(in_tmp / "a.ogg", "Vibe Ace", "Kevin MacLeod", 61.5, "happy")
+    with Journal(in_tmp / "j.sqlite") as journal:
+        journal.window(1000.0, WindowResult(72, 60, {"happy": 50}, "happy", 0.9), "happy")
+        journal.song(1001.0, "start", song)
+        journal.song(1060.0, "end", song)
+    assert run.main(["--report", "--journal", str(in_tmp / "j.sqlite"), "--out", "moods.png"]) == 0
+    assert capsys.readouterr().out.strip() == "moods.png"
+    assert (in_tmp / "moods.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the display check is Linux-only")
+def test_preview_without_a_display_fails_at_start(in_tmp, fixtures, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert run.main(["--source", str(fixtures / "sergey.png"), "--preview"]) == 1
+    assert "--no-preview" in capsys.readouterr().err

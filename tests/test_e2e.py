@@ -1,0 +1,115 @@
+"""End to end: `python run.py` on a face video, as a subprocess, with the dummy audio driver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emusify.config import discover_emotions
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+VIDEO = SHARED / "face_videos" / "liveportrait_driving_d9.mp4"
+STARTER = ROOT / "models" / "starter.npz"
+AUDIO = (".mp3", ".ogg", ".wav")
+
+pytestmark = [pytest.mark.slow, pytest.mark.shared]
+
+
+def demo_songs(tmp_path: Path) -> Path:
+    """The demo library in songs/ when it is there, else one built from the shared music files."""
+    songs = ROOT / "songs"
+    files = (p for folder in discover_emotions(songs) for p in (songs / folder).iterdir())
+    if any(p.suffix.lower() in AUDIO for p in files):
+        return songs
+    layout = {
+        "happy": ["Kevin_MacLeod_-_Vibe_Ace.ogg", "megupets_-_Insert_Coin.mp3"],
+        "neutral": [
+            "Kevin_MacLeod_-_Dance_of_the_Sugar_Plum_Fairy.ogg",
+            "Karissa_Hobbs_-_Lets_Go_Fishin.ogg",
+        ],
+        "sad": ["US_Army_Strings_-_Brahms_Hungarian_Dance_No5.ogg"],
+        "angry": ["Wolfgang_-_8-Bit_Battle_Loop.mp3"],
+    }
+    for folder, names in layout.items():
+        (tmp_path / "songs" / folder).mkdir(parents=True)
+        for name in names:
+            shutil.copy(SHARED / "music" / name, tmp_path / "songs" / folder / name)
+    return tmp_path / "songs"
+
+
+def tiny_model(tmp_path: Path) -> Path:
+    """A small logistic model fitted on synthetic vectors with the training module (stand-in starter)."""
+    import numpy as np
+
+    from emusify.features import LAYOUT
+    from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
+
+    labels = ("angry", "happy", "neutral", "sad")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, LAYOUT.length)).astype(np.float32)
+    y = np.repeat(labels, 20)
+    options = TrainOptions(estimator="logistic")
+    model = model_from_pipeline(fit_pipeline(X, y, labels, options), LAYOUT, options)
+    path = tmp_path / "tiny.npz"
+    model.save(path)
+    return path
+
+
+def test_run_py_plays_prints_status_journals_and_exits_0(tmp_path):
+    journal = tmp_path / "journal.sqlite"
+    if STARTER.is_file():  # the shipped starter model, picked because the user has none
+        model_args = ["--model", str(tmp_path / "no_own_model.npz")]
+        which = "starter model"
+    else:
+        model_args = ["--model", str(tiny_model(tmp_path))]
+        which = "your own"
+    command = [
+        sys.executable, "run.py", "--source", str(VIDEO), "--window", "4", "--every", "0.2",
+        "--cycles", "3", "--journal", str(journal), "--songs", str(demo_songs(tmp_path)), *model_args,
+    ]
+    env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert which in done.stderr
+    assert "mood:" in done.stdout  # the status line (plain lines: stdout is not a terminal)
+    assert done.stderr.count("window 3:") >= 1 and "window 4:" not in done.stderr
+    with sqlite3.connect(journal) as db:
+        windows = db.execute("SELECT frames, decision FROM windows").fetchall()
+        starts = db.execute("SELECT folder FROM songs WHERE event = 'start'").fetchall()
+    assert len(windows) == 3
+    assert all(frames == 16 for frames, _ in windows)  # 4 s at 4 fps, sampled by video time
+    assert starts and all(folder in discover_emotions(ROOT / "songs") + ("neutral",) for (folder,) in starts)
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_sigterm_and_ctrl_c_fade_out_flush_the_journal_and_exit(tmp_path, sig, status):
+    journal = tmp_path / "journal.sqlite"
+    model = STARTER if STARTER.is_file() else tiny_model(tmp_path)
+    command = [
+        sys.executable, "run.py", "--source", str(VIDEO), "--window", "3", "--every", "5",
+        "--journal", str(journal), "--songs", str(demo_songs(tmp_path)), "--model", str(model),
+    ]
+    env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+    child = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even when the test's is ignored
+    )
+    try:
+        for line in child.stderr:  # wait for the first song, then stop the player mid-wait
+            if line.startswith("INFO: playing"):
+                break
+        child.send_signal(sig)
+        assert child.wait(timeout=30) == status
+    finally:
+        child.kill()
+    with sqlite3.connect(journal) as db:
+        events = [row[0] for row in db.execute("SELECT event FROM songs ORDER BY rowid")]
+    assert events[0] == "start" and events[-1] == "end"

@@ -1,0 +1,259 @@
+"""The run loop with fake devices and a clock that does not wait."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from emusify.config import Settings
+from emusify.errors import CameraError
+from emusify.policy import parse_policy
+from emusify.runner import Devices, Runner
+from tests.fakes import (
+    LABELS,
+    FakeClock,
+    FakeExtractor,
+    FakeJournal,
+    FakeLibrary,
+    FakePlayer,
+    FakePredictor,
+    FakeSources,
+    FakeUI,
+    fake_vectorize,
+    frames,
+)
+
+HAPPY = frames(("happy", 200))
+SAD = frames(("sad", 200))
+NOBODY = frames((None, 200))
+SONGS = {"angry": 2, "happy": 3, "neutral": 2, "sad": 2}
+
+
+def build(scripts, player=None, presses=(), preview=None, library=None, **overrides):
+    """A runner over fakes: 5 s windows at 4 fps from a 20 fps 'camera', 1 minute apart."""
+    clock = FakeClock()
+    options = dict(source="0", window=5, fps=4, every=1, cycles=1, min_face_frames=4, fade=2)
+    source_options = {k: overrides.pop(k) for k in ("missing", "die_after", "is_video") if k in overrides}
+    options.update(overrides)
+    settings = Settings(**options)
+    sources = FakeSources(clock, scripts, source_fps=20, **source_options)
+    devices = Devices(
+        open_source=sources, extractor=FakeExtractor(), vectorize=fake_vectorize,
+        predictor=FakePredictor(), player=player or FakePlayer(),
+        library=library or FakeLibrary(SONGS), journal=FakeJournal(), clock=clock,
+        ui=FakeUI(clock, [(clock.start + t, key) for t, key in presses]), preview=preview,
+    )
+    return Runner(settings, devices, LABELS, parse_policy(settings.policy)), devices, sources, clock
+
+
+def test_first_window_runs_at_start_up_and_plays_its_mood():
+    runner, dev, sources, clock = build([HAPPY])
+    assert runner.run() == 0
+    assert sources.opened[0].opened_at == clock.start
+    assert dev.player.played() == ["happy0"]
+    (_, result, decision), = dev.journal.windows
+    assert result.mood == "happy" and decision == "happy"
+    assert dev.extractor.calls == 20  # 5 s at 4 fps, sampled by frame timestamp out of 100 frames
+
+
+def test_camera_is_off_between_windows_and_windows_follow_every():
+    runner, dev, sources, clock = build([HAPPY], cycles=3)
+    runner.run()
+    assert len(sources.opened) == 3
+    for source in sources.opened:
+        assert source.closed_at is not None
+        assert source.closed_at - source.opened_at == pytest.approx(5.05, abs=0.1)
+    for before, after in zip(sources.opened, sources.opened[1:]):
+        assert after.opened_at - before.closed_at == pytest.approx(60, abs=0.3)
+    assert dev.library.scans == 3
+
+
+def test_cycles_exit_after_the_chosen_song_starts_without_waiting():
+    runner, dev, sources, clock = build([NOBODY, SAD], cycles=2)
+    assert runner.run() == 0
+    assert dev.player.played() == ["neutral0", "sad0"]
+    assert clock.now() - sources.opened[-1].closed_at < 5  # no idle minute after the last window
+    assert ("start", "sad0") in dev.journal.events()
+    assert dev.journal.events()[-1] == ("end", "sad0")
+
+
+def test_video_shorter_than_the_window_ends_it_early_and_reopens_next_cycle():
+    short = frames(("happy", 30))  # 1.5 s of 20 fps video
+    runner, dev, sources, _ = build([short], cycles=2)
+    runner.run()
+    assert [len(s.script) for s in sources.opened] == [30, 30]
+    assert [w[1].frames for w in dev.journal.windows] == [6, 6]
+
+
+def test_image_folder_uses_every_image():
+    runner, dev, _, _ = build([frames(("sad", 7))], is_video=False)
+    runner.run()
+    assert dev.extractor.calls == 7
+    assert dev.player.played() == ["sad0"]
+
+
+def test_new_mood_cross_fades_and_unsure_keeps_the_music():
+    mixed = frames(("happy", 5), ("sad", 5), ("angry", 5)) * 14
+    runner, dev, _, _ = build([HAPPY, mixed, SAD], cycles=3, fade=2.5)
+    runner.run()
+    assert [w[1].mood for w in dev.journal.windows] == ["happy", None, "sad"]
+    assert [w[2] for w in dev.journal.windows] == ["happy", "keep", "sad"]
+    assert dev.player.events[0][0] == "play"
+    assert dev.player.events[1] == ("fade_to", dev.library.songs["sad"][0], 2.5)
+    assert ("end", "happy0") in dev.journal.events()
+
+
+def test_neutral_keeps_the_current_music():
+    runner, dev, _, _ = build([SAD, frames(("neutral", 200))], cycles=2)
+    runner.run()
+    assert dev.player.played() == ["sad0"]
+    assert dev.journal.windows[1][2] == "keep"
+
+
+def test_song_ending_between_windows_continues_from_the_mood_folder():
+    runner, dev, _, clock = build([SAD, NOBODY], cycles=2)
+    clock.at(20, dev.player.finish)
+    clock.at(40, dev.player.finish)
+    runner.run()
+    assert dev.player.played() == ["sad0", "sad1", "sad0"]
+    events = dev.journal.events()
+    assert events[:4] == [("start", "sad0"), ("end", "sad0"), ("start", "sad1"), ("end", "sad1")]
+
+
+def test_song_ending_during_a_window_continues_without_stopping_the_camera():
+    runner, dev, sources, clock = build([SAD, NOBODY], cycles=2)
+    clock.at(60 + 5 + 2, dev.player.finish)  # two seconds into the second window
+    runner.run()
+    assert dev.player.played() == ["sad0", "sad1"]
+    assert sources.opened[1].position == 101  # the window read on to its end
+
+
+def test_corrupt_song_is_marked_bad_and_the_next_one_plays():
+    library = FakeLibrary(SONGS)
+    bad = library.songs["happy"][0].path
+    runner, dev, _, _ = build([HAPPY], player=FakePlayer(bad=[bad]), library=library)
+    runner.run()
+    assert dev.player.played() == ["happy1"]
+    assert bad in library.bad
+    assert ("error", "happy0") in dev.journal.events()
+
+
+def test_folder_with_only_corrupt_songs_falls_back_to_another_folder():
+    library = FakeLibrary({"happy": 1, "neutral": 1})
+    runner, dev, _, _ = build([HAPPY], player=FakePlayer(bad=[library.songs["happy"][0].path]),
+                              library=library)
+    runner.run()
+    assert dev.player.played() == ["neutral0"]
+
+
+def test_song_failing_inside_a_fade_is_skipped_and_the_music_goes_on():
+    library = FakeLibrary(SONGS)
+    bad = library.songs["sad"][0].path
+    runner, dev, _, _ = build([HAPPY, SAD], cycles=2, player=FakePlayer(late_bad=[bad]), library=library)
+    dev.player.on_error = runner.song_failed
+    runner.run()
+    assert dev.player.played() == ["happy0", "sad0", "sad1"]
+    assert bad in library.bad
+    assert ("error", "sad0") in dev.journal.events() and ("end", "sad0") not in dev.journal.events()
+
+
+def test_camera_dying_mid_window_ends_it_and_next_cycle_retries(caplog):
+    runner, dev, sources, _ = build([HAPPY, SAD, SAD], cycles=3, die_after={1: 10})
+    with caplog.at_level(logging.WARNING):
+        assert runner.run() == 0
+    assert sources.opened[1].position == 10 and sources.opened[1].closed_at is not None
+    assert [w[1].mood for w in dev.journal.windows] == ["happy", None, "sad"]
+    assert dev.player.played() == ["happy0", "sad0"]  # the music went on through the dead window
+    assert "camera stopped" in caplog.text
+
+
+def test_camera_missing_later_is_a_warning_and_retried():
+    runner, dev, sources, _ = build([HAPPY, SAD], cycles=3, missing=[1])
+    assert runner.run() == 0
+    assert sources.attempts == 3
+    assert [w[1].frames for w in dev.journal.windows] == [20, 0, 20]
+
+
+def test_camera_missing_at_start_raises_before_any_music():
+    runner, dev, _, _ = build([HAPPY], missing=[0])
+    with pytest.raises(CameraError, match="--source"):
+        runner.run()
+    assert dev.player.events == []
+
+
+def test_skip_key_plays_the_next_song_of_the_same_folder():
+    runner, dev, _, _ = build([HAPPY], cycles=2, presses=[(30, "n")])
+    runner.run()
+    assert dev.player.played()[:2] == ["happy0", "happy1"]
+    assert ("skip", "happy0") in dev.journal.events()
+
+
+def test_pause_key_toggles_and_a_paused_song_is_not_replaced():
+    runner, dev, _, _ = build([HAPPY, SAD], cycles=2, presses=[(30, " ")])
+    runner.run()
+    assert ("toggle_pause",) in dev.player.events
+    assert dev.player.played() == ["happy0"]  # paused: the sad song waits for resume
+    assert runner.folder == "sad"
+
+
+def test_quit_key_stops_with_a_fade_out():
+    runner, dev, sources, clock = build([HAPPY], cycles=0, presses=[(30, "q")])
+    assert runner.run() == 0
+    assert runner.stop_reason == "q"
+    assert ("stop", 1.5) in dev.player.events
+    assert clock.now() < clock.start + 40
+    assert dev.journal.events()[-1] == ("end", "happy0")
+
+
+def test_stop_request_ends_cleanly_like_sigterm():
+    runner, dev, sources, clock = build([HAPPY], cycles=0)
+    clock.at(30, lambda: runner.request_stop("SIGTERM"))
+    assert runner.run() == 0
+    assert all(s.closed_at is not None for s in sources.opened)
+
+
+def test_ctrl_c_mid_window_releases_the_camera_and_returns_130():
+    runner, dev, sources, clock = build([HAPPY], cycles=0)
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    clock.at(67, interrupt)  # inside the second window
+    assert runner.run() == 130
+    assert sources.opened[1].closed_at is not None
+    assert dev.journal.events()[-1] == ("end", "happy0")
+
+
+def test_status_shows_mood_song_and_countdown():
+    runner, dev, _, _ = build([HAPPY], cycles=2)
+    runner.run()
+    shown = dev.ui.shown
+    assert any(s.watching and s.seconds > 0 for s in shown)
+    waiting = [s for s in shown if not s.watching]
+    assert waiting and waiting[0].mood == "happy" and waiting[0].title == "happy0"
+    assert waiting[0].seconds == pytest.approx(60, abs=0.5)
+
+
+class Preview:
+    def __init__(self, key_after=None):
+        self.shown, self.closed, self.key_after = [], False, key_after
+
+    def __call__(self):
+        return self
+
+    def show(self, image, landmarks, probs):
+        self.shown.append(probs)
+        return "q" if self.key_after is not None and len(self.shown) >= self.key_after else None
+
+    def close(self):
+        self.closed = True
+
+
+def test_preview_sees_probabilities_and_its_keys_work():
+    preview = Preview(key_after=3)
+    runner, dev, _, _ = build([HAPPY], cycles=0, preview=preview)
+    assert runner.run() == 0
+    assert len(preview.shown) == 3 and preview.closed
+    assert preview.shown[0]["happy"] == pytest.approx(0.9)
+    assert dev.journal.windows == []  # quit mid-window: no decision
