@@ -13,7 +13,11 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import cv2
+# OpenCV prints its own V4L2/obsensor warnings when a webcam index is missing; Emusify says it
+# in one line instead. Must be set before cv2 is imported.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
+
+import cv2  # noqa: E402
 import numpy as np
 
 from emusify.errors import CameraError

@@ -19,6 +19,7 @@ The returned x and y are normalized by the width and height of the image passed 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -122,6 +123,10 @@ class LandmarkExtractor:
         self._holistic: Any = None
         self._facemesh: Any = None
         self._closed = False
+        # MediaPipe's C++ side logs through glog/absl to stderr; keep its start-up chatter out of
+        # the user's terminal unless they asked for it (an explicit GLOG_minloglevel wins).
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             from mediapipe.python.solutions import face_mesh
             from mediapipe.python.solutions import holistic as mp_holistic
