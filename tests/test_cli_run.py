@@ -70,6 +70,13 @@ def test_no_model_at_all_names_train_py(in_tmp):
         run.choose_model(settings)
 
 
+def test_a_named_model_that_is_missing_is_an_error_not_the_starter(in_tmp):
+    (in_tmp / "starter.npz").write_bytes(b"x")
+    settings = Settings(model=in_tmp / "typo.npz", starter_model=in_tmp / "starter.npz")
+    with pytest.raises(ModelError, match="check --model"):
+        run.choose_model(settings, explicit=True)
+
+
 def test_empty_songs_folder_explains_the_layout(in_tmp):
     (in_tmp / "songs" / "happy").mkdir(parents=True)
     with pytest.raises(LibraryError, match=r"songs/<emotion>/"):

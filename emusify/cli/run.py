@@ -105,8 +105,8 @@ def choose_model(settings: Settings, explicit: bool = False) -> Path:
     if settings.model.is_file():
         log.info("model: your own, %s", settings.model)
         return settings.model
-    if explicit:
-        log.warning("%s does not exist", settings.model)
+    if explicit:  # the user named a file: quietly playing with another model would mislead them
+        raise ModelError(f"no model at {settings.model}: check --model, or train one with train.py")
     if settings.starter_model.is_file():
         log.info("model: the starter model %s (train your own: collect.py, then train.py)",
                  settings.starter_model)
