@@ -12,17 +12,9 @@ import pytest
 
 from emusify import training
 from emusify.errors import DatasetError, UsageError
+from emusify.evaluation import evaluate_folder, metrics, parse_label_map, save_confusion_png
 from emusify.model import Predictor
-from emusify.training import (
-    TrainOptions,
-    evaluate_folder,
-    make_splits,
-    metrics,
-    parse_label_map,
-    samples_from_sessions,
-    save_confusion_png,
-    train,
-)
+from emusify.training import TrainOptions, make_splits, samples_from_sessions, train
 
 EMOTIONS = ("angry", "happy", "neutral", "sad")
 D = 12
@@ -204,6 +196,22 @@ def test_metrics_follow_the_label_order():
     assert m["confusion"]["matrix"][1] == [1, 1, 0, 0]  # true happy: one read as sad, one right
     assert m["per_class"]["sad"] == {"precision": 0.6667, "recall": 1.0, "f1": 0.8, "support": 2}
     assert m["macro_f1"] == pytest.approx((0.8 + 0.5 + 0.0) / 3, abs=1e-4)  # neutral: no support
+
+
+def test_metrics_agree_with_scikit_learn():
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    rng = np.random.default_rng(3)
+    labels = ["sad", "happy", "angry", "neutral"]
+    truth = list(rng.choice(labels[:3], 200))  # neutral never true: left out of macro-F1
+    guess = list(rng.choice(labels, 200))
+    m = metrics(truth, guess, labels)
+    p, r, f, s = precision_recall_fscore_support(truth, guess, labels=labels, zero_division=0)
+    assert [m["per_class"][c]["f1"] for c in labels] == pytest.approx(list(f), abs=1e-4)
+    assert [m["per_class"][c]["precision"] for c in labels] == pytest.approx(list(p), abs=1e-4)
+    expected = f1_score(truth, guess, labels=labels[:3], average="macro")
+    assert m["macro_f1"] == pytest.approx(expected, abs=1e-4)
+    assert m["confusion"]["matrix"] == confusion_matrix(truth, guess, labels=labels).tolist()
 
 
 def test_confusion_png_is_written(tmp_path):

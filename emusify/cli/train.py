@@ -81,8 +81,9 @@ def command(args: argparse.Namespace) -> int:
     if args.evaluate is not None:
         return evaluate(args, settings)
     from emusify.dataset import load_sessions
+    from emusify.evaluation import save_confusion_png
     from emusify.features import LAYOUT
-    from emusify.training import samples_from_sessions, save_confusion_png, train
+    from emusify.training import samples_from_sessions, train
 
     options = options_from(args)
     sessions = []
@@ -182,8 +183,8 @@ def format_metrics(result: dict[str, Any]) -> str:
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     """--evaluate DIR: the model on a labelled image folder, printed and optionally written as JSON."""
+    from emusify.evaluation import evaluate_folder, parse_label_map
     from emusify.model import Model
-    from emusify.training import evaluate_folder, parse_label_map
 
     label_map = parse_label_map(args.label_map)
     path = settings.model
