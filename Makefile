@@ -24,8 +24,14 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/detection.py
+	$(BIN)/python benchmarks/extract.py
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/runner.py
+
+# The starter model from the labelled sets in ../shared/data (landmarks cached in .cache/ first).
+starter: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/extract.py
+	$(BIN)/python benchmarks/starter.py
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "error: Emusify needs Python 3.9-3.12 (mediapipe 0.10.21 has no wheels for newer ones); install python3.11 (e.g. 'apt install python3.11 python3.11-venv' or python.org) and run make again" >&2; exit 1; }

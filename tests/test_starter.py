@@ -1,0 +1,65 @@
+"""The shipped starter model: it loads with today's feature layout and is wired the right way round."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emusify.config import discover_emotions
+from emusify.features import LAYOUT
+from emusify.model import Model, Predictor
+
+ROOT = Path(__file__).resolve().parents[1]
+STARTER = ROOT / "models" / "starter.npz"
+TCCED = ROOT.parent / "shared" / "data" / "taiwanese_tcced"
+
+
+@pytest.fixture(scope="module")
+def starter() -> Model:
+    assert STARTER.is_file(), "models/starter.npz is missing: build it with benchmarks/starter.py"
+    return Model.load(STARTER)
+
+
+def test_starter_matches_the_current_feature_layout(starter):
+    assert (starter.layout.name, starter.layout.length) == (LAYOUT.name, LAYOUT.length)
+
+
+def test_starter_knows_every_mood_of_the_demo_library(starter):
+    assert set(discover_emotions(ROOT / "songs")) <= set(starter.labels)
+
+
+def test_starter_card_states_its_figures():
+    card = (ROOT / "models" / "STARTER.md").read_text(encoding="utf-8")
+    meta = json.loads(STARTER.with_suffix(".json").read_text(encoding="utf-8"))
+    assert f"{meta['validation']['accuracy']:.2f}" in card  # the card quotes the model it describes
+
+
+def test_predictor_gives_a_distribution_per_frame(starter):
+    rng = np.random.default_rng(0)
+    centre = starter.reference_mean if starter.reference_mean is not None else 0.0
+    vectors = rng.normal(scale=0.01, size=(5, LAYOUT.length)) + centre
+    proba = Predictor(starter).predict(vectors)
+    assert proba.shape == (5, len(starter.labels))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_starter_tells_happy_from_sad_faces(tmp_path, starter):
+    """A wiring check (label order, scaler, calibration), not an accuracy figure: see benchmarks/."""
+    from emusify.evaluation import evaluate_folder
+
+    for label in ("happy", "sad"):
+        (tmp_path / label).mkdir()
+        for image in sorted((TCCED / label).glob("*.jpg"))[::6]:
+            (tmp_path / label / image.name).symlink_to(image)
+    result = evaluate_folder(tmp_path, starter, progress=False)
+    labels, matrix = result["confusion"]["labels"], np.array(result["confusion"]["matrix"])
+    happy, sad = labels.index("happy"), labels.index("sad")
+    rate = matrix[:, happy] / np.maximum(matrix.sum(axis=1), 1)  # how often each true label reads "happy"
+    assert result["n_faces"] >= 30
+    assert rate[happy] - rate[sad] > 0.4  # swapped labels or a broken scaler would fail this
+    assert result["accuracy"] > 0.4  # 7 classes: chance is about 0.14
