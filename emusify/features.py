@@ -1,9 +1,10 @@
 """Landmarks -> one normalized feature vector per frame, plus landmark-space augmentation.
 
-Pure numpy. The vector is the 3-D position of 172 expressive face-mesh points (lips, eyes, brows,
-nose, face oval, cheeks, forehead) after removing where the face is, how big it is and how it is
-turned: translation (centre of rigid anchor points), scale (inter-ocular distance) and the full
-head rotation (roll, yaw, pitch: Kabsch fit of rigid anchors onto a canonical frontal face).
+Pure numpy. The face is first freed of where it is, how big it is and how it is turned:
+translation (centre of rigid anchor points), scale (inter-ocular distance) and the full head
+rotation (roll, yaw, pitch: Kabsch fit of rigid anchors onto a canonical frontal face). The vector
+then holds the 3-D shape of each expressive region (eyes, brows, lips, cheeks, nose, chin)
+relative to its own reference point (layout "face-local-v1", 372 values).
 
 The layout is face-only on purpose: pose and hands are missing from the FaceMesh fallback used for
 still images (all the shared labelled sets), so a model could never learn from them, and zero-filling
@@ -63,19 +64,19 @@ CANONICAL_ANCHORS = np.array([
 ])
 CANONICAL_ANCHORS -= CANONICAL_ANCHORS.mean(axis=0)
 
+# Regions, each measured from its own reference point (below). Indices are face-mesh points.
 _LIPS = (0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191,
          267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415)
-_BROWS = (46, 52, 53, 55, 63, 65, 66, 70, 105, 107, 276, 282, 283, 285, 293, 295, 296, 300, 334, 336)
-_OVAL = (10, 21, 54, 58, 67, 93, 103, 109, 127, 132, 136, 148, 149, 150, 152, 162, 172, 176, 234, 251,
-         284, 288, 297, 323, 332, 338, 356, 361, 365, 377, 378, 379, 389, 397, 400, 454)
-_NOSE = (1, 2, 4, 5, 6, 19, 45, 48, 64, 94, 97, 98, 115, 168, 195, 197, 220, 275, 278, 294, 326, 327,
-         344, 440)
-# Glabella, cheeks (raised in a smile), nasolabial folds, forehead.
-_EXTRA = (8, 9, 151, 50, 280, 205, 425, 117, 346, 123, 352, 187, 411, 69, 299, 108, 337, 92, 322, 206,
-          426, 36, 266, 101, 330)
-POINTS = tuple(sorted(set(_LIPS + RIGHT_EYE + LEFT_EYE + _BROWS + _OVAL + _NOSE + _EXTRA)))
+_RIGHT_BROW = (70, 63, 105, 66, 107, 46, 53, 52, 65, 55)
+_LEFT_BROW = tuple(int(i) for i in FACE_MIRROR[list(_RIGHT_BROW)])
+_NOSE_CHEEK_CHIN = (98, 327, 50, 280, 205, 425, 152)  # nose wings, cheeks, chin
+_RIGHT_CHEEK = (50, 205, 187, 123, 117, 36, 101, 92, 206)  # cheek and nasolabial fold
+_LEFT_CHEEK = tuple(int(i) for i in FACE_MIRROR[list(_RIGHT_CHEEK)])
+_GLABELLA = (107, 55, 336, 285, 9, 8)  # inner brows and the skin between them
+_NOSE_TIP, _SUBNASALE, _NASION = 1, 2, 168
+_MOUTH_CORNERS = (61, 291)
 
-LAYOUT = FeatureLayout("face3d-v1", len(POINTS) * 3)
+LAYOUT = FeatureLayout("face-local-v1", 3 * (2 * 16 + 2 * 10 + 40 + 1 + 7 + 2 * 9 + 6))
 
 
 def face_points(lm: Landmarks) -> np.ndarray:
@@ -127,10 +128,28 @@ def normalize(points: np.ndarray, align: str = "3d") -> np.ndarray:
 def face_vector(lm: Landmarks) -> np.ndarray:
     """The feature vector of one face: (LAYOUT.length,) float32, the same for any shift, size and turn.
 
+    After :func:`normalize`, each region is measured from its own reference point, so a raised brow
+    or an open mouth moves only its own values: eyes and brows from their eye's corner midpoint, the
+    lips from the mouth-corner midpoint (and that from the point under the nose), nose wings,
+    cheeks and chin from the nose tip, inner brows from the top of the nose bridge. Chosen over
+    absolute positions ("face3d-v1") on held-out people of the jaffe and ckplus48 sets; see
+    docs/results/accuracy.md.
+
     Raises:
         ValueError: degenerate landmarks (all points equal, or NaN); MediaPipe never returns them.
     """
-    return normalize(face_points(lm))[list(POINTS)].ravel().astype(np.float32)
+    p = normalize(face_points(lm))
+    right_eye, left_eye = p[[33, 133]].mean(axis=0), p[[263, 362]].mean(axis=0)
+    mouth = p[list(_MOUTH_CORNERS)].mean(axis=0)
+    parts = (
+        p[list(RIGHT_EYE)] - right_eye, p[list(LEFT_EYE)] - left_eye,
+        p[list(_RIGHT_BROW)] - right_eye, p[list(_LEFT_BROW)] - left_eye,
+        p[list(_LIPS)] - mouth, (mouth - p[_SUBNASALE])[None],
+        p[list(_NOSE_CHEEK_CHIN)] - p[_NOSE_TIP],
+        p[list(_RIGHT_CHEEK)] - p[_NOSE_TIP], p[list(_LEFT_CHEEK)] - p[_NOSE_TIP],
+        p[list(_GLABELLA)] - p[_NASION],
+    )
+    return np.concatenate([part.ravel() for part in parts]).astype(np.float32)
 
 
 def _from_points(lm: Landmarks, points: np.ndarray) -> Landmarks:
