@@ -42,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="another recordings folder to train on jointly, e.g. an imported set (repeatable)")
     p.add_argument("--estimator", choices=("mlp", "logistic"), default="mlp",
                    help="mlp: dense network; logistic: no hidden layer (default: mlp)")
-    p.add_argument("--hidden", default="128", metavar="SIZES",
-                   help="hidden layer sizes of the mlp, comma-separated (default: 128)")
-    p.add_argument("--alpha", type=float, default=1e-3, metavar="L2", help="L2 penalty (default: 0.001)")
+    p.add_argument("--hidden", default="64", metavar="SIZES",
+                   help="hidden layer sizes of the mlp, comma-separated (default: 64)")
+    p.add_argument("--alpha", type=float, default=1.0, metavar="L2", help="L2 penalty (default: 1.0)")
     p.add_argument("--calibration", choices=("none", "session-mean"), default="none",
                    help="session-mean: learn on each session's deviations from its own mean vector; "
                         "run.py then subtracts your running mean (default: none)")
