@@ -152,18 +152,28 @@ def run_videos(count: int, model) -> dict:
 
 
 def _agreement(runs: dict, model) -> dict:
-    """Share of frames (found at both sizes) whose predicted label matches the one at 166 px."""
+    """Share of frames (found at both sizes) whose predicted label matches the one at 166 px.
+
+    Each video at each size goes through its own run.py Predictor, frame by frame, so a calibrated
+    model sees what it sees in use: your vectors minus your running mean.
+    """
     out = {}
     for (variant, target), per_video in runs.items():
         base = runs[(variant, WIDTHS[0])]
         same = []
         for vecs, ref in zip(per_video, base):
-            for v, r in zip(vecs, ref):
+            for v, r in zip(_labels(vecs, model), _labels(ref, model)):
                 if v is not None and r is not None:
-                    p = model.predict_proba(np.stack([v, r]))
-                    same.append(int(np.argmax(p[0]) == np.argmax(p[1])))
+                    same.append(int(v == r))
         out[(variant, target)] = same
     return out
+
+
+def _labels(vectors: list, model) -> list:
+    from emusify.model import Predictor
+
+    predictor = Predictor(model)
+    return [None if v is None else int(np.argmax(predictor.predict(v)[0])) for v in vectors]
 
 
 def table(title: str, cells: dict, fmt, rows=tuple(VARIANTS)) -> None:
