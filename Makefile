@@ -25,7 +25,8 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/detection.py
 	$(BIN)/python benchmarks/extract.py
-	$(BIN)/python benchmarks/accuracy.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/runner.py
 
 # The starter model from the labelled sets in ../shared/data (landmarks cached in .cache/ first).
