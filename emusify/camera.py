@@ -80,7 +80,24 @@ class FrameSource:
         self.close()
 
 
-class WebcamSource(FrameSource):
+class _CaptureSource(FrameSource):
+    """A source read through an OpenCV VideoCapture; counts the frames it hands out."""
+
+    _capture: Any = None
+    _count: int = 0
+
+    def _frame(self, image: np.ndarray, seconds: float, name: str | None) -> Frame:
+        frame = Frame(image, seconds, self._count, name)
+        self._count += 1
+        return frame
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class WebcamSource(_CaptureSource):
     """A live camera at 640x480 (as requested; the driver may pick another size)."""
 
     is_video = True
@@ -103,17 +120,10 @@ class WebcamSource(FrameSource):
         if not ok or image is None:
             log.warning("camera %d delivered no frame", self.index)
             return None
-        frame = Frame(image, time.monotonic() - self._start, self._count, None)
-        self._count += 1
-        return frame
-
-    def close(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
-            self._capture = None
+        return self._frame(image, time.monotonic() - self._start, None)
 
 
-class VideoSource(FrameSource):
+class VideoSource(_CaptureSource):
     """A video file played as fast as it is read; timestamps are frame index / fps."""
 
     is_video = True
@@ -148,14 +158,10 @@ class VideoSource(FrameSource):
                             self.path.name, self._count, self.frame_count)
             self.close()
             return None
-        frame = Frame(image, self._count / self.fps, self._count, self.path.name)
-        self._count += 1
-        return frame
+        return self._frame(image, self._count / self.fps, self.path.name)
 
     def close(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
-            self._capture = None
+        super().close()
         self._pending = None
 
 
