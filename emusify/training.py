@@ -275,9 +275,13 @@ def model_from_pipeline(pipe: Pipeline, layout: Sequence, options: TrainOptions,
                  meta=meta or {})
 
 
-def cross_validate(samples: Samples, labels: Sequence[str], options: TrainOptions,
-                   progress: bool = True) -> dict[str, Any]:
-    """Out-of-fold predictions over the grouped splits, summed up by :func:`metrics`."""
+def cross_validate(samples: Samples, labels: Sequence[str], options: TrainOptions, progress: bool = True,
+                   fit_predict: Callable[[np.ndarray, np.ndarray], list] | None = None) -> dict[str, Any]:
+    """Out-of-fold predictions over the grouped splits, summed up by :func:`metrics`.
+
+    ``fit_predict(train_rows, test_rows)`` fits on the training rows (and their augmented copies)
+    and returns the test rows' labels; by default :func:`fit_pipeline` does the fitting.
+    """
     scheme, splits, notes = make_splits(samples, options.folds, options.seed)
     for note in notes:
         log.warning(note)
@@ -287,18 +291,20 @@ def cross_validate(samples: Samples, labels: Sequence[str], options: TrainOption
     truth, guess = [], []
     with tqdm(splits, desc="validating", unit="fold", disable=not progress, leave=False) as bar:
         for train, test in bar:
-            X, y = _training_side(samples, train)
-            if len(set(y.tolist())) < 2:
+            if len(set(samples.y[train].tolist())) < 2:
                 log.warning("a fold holds one emotion only in training; skipped")
                 continue
-            pipe = fit_pipeline(X, y, labels, options, bar)
+            if fit_predict is None:
+                pipe = fit_pipeline(*training_side(samples, train), labels, options, bar)
+                guess += pipe.predict(samples.X[test]).tolist()
+            else:
+                guess += list(fit_predict(train, test))
             truth += samples.y[test].tolist()
-            guess += pipe.predict(samples.X[test]).tolist()
     result.update(metrics(truth, guess, labels) if truth else {})
     return result
 
 
-def _training_side(samples: Samples, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def training_side(samples: Samples, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = np.zeros(len(samples.y), bool)
     keep[train] = True
     aug = keep[samples.aug_of] if len(samples.aug_of) else np.zeros(0, bool)
@@ -327,15 +333,15 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
         reference = None
     validation = cross_validate(samples, labels, options, progress)
     with tqdm(total=1, desc="final fit", disable=not progress, leave=False) as bar:
-        pipe = fit_pipeline(*_training_side(samples, np.arange(len(samples.y))), labels, options, bar)
+        pipe = fit_pipeline(*training_side(samples, np.arange(len(samples.y))), labels, options, bar)
         bar.update()
     meta = {"created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "versions": versions(), "training": _summary(samples, options, time.monotonic() - started),
+            "versions": versions(), "training": summary(samples, options, time.monotonic() - started),
             "validation": validation}
     return model_from_pipeline(pipe, layout, options, reference, meta)
 
 
-def _summary(samples: Samples, options: TrainOptions, seconds: float) -> dict[str, Any]:
+def summary(samples: Samples, options: TrainOptions, seconds: float) -> dict[str, Any]:
     return {
         "samples": len(samples.y),
         "per_class": dict(sorted(Counter(samples.y.tolist()).items())),

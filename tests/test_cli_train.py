@@ -132,3 +132,38 @@ def test_json_may_not_overwrite_the_model_sidecar(tmp_path, capsys):
     model = tmp_path / "m.npz"
     status, _, err = run(capsys, "--data", tmp_path, "--model", model, "--json", tmp_path / "m.json")
     assert status == ExitStatus.USAGE and "sidecar" in err
+
+
+def test_few_sessions_fine_tune_the_starter_model(tmp_path, capsys):
+    record(tmp_path / "data", groups=1, per=10)  # one session per emotion: the starter is the prior
+    status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz")
+    assert status == ExitStatus.OK
+    assert "prior: fine-tuning the starter model" in out and "1 recording session(s)" in out
+    model = Model.load(tmp_path / "m.npz")
+    assert model.labels == EMOTIONS and model.calibration == "session-mean"
+    assert model.meta["training"]["prior"]["labels"][:2] == ["angry", "disgust"]  # the starter's moods
+    assert model.meta["training"]["options"]["augment"] == ["mirror", "jitter"]
+
+
+def test_enough_sessions_or_prior_none_train_from_scratch(tmp_path, capsys):
+    record(tmp_path / "data", groups=3, per=8)
+    for argv in ([], ["--prior", "none"]):
+        status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                             "--max-steps", "200", *argv)
+        assert status == ExitStatus.OK and "prior:" not in out
+        assert "prior" not in Model.load(tmp_path / "m.npz").meta["training"]
+
+
+def test_an_emotion_the_starter_does_not_know(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.3, 0.7, (468, 3))
+    for e, emotion in enumerate(("calm", "happy")):
+        with SessionWriter(tmp_path / "data", emotion, LAYOUT, "test", group="run0") as writer:
+            for i in range(8):
+                writer.append(face(rng, e, base), float(i))
+    status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz")
+    assert status == ExitStatus.OK  # auto: trains from scratch, and says why
+    assert "prior: none, training from scratch" in out and "does not know calm" in out
+    status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--prior", "starter")
+    assert status == ExitStatus.USAGE and "does not know calm" in err and err.count("\n") == 1

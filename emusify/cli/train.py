@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -23,16 +24,18 @@ vectors from face landmarks, a small dense network (scikit-learn), validated so 
 recording session (or one subject of an imported set) are never on both sides of a split.
 Prints samples per emotion and session, accuracy, macro-F1, per-class precision/recall and the
 confusion matrix; saves FILE.npz + FILE.json and FILE.confusion.png (the previous model is kept
-as FILE.bak.npz/.json)."""
+as FILE.bak.npz/.json). While some emotion has fewer than three recording sessions, the starter
+model is fine-tuned on your recordings instead of training from scratch (--prior)."""
 
 EPILOG = """\
 examples:
   python train.py                                   datasets/ -> models/emusify.npz
-  python train.py --augment mirror --calibration session-mean
+  python train.py --augment mirror --calibration session-mean --prior none
   python train.py --evaluate photos/ --label-map anger=angry,happiness=happy --json eval.json
 """
 
 SESSION_LINES = 40  # more sessions than this: listed per group instead
+PRIOR_BELOW = 3  # --prior auto fine-tunes the starter while some emotion has fewer sessions than this
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", default="none", metavar="LIST",
                    help="landmark-space augmentation of the training side: none, mirror, jitter, "
                         "or a comma list (default: none)")
+    p.add_argument("--prior", choices=("auto", "starter", "none"), default="auto",
+                   help="start from the starter model and fine-tune it on your recordings; auto: when "
+                        f"some emotion has fewer than {PRIOR_BELOW} recording sessions (default: auto)")
     p.add_argument("--balance", choices=("oversample", "none"), default="oversample",
                    help="oversample rarer emotions to the size of the largest (default: oversample)")
     p.add_argument("--folds", type=int, default=5, metavar="N",
@@ -89,11 +95,21 @@ def command(args: argparse.Namespace) -> int:
     sessions = []
     for folder in [settings.data, *args.also]:
         sessions += _sessions_in(folder, load_sessions)
+    prior = choose_prior(args, settings, sessions)
+    if prior is not None:  # the measured fine-tuning recipe: calibrated, with mirrored and jittered copies
+        options = dataclasses.replace(options, calibration="session-mean",
+                                      augment=tuple(dict.fromkeys(options.augment + ("mirror", "jitter"))))
     samples = samples_from_sessions(sessions, options.augment, jitter=options.jitter, seed=options.seed)
     if not len(samples.y):
         raise DatasetError(f"no usable samples under {settings.data}/: record faces with collect.py first")
     print(format_samples(samples.sessions))
-    model = train(samples, LAYOUT, options, progress=not args.quiet)
+    if prior is not None:
+        from emusify.finetune import train_from_prior
+
+        model = train_from_prior(samples, prior, options, progress=not args.quiet,
+                                 prior_name=str(settings.starter_model))
+    else:
+        model = train(samples, LAYOUT, options, progress=not args.quiet)
     validation = model.meta["validation"]
     print(format_metrics(validation))
     model.save(settings.model)
@@ -124,6 +140,38 @@ def options_from(args: argparse.Namespace) -> Any:
     return TrainOptions(estimator=args.estimator, hidden=hidden, alpha=args.alpha,
                         calibration=args.calibration, augment=augment, balance=args.balance,
                         folds=args.folds, max_steps=args.max_steps, seed=args.seed)
+
+
+def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list) -> Any:
+    """The starter model to fine-tune, or None to train from scratch (--prior; see PRIOR_BELOW).
+
+    Raises:
+        UsageError: --prior starter, and the starter cannot serve (missing, other layout or labels).
+    """
+    from emusify.errors import ModelError
+    from emusify.model import Model
+
+    if args.prior == "none":
+        return None
+    per_emotion = Counter(s.emotion for s in sessions if len(s))
+    fewest, count = min(per_emotion.items(), key=lambda kv: kv[1]) if per_emotion else ("", 0)
+    own_network = (args.estimator, args.hidden, args.alpha) != ("mlp", "64", 1.0)
+    if args.prior == "auto" and (count >= PRIOR_BELOW or args.also or own_network):
+        return None
+    try:
+        prior = Model.load(settings.starter_model)
+        unknown = sorted(set(per_emotion) - set(prior.labels))
+        if unknown:
+            raise ModelError(f"it does not know {', '.join(unknown)}")
+    except ModelError as exc:
+        if args.prior == "starter":
+            raise UsageError(f"--prior starter: cannot use {settings.starter_model}: {exc}") from None
+        print(f"prior: none, training from scratch ({settings.starter_model}: {exc})")
+        return None
+    print(f"prior: fine-tuning the starter model {settings.starter_model}"
+          + (f" ('{fewest}' has {count} recording session(s); from {PRIOR_BELOW} on, train.py "
+             "trains from scratch)" if args.prior == "auto" else ""))
+    return prior
 
 
 def _sessions_in(folder: Path, load_sessions: Any) -> list:
