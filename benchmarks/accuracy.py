@@ -30,8 +30,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from emusify import features
+from emusify.finetune import fine_tune, own_mean
 from emusify.landmarks import Landmarks
-from emusify.training import TrainOptions, fit_pipeline
+from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
 
 CLASSES = {7: ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"),
            4: ("angry", "happy", "neutral", "sad")}
@@ -212,6 +213,42 @@ def personal(sets: dict[str, Data], kind: str, labels: tuple[str, ...], calibrat
     return float(np.nanmean(scores))
 
 
+_GENERIC: dict[tuple[str, tuple[str, ...]], object] = {}
+
+
+def generic_without(sets: dict[str, Data], person: str, labels: tuple[str, ...]):
+    """The starter recipe (train.py's MLP; people with 3+ moods, minus their own mean) without ``person``."""
+    key = (person, labels)
+    if key not in _GENERIC:
+        pool = restrict(join([take(d, d.group != person) for d in sets.values()]), labels)
+        varied = [g for g in np.unique(pool.group) if len(set(pool.y[pool.group == g].tolist())) >= 3]
+        pool = calibrated(take(pool, np.isin(pool.group, varied)), "mean")
+        options = TrainOptions()  # the pool is centred already; fine-tuning centres the performer
+        pipe = fit_pipeline(pool.X, pool.y, sorted(set(pool.y.tolist())), options)
+        _GENERIC[key] = model_from_pipeline(pipe, (features.LAYOUT.name, features.LAYOUT.length), options)
+    return _GENERIC[key]
+
+
+def fine_tuned(sets: dict[str, Data], kind: str, labels: tuple[str, ...],
+               per_emotion: int | None = None) -> float:
+    """Personal later-session with train.py's --prior starter: the starter recipe, minus the performer,
+    fine-tuned on the performer's own (augmented, own-mean centred) training images. MLP only."""
+    if kind != "mlp":
+        return float("nan")
+    t = restrict(sets[TCCED], labels)
+    scores = []
+    for g in np.unique(t.group):
+        mine = t.group == g
+        train = first_per_emotion(take(t, mine & (np.isin(t.session, ["1", "2"]) | t.calib)), per_emotion)
+        test = take(t, mine & ((t.session == "3") | (t.y == "neutral")) & ~t.calib)
+        offset = own_mean(train.X, train.y)
+        X = np.concatenate([train.X, train.aug.reshape(-1, train.X.shape[1])]) - offset
+        y = np.concatenate([train.y, np.repeat(train.y, COPIES)])
+        model = fine_tune(generic_without(sets, g, labels), X, y, sorted(set(train.y.tolist())))
+        scores.append(np.mean(np.array(model.predict(test.X - offset)) == test.y))
+    return float(np.mean(scores))
+
+
 def grouped(sets: dict[str, Data], name: str, kind: str, labels: tuple[str, ...], calibration: str = "none",
             augment: bool = False) -> float:
     """Subject-grouped cross-validation within one set (7 folds)."""
@@ -242,6 +279,7 @@ def rows() -> list[tuple[str, Callable[..., float]]]:
         ("personal + prior, neutral calibration", lambda s, k, c: personal(s, k, c, "neutral", True)),
         ("personal + prior, running calibration", lambda s, k, c: personal(s, k, c, "running", True)),
         ("personal + prior, own-mean calibration", lambda s, k, c: personal(s, k, c, "own", True)),
+        ("personal, starter fine-tuned (train.py --prior)", lambda s, k, c: fine_tuned(s, k, c)),
         ("personal own only, augmented", lambda s, k, c: personal(s, k, c, augment=True)),
     ]
     for n in (1, 2, 4):
@@ -251,6 +289,8 @@ def rows() -> list[tuple[str, Callable[..., float]]]:
                       lambda s, k, c, n=n: personal(s, k, c, prior=True, per_emotion=n)))
         table.append((f"personal + prior, own-mean calibration, {n} img/emotion",
                       lambda s, k, c, n=n: personal(s, k, c, "own", True, per_emotion=n)))
+        table.append((f"personal, starter fine-tuned (train.py --prior), {n} img/emotion",
+                      lambda s, k, c, n=n: fine_tuned(s, k, c, per_emotion=n)))
     for cal in ("none", "neutral", "running"):
         table.append((f"tcced grouped, calibration {cal}",
                       lambda s, k, c, cal=cal: grouped(s, TCCED, k, c, cal)))
