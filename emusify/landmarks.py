@@ -18,9 +18,11 @@ The returned x and y are normalized by the width and height of the image passed 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from typing import Any, NamedTuple
+import sys
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
@@ -102,6 +104,27 @@ def _points(landmark_list: Any, prep: _Prepared, visibility: bool = False) -> np
     return points
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 points at the null device for the duration (C++ writes go there too)."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (e.g. a GUI launcher): nothing to silence
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+            yield
+        finally:
+            os.close(null)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class LandmarkExtractor:
     """Landmarks of the one face (and body) in each image; a context manager with an idempotent close().
 
@@ -123,20 +146,18 @@ class LandmarkExtractor:
         self._holistic: Any = None
         self._facemesh: Any = None
         self._closed = False
+        self._warmed: set[int] = set()
         # MediaPipe's C++ side logs through glog/absl to stderr; keep its start-up chatter out of
         # the user's terminal unless they asked for it (an explicit GLOG_minloglevel wins).
+        self._quiet = "GLOG_minloglevel" not in os.environ
         os.environ.setdefault("GLOG_minloglevel", "2")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             from mediapipe.python.solutions import face_mesh
             from mediapipe.python.solutions import holistic as mp_holistic
 
-            if holistic:
-                self._holistic = mp_holistic.Holistic(
-                    static_image_mode=static, model_complexity=1, refine_face_landmarks=False)
-            if not holistic or fallback:
-                self._facemesh = face_mesh.FaceMesh(
-                    static_image_mode=static, max_num_faces=1, refine_landmarks=False)
+            with _native_stderr_silenced() if self._quiet else contextlib.nullcontext():
+                self._start(mp_holistic, face_mesh, holistic, fallback)
         except Exception as exc:  # noqa: BLE001 - any start-up failure means the same to the user
             self.close()
             raise LandmarkError(f"MediaPipe could not start ({exc}); reinstall with `pip install "
@@ -151,7 +172,7 @@ class LandmarkExtractor:
         prep = prepare(image_bgr)
         height, width = image_bgr.shape[:2]
         if self._holistic is not None:
-            result = self._holistic.process(prep.rgb)
+            result = self._process(self._holistic, prep.rgb)
             if result.face_landmarks is not None:
                 return Landmarks(_points(result.face_landmarks, prep),
                                  _points(result.pose_landmarks, prep, visibility=True),
@@ -162,11 +183,32 @@ class LandmarkExtractor:
             return None
         if self.pad:
             prep = prepare(image_bgr, self.pad)
-        faces = self._facemesh.process(prep.rgb).multi_face_landmarks
+        faces = self._process(self._facemesh, prep.rgb).multi_face_landmarks
         if not faces:
             return None
         face = _points(faces[0], prep)
         return Landmarks(face[:FACE_POINTS], None, None, None, (width, height), "facemesh")
+
+    def _start(self, mp_holistic: Any, face_mesh: Any, holistic: bool, fallback: bool) -> None:
+        if holistic:
+            self._holistic = mp_holistic.Holistic(
+                static_image_mode=self.static, model_complexity=1, refine_face_landmarks=False)
+        if not holistic or fallback:
+            self._facemesh = face_mesh.FaceMesh(
+                static_image_mode=self.static, max_num_faces=1, refine_landmarks=False)
+
+    def _process(self, graph: Any, rgb: np.ndarray) -> Any:
+        """graph.process(rgb); the first call of each graph with native stderr silenced.
+
+        A graph's first frame makes MediaPipe's C++ side print warnings through absl ("Using
+        NORM_RECT without IMAGE_DIMENSIONS ...") that GLOG_minloglevel does not reach and that mean
+        nothing to a user. An explicit GLOG_minloglevel (set before start) keeps them.
+        """
+        if id(graph) in self._warmed or not self._quiet:
+            return graph.process(rgb)
+        self._warmed.add(id(graph))
+        with _native_stderr_silenced():
+            return graph.process(rgb)
 
     def close(self) -> None:
         """Release the MediaPipe graphs; safe to call more than once."""
