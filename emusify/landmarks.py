@@ -196,6 +196,12 @@ class LandmarkExtractor:
         if not holistic or fallback:
             self._facemesh = face_mesh.FaceMesh(
                 static_image_mode=self.static, max_num_faces=1, refine_landmarks=False)
+        # The graphs open their models on worker threads, which log while they do: one grey frame
+        # through each graph waits for that, while the caller still has stderr silenced.
+        grey = np.full((64, 64, 3), 128, np.uint8)
+        for graph in (self._holistic, self._facemesh):
+            if graph is not None:
+                graph.process(grey)
 
     def _process(self, graph: Any, rgb: np.ndarray) -> Any:
         """graph.process(rgb); the first call of each graph with native stderr silenced.

@@ -116,7 +116,7 @@ class Model:
         finally:
             for tmp in temps:
                 tmp.unlink(missing_ok=True)
-        log.info("model saved: %s (+ %s)", path, sidecar_path(path).name)
+        log.debug("model saved: %s (+ %s)", path, sidecar_path(path).name)
 
     @classmethod
     def load(cls, path: Path, expected: Sequence | None = None) -> Model:
