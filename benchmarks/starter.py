@@ -22,7 +22,8 @@ from extract import SETS, load_cache
 
 from emusify.features import LAYOUT
 from emusify.landmarks import Landmarks
-from emusify.training import TrainOptions, samples_from_sessions, train
+from emusify.samples import samples_from_sessions
+from emusify.training import TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SEVEN = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")

@@ -18,7 +18,8 @@ from extract import SETS, load_cache
 
 from emusify import features
 from emusify.landmarks import Landmarks
-from emusify.training import Samples, TrainOptions, train
+from emusify.samples import Samples
+from emusify.training import TrainOptions, train
 
 N = 10_000
 

@@ -17,7 +17,8 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from emusify.model import Model
-from emusify.training import Samples, TrainOptions, cross_validate, summary, training_side, versions
+from emusify.samples import Samples
+from emusify.training import TrainOptions, cross_validate, summary, training_side, versions
 
 STEPS, LEARNING_RATE, ALPHA = 300, 3e-3, 1.0  # full-batch Adam steps, step size, pull to the prior
 

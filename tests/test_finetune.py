@@ -7,7 +7,8 @@ import pytest
 
 from emusify.finetune import fine_tune, own_mean, restricted, train_from_prior
 from emusify.model import Layout
-from emusify.training import Samples, TrainOptions, fit_pipeline, model_from_pipeline
+from emusify.samples import Samples
+from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
 
 D = 12
 LABELS = ("angry", "happy", "neutral", "sad")

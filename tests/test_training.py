@@ -14,7 +14,8 @@ from emusify import training
 from emusify.errors import DatasetError, UsageError
 from emusify.evaluation import evaluate_folder, metrics, parse_label_map, save_confusion_png
 from emusify.model import Predictor
-from emusify.training import TrainOptions, make_splits, samples_from_sessions, train
+from emusify.samples import samples_from_sessions
+from emusify.training import TrainOptions, make_splits, train
 
 EMOTIONS = ("angry", "happy", "neutral", "sad")
 D = 12

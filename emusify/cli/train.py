@@ -89,7 +89,8 @@ def command(args: argparse.Namespace) -> int:
     from emusify.dataset import load_sessions
     from emusify.evaluation import save_confusion_png
     from emusify.features import LAYOUT
-    from emusify.training import samples_from_sessions, train
+    from emusify.samples import samples_from_sessions
+    from emusify.training import train
 
     options = options_from(args)
     sessions = []
@@ -125,7 +126,8 @@ def command(args: argparse.Namespace) -> int:
 
 def options_from(args: argparse.Namespace) -> Any:
     """TrainOptions from the flags; UsageError for a malformed value."""
-    from emusify.training import AUGMENTATIONS, TrainOptions
+    from emusify.samples import AUGMENTATIONS
+    from emusify.training import TrainOptions
 
     try:
         hidden = tuple(int(x) for x in args.hidden.split(",") if x.strip())
