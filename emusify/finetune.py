@@ -18,7 +18,7 @@ import numpy as np
 
 from emusify.model import Model
 from emusify.samples import Samples
-from emusify.training import TrainOptions, cross_validate, summary, training_side, versions
+from emusify.training import TrainOptions, cross_validate, emotions_of, summary, training_side, versions
 
 STEPS, LEARNING_RATE, ALPHA = 300, 3e-3, 1.0  # full-batch Adam steps, step size, pull to the prior
 
@@ -105,8 +105,11 @@ def train_from_prior(samples: Samples, prior: Model, options: TrainOptions, prog
     The user's vectors are centred on their own mean (the mean of the per-emotion means, so an
     emotion recorded longer does not pull it); run.py then starts its running mean from there.
     In validation the mean comes from the training folds only.
+
+    Raises:
+        DatasetError: fewer than two emotions.
     """
-    labels = sorted(set(samples.y.tolist()))
+    labels = emotions_of(samples)
     started = time.monotonic()
 
     def fit(rows: np.ndarray) -> tuple[Model, np.ndarray]:

@@ -218,11 +218,7 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
         DatasetError: no samples, or fewer than two emotions.
     """
     options = options or TrainOptions()
-    labels = sorted(set(samples.y.tolist()))
-    if len(labels) < 2:
-        have = labels[0] if labels else "none"
-        raise DatasetError(f"need recordings of at least two emotions (have: {have}); "
-                           "record more with collect.py")
+    labels = emotions_of(samples)
     started = time.monotonic()
     if options.calibration == "session-mean":
         samples, reference = calibrate(samples)
@@ -236,6 +232,20 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
             "versions": versions(), "training": summary(samples, options, time.monotonic() - started),
             "validation": validation}
     return model_from_pipeline(pipe, layout, options, reference, meta)
+
+
+def emotions_of(samples: Samples) -> list[str]:
+    """The sorted emotions of ``samples``.
+
+    Raises:
+        DatasetError: fewer than two.
+    """
+    labels = sorted(set(samples.y.tolist()))
+    if len(labels) < 2:
+        have = labels[0] if labels else "none"
+        raise DatasetError(f"need recordings of at least two emotions (have: {have}); "
+                           "record more with collect.py")
+    return labels
 
 
 def summary(samples: Samples, options: TrainOptions, seconds: float) -> dict[str, Any]:

@@ -167,3 +167,12 @@ def test_an_emotion_the_starter_does_not_know(tmp_path, capsys):
     status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
                          "--prior", "starter")
     assert status == ExitStatus.USAGE and "does not know calm" in err and err.count("\n") == 1
+
+
+def test_one_emotion_with_the_prior_is_a_one_line_error(tmp_path, capsys):
+    record(tmp_path / "data", groups=1, per=5)
+    for emotion in ("angry", "sad"):
+        shutil.rmtree(tmp_path / "data" / emotion)
+    status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz")
+    assert status == ExitStatus.ERROR
+    assert "at least two emotions" in err and err.count("\n") == 1
