@@ -176,3 +176,10 @@ def test_one_emotion_with_the_prior_is_a_one_line_error(tmp_path, capsys):
     status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz")
     assert status == ExitStatus.ERROR
     assert "at least two emotions" in err and err.count("\n") == 1
+
+
+def test_prior_starter_with_a_network_of_ones_own_is_a_usage_error(tmp_path, capsys):
+    record(tmp_path / "data", groups=1, per=5)
+    status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--prior", "starter", "--hidden", "32")
+    assert status == ExitStatus.USAGE and "--prior none" in err and err.count("\n") == 1

@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="landmark-space augmentation of the training side: none, mirror, jitter, "
                         "or a comma list (default: none)")
     p.add_argument("--prior", choices=("auto", "starter", "none"), default="auto",
-                   help="start from the starter model and fine-tune it on your recordings; auto: when "
-                        f"some emotion has fewer than {PRIOR_BELOW} recording sessions (default: auto)")
+                   help="start from the starter model (its network, with session-mean calibration) and "
+                        "fine-tune it on your recordings; auto: when some emotion has fewer than "
+                        f"{PRIOR_BELOW} recording sessions and --estimator/--hidden/--alpha/--also are "
+                        "not given (default: auto)")
     p.add_argument("--balance", choices=("oversample", "none"), default="oversample",
                    help="oversample rarer emotions to the size of the largest (default: oversample)")
     p.add_argument("--folds", type=int, default=5, metavar="N",
@@ -158,6 +160,9 @@ def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list) -
     per_emotion = Counter(s.emotion for s in sessions if len(s))
     fewest, count = min(per_emotion.items(), key=lambda kv: kv[1]) if per_emotion else ("", 0)
     own_network = (args.estimator, args.hidden, args.alpha) != ("mlp", "64", 1.0)
+    if args.prior == "starter" and own_network:
+        raise UsageError("--prior starter fine-tunes the starter's own network: drop --estimator, "
+                         "--hidden and --alpha, or use --prior none")
     if args.prior == "auto" and (count >= PRIOR_BELOW or args.also or own_network):
         return None
     try:
