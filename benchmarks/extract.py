@@ -109,6 +109,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from emusify.landmarks import LandmarkExtractor  # slow import: mediapipe
 
+    missing = [d for d in args.sets or SETS if not (DATA / d).is_dir()]
+    if missing:
+        raise SystemExit(f"error: {DATA / missing[0]} not found: the labelled sets live in ../shared/data "
+                         "beside the project (see its README.md)")
     CACHE.mkdir(exist_ok=True)
     with LandmarkExtractor(static=True) as extractor:
         for dataset in args.sets or SETS:
