@@ -226,11 +226,22 @@ class Predictor:
     With ``calibration == "session-mean"`` each call first adds its vectors to a running mean of
     everything this user has shown so far (starting from the model's reference mean, which weighs
     ``prior_frames`` frames), then subtracts that mean before the network sees them.
+
+    ``labels`` (a subset of the model's, in its order) restricts the answer to those moods, the
+    probabilities renormalized over them: run.py reads only the moods that have songs.
+
+    Raises:
+        ValueError: ``labels`` names a mood the model does not know, or fewer than two.
     """
 
-    def __init__(self, model: Model, memory: int = 5000) -> None:
+    def __init__(self, model: Model, memory: int = 5000, labels: Sequence[str] | None = None) -> None:
         self.model = model
         self.memory = memory  # past this many frames, old frames fade out (exponential forgetting)
+        wanted = set(model.labels if labels is None else labels)
+        if not wanted <= set(model.labels) or len(wanted) < 2:
+            raise ValueError(f"cannot read {sorted(wanted)} with a model of {list(model.labels)}")
+        self.labels = tuple(x for x in model.labels if x in wanted)
+        self._columns = [model.labels.index(x) for x in self.labels]
         self.reset()
 
     def reset(self) -> None:
@@ -247,7 +258,7 @@ class Predictor:
         return self._sum / self._count
 
     def predict(self, vectors: np.ndarray) -> np.ndarray:
-        """(n, d) feature vectors -> (n, k) probabilities in ``model.labels`` order."""
+        """(n, d) feature vectors -> (n, k) probabilities in ``self.labels`` order."""
         X = np.asarray(vectors, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(1, -1)
@@ -258,7 +269,11 @@ class Predictor:
                 self._sum = self._sum * (self.memory / self._count)
                 self._count = float(self.memory)
             X = X - self._sum / self._count
-        return self.model.predict_proba(X)
+        proba = self.model.predict_proba(X)
+        if len(self._columns) == len(self.model.labels):
+            return proba
+        kept = proba[:, self._columns]
+        return kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-300)
 
 
 def sidecar_path(path: Path) -> Path:

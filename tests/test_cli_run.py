@@ -182,3 +182,31 @@ def test_preview_without_a_display_fails_at_start(in_tmp, fixtures, monkeypatch,
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert run.main(["--source", str(fixtures / "sergey.png"), "--preview"]) == 1
     assert "--no-preview" in capsys.readouterr().err
+
+
+def test_only_moods_with_songs_are_read_and_neutral_always():
+    from emusify.policy import parse_policy
+
+    seven = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+    demo = ("angry", "happy", "neutral", "sad")
+    assert run.moods_to_read(seven, demo, parse_policy("match")) == demo
+    assert run.moods_to_read(seven, ("happy", "sad"), parse_policy("match")) == ("happy", "neutral", "sad")
+    # uplift sends angry and fear to calm: they matter then; disgust goes to neutral, which has no songs here
+    lifted = run.moods_to_read(seven, ("calm", "happy", "sad"), parse_policy("uplift"))
+    assert lifted == ("angry", "fear", "happy", "neutral", "sad")
+    assert run.moods_to_read(seven, ("calm",), parse_policy("match")) == seven  # too few: read all
+    assert run.moods_to_read(demo, demo, parse_policy("match")) == demo
+
+
+def test_predictor_restricted_to_some_moods_renormalizes():
+    import numpy as np
+
+    from emusify.model import Model, Predictor
+
+    model = Model(("angry", "happy", "sad"), ("t", 2), [np.eye(2, 3)], [np.zeros(3)], np.zeros(2), np.ones(2))
+    full = Predictor(model).predict(np.array([[1.0, 0.5]]))[0]
+    part = Predictor(model, labels=["sad", "angry"])
+    assert part.labels == ("angry", "sad")
+    np.testing.assert_allclose(part.predict(np.array([[1.0, 0.5]]))[0], full[[0, 2]] / full[[0, 2]].sum())
+    with pytest.raises(ValueError):
+        Predictor(model, labels=["angry", "calm"])

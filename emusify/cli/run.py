@@ -7,12 +7,12 @@ import logging
 import signal
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from emusify.cli.common import make_parser, run_main, settings_from
 from emusify.config import Settings
 from emusify.errors import JournalError, LibraryError, ModelError
-from emusify.policy import parse_policy
+from emusify.policy import NEUTRAL, parse_policy
 from emusify.runner import Devices, Runner
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,31 @@ def command(args: argparse.Namespace) -> int:
     model = Model.load(choose_model(settings, explicit=args.model is not None))
     policy = parse_policy(settings.policy, settings.keep_on_neutral, settings.fallback, model.labels)
     library = open_library(settings.songs, settings.fallback)
+    predictor = Predictor(model, labels=moods_to_read(model.labels, library.folders(), policy))
     with ExitStack() as stack:
-        devices = open_devices(settings, stack, Predictor(model), library, args.preview)
-        runner = Runner(settings, devices, model.labels, policy)
+        devices = open_devices(settings, stack, predictor, library, args.preview)
+        runner = Runner(settings, devices, predictor.labels, policy)
         devices.player.on_error = runner.song_failed  # a song failing inside a fade is skipped
         with _sigterm_stops(runner):
             return runner.run()
+
+
+def moods_to_read(labels: Sequence[str], folders: Sequence[str], policy: Any) -> tuple[str, ...]:
+    """The model's moods that lead to songs of their own, plus neutral (it keeps the music going).
+
+    A mood leads to songs when its folder, or a folder the policy sends it to, has songs. The
+    starter knows seven moods; with the demo library's four folders, reading only those four
+    measured 0.77 instead of 0.65 on unseen tcced people (benchmarks/accuracy.py), where
+    "surprise" or "fear" would otherwise take votes and fall back to neutral music.
+    """
+    have = set(folders)
+    keep = tuple(m for m in labels
+                 if m == NEUTRAL or any(f in have for f in policy.targets.get(m, (m,))))
+    if len(keep) < 2 or len(keep) == len(labels):
+        return tuple(labels)
+    log.info("reading the moods with songs: %s (the model also knows %s)", ", ".join(keep),
+             ", ".join(m for m in labels if m not in keep))
+    return keep
 
 
 def choose_model(settings: Settings, explicit: bool = False) -> Path:
