@@ -10,7 +10,6 @@ reported taiwanese_tcced protocol.
 
 from __future__ import annotations
 
-import datetime
 import time
 from typing import Any, NamedTuple, Sequence
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from emusify.model import Model
 from emusify.samples import Samples
-from emusify.training import TrainOptions, cross_validate, emotions_of, summary, training_side, versions
+from emusify.training import TrainOptions, cross_validate, emotions_of, model_meta, training_side
 
 STEPS, LEARNING_RATE, ALPHA = 300, 3e-3, 1.0  # full-batch Adam steps, step size, pull to the prior
 
@@ -124,13 +123,8 @@ def train_from_prior(samples: Samples, prior: Model, options: TrainOptions, prog
     validation = cross_validate(samples, labels, options, progress, fit_predict)
     model, offset = fit(np.arange(len(samples.y)))
     model.calibration, model.reference_mean = "session-mean", offset
-    model.meta = {
-        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "versions": versions(),
-        "training": {**summary(samples, options, time.monotonic() - started),
-                     "prior": _prior_summary(prior, prior_name)},
-        "validation": validation,
-    }
+    model.meta = model_meta(samples, options, time.monotonic() - started, validation)
+    model.meta["training"]["prior"] = _prior_summary(prior, prior_name)
     return model
 
 

@@ -172,7 +172,7 @@ class LandmarkExtractor:
         prep = prepare(image_bgr)
         height, width = image_bgr.shape[:2]
         if self._holistic is not None:
-            result = self._process(self._holistic, prep.rgb)
+            result = self._process(self._holistic, prep.rgb, lambda r: r.face_landmarks is not None)
             if result.face_landmarks is not None:
                 return Landmarks(_points(result.face_landmarks, prep),
                                  _points(result.pose_landmarks, prep, visibility=True),
@@ -183,7 +183,8 @@ class LandmarkExtractor:
             return None
         if self.pad:
             prep = prepare(image_bgr, self.pad)
-        faces = self._process(self._facemesh, prep.rgb).multi_face_landmarks
+        result = self._process(self._facemesh, prep.rgb, lambda r: bool(r.multi_face_landmarks))
+        faces = result.multi_face_landmarks
         if not faces:
             return None
         face = _points(faces[0], prep)
@@ -203,18 +204,21 @@ class LandmarkExtractor:
             if graph is not None:
                 graph.process(grey)
 
-    def _process(self, graph: Any, rgb: np.ndarray) -> Any:
-        """graph.process(rgb); the first call of each graph with native stderr silenced.
+    def _process(self, graph: Any, rgb: np.ndarray, found: Any) -> Any:
+        """graph.process(rgb), with native stderr silenced until the graph has found a face once.
 
-        A graph's first frame makes MediaPipe's C++ side print warnings through absl ("Using
-        NORM_RECT without IMAGE_DIMENSIONS ...") that GLOG_minloglevel does not reach and that mean
-        nothing to a user. An explicit GLOG_minloglevel (set before start) keeps them.
+        The first face through a graph makes MediaPipe's C++ side print warnings through absl
+        ("Using NORM_RECT without IMAGE_DIMENSIONS ...") that GLOG_minloglevel does not reach and
+        that mean nothing to a user. An explicit GLOG_minloglevel (set before start) keeps them.
+        ``found(result)`` tells whether the result holds a face.
         """
         if id(graph) in self._warmed or not self._quiet:
             return graph.process(rgb)
-        self._warmed.add(id(graph))
         with _native_stderr_silenced():
-            return graph.process(rgb)
+            result = graph.process(rgb)
+        if found(result):
+            self._warmed.add(id(graph))
+        return result
 
     def close(self) -> None:
         """Release the MediaPipe graphs; safe to call more than once."""

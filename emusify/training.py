@@ -228,10 +228,16 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
     with tqdm(total=1, desc="final fit", disable=not progress, leave=False) as bar:
         pipe = fit_pipeline(*training_side(samples, np.arange(len(samples.y))), labels, options, bar)
         bar.update()
-    meta = {"created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "versions": versions(), "training": summary(samples, options, time.monotonic() - started),
-            "validation": validation}
+    meta = model_meta(samples, options, time.monotonic() - started, validation)
     return model_from_pipeline(pipe, layout, options, reference, meta)
+
+
+def model_meta(samples: Samples, options: TrainOptions, seconds: float,
+               validation: dict[str, Any]) -> dict[str, Any]:
+    """What a model's sidecar says about its making: time, versions, training summary, validation."""
+    return {"created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "versions": versions(), "training": _summary(samples, options, seconds),
+            "validation": validation}
 
 
 def emotions_of(samples: Samples) -> list[str]:
@@ -248,7 +254,7 @@ def emotions_of(samples: Samples) -> list[str]:
     return labels
 
 
-def summary(samples: Samples, options: TrainOptions, seconds: float) -> dict[str, Any]:
+def _summary(samples: Samples, options: TrainOptions, seconds: float) -> dict[str, Any]:
     return {
         "samples": len(samples.y),
         "per_class": dict(sorted(Counter(samples.y.tolist()).items())),

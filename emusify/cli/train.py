@@ -98,7 +98,7 @@ def command(args: argparse.Namespace) -> int:
     sessions = []
     for folder in [settings.data, *args.also]:
         sessions += _sessions_in(folder, load_sessions)
-    prior = choose_prior(args, settings, sessions)
+    prior = choose_prior(args, settings, sessions, options)
     if prior is not None:  # the measured fine-tuning recipe: calibrated, with mirrored and jittered copies
         options = dataclasses.replace(options, calibration="session-mean",
                                       augment=tuple(dict.fromkeys(options.augment + ("mirror", "jitter"))))
@@ -146,7 +146,7 @@ def options_from(args: argparse.Namespace) -> Any:
                         folds=args.folds, max_steps=args.max_steps, seed=args.seed)
 
 
-def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list) -> Any:
+def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list, options: Any) -> Any:
     """The starter model to fine-tune, or None to train from scratch (--prior; see PRIOR_BELOW).
 
     Raises:
@@ -154,12 +154,14 @@ def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list) -
     """
     from emusify.errors import ModelError
     from emusify.model import Model
+    from emusify.training import TrainOptions
 
     if args.prior == "none":
         return None
     per_emotion = Counter(s.emotion for s in sessions if len(s))
     fewest, count = min(per_emotion.items(), key=lambda kv: kv[1]) if per_emotion else ("", 0)
-    own_network = (args.estimator, args.hidden, args.alpha) != ("mlp", "64", 1.0)
+    d, o = TrainOptions(), options
+    own_network = (o.estimator, o.hidden, o.alpha) != (d.estimator, d.hidden, d.alpha)
     if args.prior == "starter" and own_network:
         raise UsageError("--prior starter fine-tunes the starter's own network: drop --estimator, "
                          "--hidden and --alpha, or use --prior none")
