@@ -185,7 +185,12 @@ class SessionWriter:
 
     def __init__(self, data_dir: Path, emotion: str, layout: tuple[str, int], source: str,
                  group: str | None = None, chunk_samples: int = 16, chunk_seconds: float = 2.0,
-                 session_id: str | None = None) -> None:
+                 session_id: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        """Create the session file (hidden until its first chunk is on disk).
+
+        ``extra``: more JSON header fields, e.g. run.py's ``feedback`` (a correction's kind, the
+        mood the window read and the calibration offset the model saw).
+        """
         if not _SAFE_NAME.match(emotion):
             raise DatasetError(f"'{emotion}' cannot be a folder name; use letters, digits, - or _")
         self.session_id = session_id or new_session_id()
@@ -203,7 +208,7 @@ class SessionWriter:
             "format": FORMAT, "emotion": emotion, "session_id": self.session_id, "group": group,
             "source": source, "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "layout": {"name": layout[0], "length": int(layout[1])}, "emusify_version": __version__,
-            "detectors": list(DETECTORS), "arrays": sorted(ARRAYS),
+            "detectors": list(DETECTORS), "arrays": sorted(ARRAYS), **(extra or {}),
         }
         self._guard(self._open, "create")
 

@@ -46,10 +46,15 @@ def restricted(prior: Model, labels: Sequence[str]) -> Weights:
 
 
 def fine_tune(prior: Model, X: np.ndarray, y: np.ndarray, labels: Sequence[str],
-              steps: int = STEPS, learning_rate: float = LEARNING_RATE, alpha: float = ALPHA) -> Model:
+              steps: int = STEPS, learning_rate: float = LEARNING_RATE, alpha: float = ALPHA,
+              anchors: int = 0, seed: int = 0) -> Model:
     """A model for ``labels`` that starts at ``prior`` and is fitted to (X, y) (already calibrated).
 
     Class-balanced cross-entropy, full-batch Adam, plus alpha / (2 n) * ||W - W_prior||^2.
+    ``anchors`` > 0 adds that many points drawn around the prior's training distribution (its
+    scaler), where the model is held to the prior's own answers (distillation, weighing as much as
+    the user's samples together): with samples of one or two moods only, the moods nobody showed
+    keep their place instead of the network answering the shown mood everywhere.
     The returned model has the prior's scaler, activations and layout, no calibration and no meta
     (the caller sets them).
     """
@@ -62,6 +67,11 @@ def fine_tune(prior: Model, X: np.ndarray, y: np.ndarray, labels: Sequence[str],
     onehot[np.arange(n), target] = 1.0
     counts = np.bincount(target, minlength=k).astype(float)
     weight = (n / (np.count_nonzero(counts) * counts[target]))[:, None] / n  # each emotion weighs the same
+    if anchors > 0:
+        points = np.random.default_rng(seed).normal(size=(anchors, Xs.shape[1]))
+        soft = _forward(points, start.coefs, start.intercepts)
+        Xs, onehot = np.concatenate([Xs, points]), np.concatenate([onehot, soft])
+        weight = np.concatenate([weight, np.full((anchors, 1), 1.0 / anchors)])
     params = start.coefs + start.intercepts
     anchor = [p.copy() for p in params]
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
@@ -76,6 +86,16 @@ def fine_tune(prior: Model, X: np.ndarray, y: np.ndarray, labels: Sequence[str],
                 np.sqrt(v / (1 - 0.999**step)) + 1e-8)
     return Model(tuple(labels), prior.layout, params[:layers], params[layers:], prior.scaler_mean,
                  prior.scaler_scale, prior.hidden_activation, "softmax")
+
+
+def _forward(Xs: np.ndarray, coefs: list[np.ndarray], intercepts: list[np.ndarray]) -> np.ndarray:
+    """Softmax probabilities of standardised rows."""
+    a = Xs
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        a = a @ W + b
+        a = np.maximum(a, 0.0) if i < len(coefs) - 1 else a
+    z = np.exp(a - a.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 def _gradients(Xs: np.ndarray, onehot: np.ndarray, weight: np.ndarray, coefs: list[np.ndarray],

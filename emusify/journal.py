@@ -1,8 +1,10 @@
 """The mood journal: every window and every song event, in SQLite, committed as it happens.
 
-Two tables: ``windows`` (what each camera window saw and decided) and ``songs`` (start, end, skip
-and error events). The connection is in autocommit mode with a write-ahead log, so a crash or a
-power cut loses nothing already written. :mod:`emusify.report` draws it.
+Three tables: ``windows`` (what each camera window saw and decided), ``songs`` (start, end, skip,
+next and error events) and ``feedback`` (the listener's corrections and confirmations of a window's
+mood, and moods doubted by a burst of skips). A journal made before ``feedback`` existed gains the
+table when it is opened; its rows stay as they were. The connection is in autocommit mode with a
+write-ahead log, so a crash or a power cut loses nothing already written. :mod:`emusify.report` draws it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from emusify.errors import JournalError
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("start", "end", "skip", "error")
+EVENTS = ("start", "end", "skip", "next", "error")  # skip: n early in a song; next: n later
+FEEDBACK = ("correction", "confirmed", "doubted")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS windows (
     time REAL NOT NULL, frames INTEGER NOT NULL, face_frames INTEGER NOT NULL,
@@ -26,6 +29,10 @@ CREATE TABLE IF NOT EXISTS windows (
 CREATE TABLE IF NOT EXISTS songs (
     time REAL NOT NULL, event TEXT NOT NULL, path TEXT NOT NULL,
     title TEXT, artist TEXT, folder TEXT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    time REAL NOT NULL, window_time REAL, read TEXT, corrected TEXT, kind TEXT NOT NULL,
+    samples INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS windows_time ON windows (time);
 CREATE INDEX IF NOT EXISTS songs_time ON songs (time);
@@ -53,6 +60,24 @@ class SongRow(NamedTuple):
     title: str | None
     artist: str | None
     folder: str | None
+
+
+class FeedbackRow(NamedTuple):
+    """The listener's word on a window's mood."""
+
+    time: float  # when the key was pressed (or the doubt was noticed)
+    window_time: float | None  # when the window it is about started
+    read: str | None  # the mood the window read (None: unsure)
+    corrected: str | None  # the mood the listener gave (correction, confirmed); None when doubted
+    kind: str  # correction, confirmed or doubted
+    samples: int  # face frames saved as a recording (0 when doubted)
+
+
+class SongStats(NamedTuple):
+    """How often a song started, and how often it was skipped early, over the whole journal."""
+
+    plays: int
+    skips: int
 
 
 class Journal:
@@ -95,6 +120,14 @@ class Journal:
                     (float(when), event, str(song.path), getattr(song, "title", None),
                      getattr(song, "artist", None), getattr(song, "folder", None)))
 
+    def feedback(self, row: FeedbackRow) -> None:
+        """Journal a correction, a confirmation or a doubted mood."""
+        if row.kind not in FEEDBACK:
+            raise ValueError(f"unknown feedback {row.kind!r}; expected one of {', '.join(FEEDBACK)}")
+        self._write("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?)",
+                    (float(row.time), None if row.window_time is None else float(row.window_time),
+                     row.read, row.corrected, row.kind, int(row.samples)))
+
     def _write(self, sql: str, row: tuple) -> None:
         if self._db is None:
             raise JournalError(f"the journal {self.path} is closed")
@@ -115,6 +148,17 @@ class Journal:
         """Song events in time order (from ``since`` on, when given)."""
         rows = self._read("SELECT * FROM songs WHERE time >= ? ORDER BY time, rowid", since)
         return [SongRow(*row) for row in rows]
+
+    def feedback_rows(self, since: float | None = None) -> list[FeedbackRow]:
+        """Corrections, confirmations and doubts in time order (from ``since`` on, when given)."""
+        rows = self._read("SELECT * FROM feedback WHERE time >= ? ORDER BY time, rowid", since)
+        return [FeedbackRow(*row) for row in rows]
+
+    def song_stats(self) -> dict[str, SongStats]:
+        """Plays (starts) and early skips per song path, over the whole journal."""
+        rows = self._read("SELECT path, SUM(event = 'start'), SUM(event = 'skip') FROM songs "
+                          "WHERE time >= ? GROUP BY path", None)
+        return {path: SongStats(int(plays or 0), int(skips or 0)) for path, plays, skips in rows}
 
     def _read(self, sql: str, since: float | None) -> list[tuple]:
         if self._db is None:

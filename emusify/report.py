@@ -141,14 +141,14 @@ def _timeline(ax: Any, songs: Sequence[SongRow], windows: Sequence[WindowRow],
 
 
 def _spans(songs: Sequence[SongRow], last: float) -> list[tuple[float, float, SongRow]]:
-    """(start, end, row) per started song: until its end/skip, the next start, or the last event."""
+    """(start, end, row) per started song: until its end/skip/next, the next start, or the last event."""
     spans, open_row = [], None
     for row in songs:
         if row.event == "start":
             if open_row is not None:
                 spans.append((open_row.time, row.time, open_row))
             open_row = row
-        elif row.event in ("end", "skip") and open_row is not None and row.path == open_row.path:
+        elif row.event in ("end", "skip", "next") and open_row is not None and row.path == open_row.path:
             spans.append((open_row.time, row.time, open_row))
             open_row = None
     if open_row is not None:

@@ -1,0 +1,190 @@
+"""Learning at the desk: the user's model updated from every recording, in a background thread.
+
+:func:`learn` fine-tunes the starter on all recordings under the data folder, corrections and
+confirmations from run.py included (the L2-SP recipe of ``train.py --prior starter``, numpy only,
+no validation so it takes seconds). A recording made by run.py carries, in its header, the
+calibration offset the model subtracted while that window ran; its vectors are centred on that
+offset, so the model learns them exactly as it saw them. Recordings from collect.py are centred on
+the person's own mean (train.py's recipe). All of the starter's moods are kept: with corrections of
+one mood only, anchor points hold the other moods to the starter's answers.
+
+:class:`Learner` runs that work off the player's loop: each correction pokes it, the update starts
+:data:`DEBOUNCE` seconds after the last poke (several quick presses make one update), and the
+runner takes the finished model at the start of its next window. A failure is one log line; the
+model in use stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence
+
+import numpy as np
+
+from emusify.errors import DatasetError
+from emusify.finetune import fine_tune, own_mean
+from emusify.model import Model
+from emusify.samples import samples_from_sessions
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE = 5.0  # seconds after the last correction before the update starts
+ANCHORS = 512  # distillation points that keep the starter's answers for moods not shown
+AUGMENT = ("mirror",)  # mirrored copies (train.py's recipe adds jitter too; mirror alone is half the time)
+
+
+class Update(NamedTuple):
+    """A finished update."""
+
+    model: Model
+    corrections: int  # recordings run.py saved from a correction
+    confirmations: int  # recordings run.py saved from a confirmation (y)
+    samples: int  # frames learned from, all recordings
+    seconds: float  # wall time of the update
+
+    def message(self) -> str:
+        """The one status message the player shows when the model is swapped in."""
+        also = f" and {self.confirmations} confirmation(s)" if self.confirmations else ""
+        return f"model updated from {self.corrections} correction(s){also}"
+
+
+def feedback_of(session: Any) -> dict[str, Any] | None:
+    """The ``feedback`` header of a recording run.py saved, None for any other recording."""
+    found = getattr(session, "header", {}).get("feedback")
+    return found if isinstance(found, dict) else None
+
+
+def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: int = 0) -> Update:
+    """Fine-tune ``prior`` (the starter) on ``sessions``, keeping all its moods.
+
+    Raises:
+        DatasetError: no usable sample, or a mood the starter does not know.
+    """
+    started = time.monotonic()
+    unknown = sorted({s.emotion for s in sessions} - set(prior.labels))
+    if unknown:
+        raise DatasetError(f"the starter model does not know {', '.join(unknown)}: train with train.py")
+    samples = samples_from_sessions(sessions, AUGMENT, seed=seed)
+    if not len(samples.y):
+        raise DatasetError("no usable samples in the recordings")
+    counts = [entry["samples"] for entry in samples.sessions]
+    offsets = session_offsets(prior, sessions, samples.X, samples.y, counts)
+    row_offset = np.repeat(offsets, counts, axis=0)
+    X = np.concatenate([samples.X - row_offset, samples.aug_X - row_offset[samples.aug_of]])
+    y = np.concatenate([samples.y, samples.y[samples.aug_of]])
+    model = fine_tune(prior, X, y, prior.labels, anchors=anchors, seed=seed)
+    if prior.calibration != "none":
+        model.calibration, model.reference_mean = prior.calibration, np.average(offsets, 0, counts)
+    kinds = Counter((feedback_of(s) or {}).get("kind") for s in sessions)
+    seconds = time.monotonic() - started
+    model.meta = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "training": {
+        "how": "run.py's background update: the starter fine-tuned on every recording",
+        "samples": int(len(samples.y)), "per_class": dict(Counter(samples.y.tolist())),
+        "sessions": samples.sessions, "seconds": round(seconds, 2),
+        "prior": {"model": "starter", "labels": list(prior.labels), "created": prior.meta.get("created")},
+    }}
+    return Update(model, kinds["correction"], kinds["confirmed"], int(len(samples.y)), seconds)
+
+
+def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.ndarray,
+                    counts: Sequence[int]) -> np.ndarray:
+    """Per session, the vector subtracted before the network sees its rows.
+
+    run.py's recordings: the offset stored with them. Others: the mean of their per-mood means
+    (train.py's recipe) when they show two moods or more, else the mean of the stored offsets,
+    else the prior's reference mean. Zero when the prior is not calibrated.
+    """
+    d = X.shape[1]
+    if prior.calibration == "none":
+        return np.zeros((len(sessions), d))
+    stored = [np.asarray(f["offset"], np.float64) if f and f.get("offset") is not None else None
+              for f in map(feedback_of, sessions)]
+    stored = [o if o is not None and o.shape == (d,) else None for o in stored]
+    rows = np.repeat(np.array([o is None for o in stored]), counts)
+    known = [o for o in stored if o is not None]
+    if rows.any() and len(set(y[rows].tolist())) >= 2:
+        fallback = own_mean(X[rows], y[rows])
+    elif known:
+        fallback = np.mean(known, axis=0)
+    else:
+        fallback = np.asarray(prior.reference_mean, np.float64)
+    return np.stack([fallback if o is None else o for o in stored])
+
+
+def update_model(data_dir: Path, starter_path: Path, model_path: Path) -> Update:
+    """Learn from every recording under ``data_dir`` and save the result to ``model_path``.
+
+    Raises:
+        EmusifyError: unreadable starter, no usable recording, or the model cannot be written.
+    """
+    from emusify.dataset import load_sessions
+
+    sessions = [s for s in load_sessions(data_dir) if len(s)]
+    if not sessions:
+        raise DatasetError(f"no recordings under {data_dir}/")
+    update = learn(Model.load(starter_path), sessions)
+    update.model.save(model_path)
+    return update
+
+
+def start_daemon(work: Callable[[], None]) -> None:
+    """Run ``work`` in a daemon thread (the player never waits for it)."""
+    threading.Thread(target=work, name="emusify-learner", daemon=True).start()
+
+
+class Learner:
+    """Debounced background updates; the runner polls it and takes finished models."""
+
+    def __init__(self, work: Callable[[], Update], clock: Any, delay: float = DEBOUNCE,
+                 start: Callable[[Callable[[], None]], None] = start_daemon) -> None:
+        """``work`` does one update (e.g. :func:`update_model` bound to the paths); ``start`` runs
+        a callable in the background (tests pass one that runs it at once)."""
+        self.work, self.clock, self.delay, self.start = work, clock, delay, start
+        self._due: float | None = None
+        self._running = False
+        self._ready: Update | None = None
+        self._lock = threading.Lock()
+        self.updates = 0  # finished updates
+        self.failures = 0
+
+    def poke(self) -> None:
+        """A correction was saved: update ``delay`` seconds from now (later pokes push it back)."""
+        self._due = self.clock.now() + self.delay
+
+    def poll(self) -> None:
+        """Start the update when it is due and none is running (cheap; call it often)."""
+        if self._due is None or self._running or self.clock.now() < self._due:
+            return
+        self._due, self._running = None, True
+        self.start(self._run)
+
+    def take(self) -> Update | None:
+        """The update finished since the last call, if any (thread-safe)."""
+        with self._lock:
+            ready, self._ready = self._ready, None
+        return ready
+
+    @property
+    def busy(self) -> bool:
+        """An update is running or waiting for its time."""
+        return self._running or self._due is not None
+
+    def _run(self) -> None:
+        try:
+            update = self.work()
+        except Exception as exc:  # any failure: one line, the old model stays
+            self.failures += 1
+            log.warning("the model could not be updated (%s); the current model stays",
+                        str(exc) or type(exc).__name__)
+            return
+        finally:
+            self._running = False
+        with self._lock:
+            self._ready = update
+        self.updates += 1
+        log.info("%s in %.1f s (%d samples); it is used from the next window",
+                 update.message(), update.seconds, update.samples)
