@@ -5,8 +5,11 @@ emotion folder; files below it (at any depth) belong to it. Titles, artists and 
 the tags, with the file name as fallback (``Artist_-_Title.ogg``).
 
 Songs are drawn from a shuffle bag per folder (every song of a folder plays once before any plays
-again) and never repeat one of the last few songs played overall. A file mutagen cannot read, or
-that the player could not play (:meth:`Library.mark_bad`), is reported once by name and skipped.
+again) and never repeat one of the last few songs played overall. Within a round, songs you skip
+less are drawn first: each song weighs 1 / (1 + SKIP_WEIGHT * skips / plays), with plays and early
+skips per song from the journal (``history``); a song skipped every time still plays once a round.
+A file mutagen cannot read, or that the player could not play (:meth:`Library.mark_bad`), is
+reported once by name and skipped.
 :meth:`Library.scan` is cheap enough to call every cycle: tags are only read again for files
 whose modification time or size changed.
 """
@@ -18,7 +21,7 @@ import os
 import random
 from collections import deque
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, Mapping, NamedTuple
 
 from emusify.errors import LibraryError
 
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 # Formats pygame 2.6.1 (SDL_mixer) was seen to load and play here, with SDL_AUDIODRIVER=dummy.
 EXTENSIONS = frozenset({".mp3", ".ogg", ".wav", ".flac"})
 # Audio we recognise but do not play: reported once instead of silently ignored.
+SKIP_WEIGHT = 4.0  # a song skipped at every play is drawn 1/5 as often as one never skipped
 OTHER_AUDIO = frozenset({".m4a", ".aac", ".wma", ".opus", ".aif", ".aiff", ".ape", ".mp4", ".webm"})
 
 
@@ -56,7 +60,8 @@ class Library:
     """The emotion folders of ``root`` and the order their songs are played in."""
 
     def __init__(self, root: Path, fallback: str = "neutral", memory: int = 5,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 history: Callable[[], Mapping[str, tuple[int, int]]] | None = None) -> None:
         """Scan ``root`` once.
 
         Args:
@@ -64,6 +69,8 @@ class Library:
             memory: how many of the last songs played overall are not replayed (fewer in small
                 folders: at most half the folder, so a short folder still shuffles).
             rng: the source of randomness (seed it in tests).
+            history: returns (plays, skips) per song path (``Journal.song_stats``); read at each
+                scan. Set later by assigning ``library.history``.
 
         Raises:
             LibraryError: ``root`` holds no playable song at all.
@@ -72,6 +79,8 @@ class Library:
         self.fallback = fallback
         self.memory = max(0, memory)
         self._rng = rng or random.Random()
+        self.history = history
+        self._stats: Mapping[str, tuple[int, int]] = {}
         self._cache: dict[Path, _Entry] = {}
         self._bad: dict[Path, tuple[int, int] | None] = {}
         self._folders: dict[str, list[Song]] = {}
@@ -101,6 +110,7 @@ class Library:
         if self._scanned:
             _log_changes(self._cache, seen)
         self._cache, self._scanned = seen, True
+        self._stats = self._read_history()
         self._bad = {p: s for p, s in self._bad.items() if p in seen and s in (None, seen[p].signature)}
         self._index()
 
@@ -178,10 +188,28 @@ class Library:
         recent = set(list(self._recent)[len(self._recent) - window:]) if window else set()
         choices = ([s for s in songs if s.path not in played and s.path not in recent]
                    or [s for s in songs if s.path not in played] or songs)
-        song = self._rng.choice(choices)
+        weights = [self.weight(s.path) for s in choices]
+        if all(w == 1.0 for w in weights):
+            song = self._rng.choice(choices)
+        else:
+            song = self._rng.choices(choices, weights)[0]
         played.add(song.path)
         self._recent.append(song.path)
         return song
+
+    def weight(self, path: Path) -> float:
+        """How likely ``path`` is drawn next to the others of its round: fewer skips per play, higher."""
+        plays, skips = self._stats.get(str(path), (0, 0))
+        return 1.0 / (1.0 + SKIP_WEIGHT * min(skips, plays) / plays) if plays else 1.0
+
+    def _read_history(self) -> Mapping[str, tuple[int, int]]:
+        if self.history is None:
+            return {}
+        try:
+            return self.history()
+        except Exception as exc:  # the journal is a nicety here: never stop the music for it
+            log.warning("cannot read play and skip counts (%s); shuffling without them", exc)
+            return {}
 
     def mark_bad(self, path: Path, reason: str) -> None:
         """Never offer ``path`` again (until the file changes); reported once."""

@@ -172,3 +172,27 @@ def _count(songs: Sequence[SongRow], event: str) -> int:
 
 def _dt(when: float) -> datetime:
     return datetime.fromtimestamp(when)
+
+
+def feedback_summary(journal: Journal, top: int = 5) -> str:
+    """Text for ``run.py --report``: the listener's corrections and the most-skipped songs."""
+    rows = journal.feedback_rows()
+    lines = [f"corrections: {_plural(sum(r.kind == 'correction' for r in rows), 'correction')}, "
+             f"{_plural(sum(r.kind == 'confirmed' for r in rows), 'confirmation')}, "
+             f"{_plural(sum(r.kind == 'doubted' for r in rows), 'doubted mood')}"]
+    for row in rows[-10:]:
+        when = _dt(row.time).strftime("%Y-%m-%d %H:%M")
+        read = row.read or UNSURE
+        if row.kind == "doubted":
+            lines.append(f"  {when}  read {read:<9} doubted (skips right after the music changed)")
+        else:
+            lines.append(f"  {when}  read {read:<9} -> {row.corrected:<9} {row.kind:<10} "
+                         f"{row.samples} frames saved")
+    stats = journal.song_stats()
+    skipped = sorted((s for s in stats.items() if s[1].skips), key=lambda kv: (-kv[1].skips, kv[0]))
+    if not skipped:
+        lines.append("most-skipped songs: none skipped yet (n within 30 s of a song's start)")
+        return "\n".join(lines)
+    lines.append("most-skipped songs (skips / plays):")
+    lines += [f"  {s.skips:>3} / {s.plays:<3} {Path(path).name}" for path, s in skipped[:top]]
+    return "\n".join(lines)

@@ -3,6 +3,11 @@
 Every device comes in as an argument (:class:`Devices`), so the loop runs in tests with fakes and a
 clock that does not really sleep. The music never blocks the camera: the player is driven by
 ``update()`` between frames and between the short sleeps of the wait.
+
+Listener feedback (see :mod:`emusify.feedback`, :mod:`emusify.learner`) lives in its own methods
+below ("Listener feedback"): digit keys correct the last window's mood, ``y`` confirms it, ``n``
+early in a song is a skip, and a model updated in the background is swapped in at the start of
+the next window.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 from emusify.config import Settings
 from emusify.errors import CameraError, ExitStatus, LibraryError
+from emusify.feedback import CONFIRM_KEY, SKIP_SECONDS, SkipWatch, mood_for_key, mood_keys
 from emusify.policy import Policy
 from emusify.tally import Tally, WindowResult
 from emusify.ui import Status, action_for
@@ -23,6 +29,7 @@ log = logging.getLogger(__name__)
 TICK = 0.2  # seconds between music/status/keys checks while waiting
 EXIT_FADE = 1.5  # longest fade-out on quit, Ctrl-C or SIGTERM
 MAX_TRIES = 10  # songs tried in a row before giving up on starting one
+MESSAGE_SECONDS = 8.0  # how long a feedback message stays on the status line
 
 
 class SystemClock:
@@ -49,6 +56,9 @@ class Devices:
     clock: Any = None  # .now(), .sleep(seconds); SystemClock when None
     ui: Any = None  # .show(Status), .pressed() -> list[str] of keys; optional
     preview: Callable[[], Any] | None = None  # -> context manager with .show(...) -> key
+    feedback: Any = None  # emusify.feedback.Feedback: digit/y keys save the last window; optional
+    learner: Any = None  # emusify.learner.Learner: background model updates; optional
+    make_predictor: Callable[[Any], Any] | None = None  # Model -> predictor, for a swapped-in model
 
 
 class Runner:
@@ -70,6 +80,9 @@ class Runner:
         self._window_left = 0.0
         self._next_window = 0.0
         self._shown_at = float("-inf")
+        self.skip_watch = SkipWatch(devices.journal)
+        self._song_at = 0.0  # clock time the current song started
+        self._message: tuple[str, float] | None = None  # (text, shown until)
 
     def song_failed(self, path: Any, reason: str) -> None:
         """The player could not start a song after a fade (its ``on_error``): skip it, go on."""
@@ -130,6 +143,7 @@ class Runner:
             log.warning("camera unavailable (%s); the music continues, retrying next cycle", exc)
             return tally.result()
         log.info("window %d: watching %s for %.0f s", self.cycle + 1, spec, self.settings.window)
+        self._begin_window()
         preview = self.dev.preview() if self.dev.preview else None
         try:
             with source:
@@ -174,6 +188,8 @@ class Runner:
 
     def _analyse(self, frame: Any, tally: Tally, preview: Any) -> None:
         landmarks = self.dev.extractor.extract(frame.image)
+        if self.dev.feedback is not None:
+            self.dev.feedback.frame(landmarks)
         probs = None
         if landmarks is not None:
             vector = self.dev.vectorize(landmarks)
@@ -181,7 +197,7 @@ class Runner:
         tally.add(probs)
         if preview is not None:
             shown = dict(zip(self.labels, map(float, probs))) if probs is not None else None
-            self._act(action_for(preview.show(frame.image, landmarks, shown)))
+            self._key(preview.show(frame.image, landmarks, shown))
 
     # The decision -------------------------------------------------------------------------------
 
@@ -193,8 +209,10 @@ class Runner:
         choice = self.policy.choose(result.mood, playing, self.dev.library.folders())
         log.info("decision: %s", choice.reason)
         self.dev.journal.window(when, result, choice.folder or "keep")
+        self._end_window(result, when)
         if choice.folder is None:
             return
+        self.skip_watch.changed(self.clock.now(), when, result.mood)
         if self.paused:
             self.folder = choice.folder
             log.info("paused: the next song will come from %s", choice.folder)
@@ -233,7 +251,7 @@ class Runner:
             return False
         if self.song is not None:
             self.dev.journal.song(now, ended, self.song)
-        self.song = song
+        self.song, self._song_at = song, now
         self.dev.journal.song(now, "start", song)
         log.info("playing %s (%s)", _song_name(song), song.folder)
         return True
@@ -258,9 +276,11 @@ class Runner:
         if self.needs_song and self.folder is not None:
             self.needs_song = False
             self._start(self.folder, fade=0.0, ended="end")
+        if self.dev.learner is not None:
+            self.dev.learner.poll()
         if self.dev.ui is not None:
             for key in self.dev.ui.pressed():
-                self._act(action_for(key))
+                self._key(key)
 
     def _act(self, action: str | None) -> None:
         if action == "quit":
@@ -273,7 +293,7 @@ class Runner:
             if self.paused:
                 self.dev.player.resume()
                 self.paused = False
-            self._start(self.folder, fade=0.0, ended="skip")
+            self._start(self.folder, fade=0.0, ended=self._skip_event())
 
     def _show(self, watching: bool) -> None:
         now = self.clock.now()
@@ -287,8 +307,84 @@ class Runner:
             artist=getattr(song, "artist", None), title=getattr(song, "title", None),
             position=self.dev.player.position if song is not None else 0.0,
             duration=getattr(song, "duration", None), paused=self.paused,
-            watching=watching, seconds=seconds,
+            watching=watching, seconds=seconds, keys=self._legend(), message=self._current_message(now),
         ))
+
+    # Listener feedback --------------------------------------------------------------------------
+
+    def _key(self, key: str | None) -> None:
+        """A key from the terminal or the preview: a mood digit, y, or a player key."""
+        if key is None:
+            return
+        if self.dev.feedback is not None and key.isdigit():
+            mood = mood_for_key(key, self.labels)
+            if mood is None:
+                self._say(f"no mood has the key {key}: {mood_keys(self.labels)}")
+            else:
+                self._correct(mood)
+        elif self.dev.feedback is not None and key.lower() == CONFIRM_KEY:
+            self._confirm()
+        else:
+            self._act(action_for(key))
+
+    def _correct(self, mood: str) -> None:
+        """"My mood is ``mood``": save the last window as it, and move the music there now."""
+        self._say(self.dev.feedback.save(mood, "correction", self.clock.now()))
+        folder = self.policy.folder_for(mood, self.dev.library.folders())
+        if folder is None or (folder == self.folder and self.song is not None):
+            return
+        log.info("corrected to %s: playing from %s", mood, folder)
+        if self.paused:
+            self.dev.player.resume()
+            self.paused = False
+        self._start(folder, fade=self.settings.fade, ended="end")
+
+    def _confirm(self) -> None:
+        """"Right": save the last window under the mood it read."""
+        last = self.dev.feedback.last
+        if last is None or last.mood is None:
+            why = "no window yet" if last is None else "the last window was unsure"
+            self._say(f"nothing to confirm: {why}")
+            return
+        self._say(self.dev.feedback.save(last.mood, "confirmed", self.clock.now()))
+
+    def _skip_event(self) -> str:
+        """``skip`` within SKIP_SECONDS of the song's start, else ``next``; a skip burst is a doubt."""
+        now = self.clock.now()
+        if self.song is None or now - self._song_at >= SKIP_SECONDS:
+            return "next"
+        if self.skip_watch.skipped(now):
+            self._say("skipping after a mood change: noted as a doubted mood (a digit corrects it)")
+        return "skip"
+
+    def _begin_window(self) -> None:
+        """Swap in a model the learner finished, then start keeping this window's landmarks."""
+        update = self.dev.learner.take() if self.dev.learner is not None else None
+        if update is not None and self.dev.make_predictor is not None:
+            try:
+                self.dev.predictor = self.dev.make_predictor(update.model)
+            except ValueError as exc:  # e.g. the new model lacks a mood being read
+                log.warning("the updated model cannot be used (%s); the current one stays", exc)
+            else:
+                self._say(update.message())
+        if self.dev.feedback is not None:
+            self.dev.feedback.begin_window()
+
+    def _end_window(self, result: WindowResult, when: float) -> None:
+        if self.dev.feedback is not None:
+            self.dev.feedback.end_window(when, result.mood, getattr(self.dev.predictor, "offset", None))
+
+    def _legend(self) -> str:
+        return mood_keys(self.labels) if self.dev.feedback is not None else ""
+
+    def _say(self, text: str) -> None:
+        self._message = (text, self.clock.now() + MESSAGE_SECONDS)
+        self._shown_at = float("-inf")  # show it at once
+
+    def _current_message(self, now: float) -> str | None:
+        if self._message is None or now > self._message[1]:
+            return None
+        return self._message[0]
 
     # Ending -------------------------------------------------------------------------------------
 

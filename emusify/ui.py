@@ -13,7 +13,7 @@ import sys
 from typing import Any, NamedTuple, TextIO
 
 KEYS = {"n": "skip", " ": "pause", "p": "pause", "q": "quit", "esc": "quit"}
-HELP = "keys: n next song, space/p pause, q quit"
+HELP = "keys: n next song, space/p pause, q quit; a mood's digit corrects the mood, y confirms it"
 
 
 class Status(NamedTuple):
@@ -28,6 +28,8 @@ class Status(NamedTuple):
     paused: bool
     watching: bool  # True while a window runs
     seconds: float  # watching: seconds left in the window; else seconds to the next window
+    keys: str = ""  # the mood keys, e.g. "1 angry  2 happy  3 neutral  4 sad  y right"
+    message: str | None = None  # a short feedback message ("saved as happy ...")
 
 
 def action_for(key: str | None) -> str | None:
@@ -58,7 +60,12 @@ def format_status(status: Status, with_times: bool = True) -> str:
         phase = f"watching, {status.seconds:.0f} s left" if with_times else "watching"
     else:
         phase = f"next look in {clock_text(status.seconds)}" if with_times else "waiting"
-    return f"mood: {mood} | {song} | {phase}"
+    line = f"mood: {mood} | {song} | {phase}"
+    if status.message:
+        line += f" | {status.message}"
+    elif status.keys:
+        line += f" | {status.keys}"
+    return line
 
 
 class StatusLine:

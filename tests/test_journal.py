@@ -82,7 +82,7 @@ def test_reopening_appends(tmp_path):
 
 def test_an_unknown_song_event_is_refused(tmp_path):
     with Journal(tmp_path / "j.sqlite") as journal:
-        with pytest.raises(ValueError, match="start, end, skip, error"):
+        with pytest.raises(ValueError, match="start, end, skip, next, error"):
             journal.song(1.0, "paused", song())
         assert journal.songs() == []
 

@@ -13,6 +13,7 @@ from emusify.cli.common import make_parser, run_main, settings_from
 from emusify.config import Settings
 from emusify.errors import JournalError, LibraryError, ModelError
 from emusify.policy import NEUTRAL, parse_policy
+from emusify.report import feedback_summary
 from emusify.runner import Devices, Runner
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,19 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """\
 Every few minutes, watch the camera for a short window, read the mood from face landmarks and
 play a song from songs/<mood>/. The camera is off between windows; the music never stops.
-Keys (terminal or preview window): n next song, space or p pause/resume, q quit."""
+Keys (terminal or preview window): n next song, space or p pause/resume, q quit.
+
+Teach it your moods: the status line lists the moods it reads with a digit each (for the demo
+songs: 1 angry  2 happy  3 neutral  4 sad). A digit says "my mood is this": the music moves at
+once to the folder the policy plays for that mood (with --policy match, that mood's own folder;
+with uplift, e.g. 4 sad plays happy), and the face landmarks of the last window (never an image)
+are saved under the data folder as a recording of that mood, marked as a correction. y says
+"right" and saves the last window under the mood it read. A few seconds after the last such key
+the model is updated in the background from all your recordings (the starter fine-tuned on them,
+as train.py --prior starter does) and saved to --model (the previous one kept as .bak); it is
+used from the next window. n within 30 s of a song's start counts as a skip: songs you skip often
+come later in the shuffle (never dropped), and two skips right after a mood change are journalled
+as a doubted mood. --report also lists corrections and the most-skipped songs."""
 
 EPILOG = """\
 examples:
@@ -91,6 +104,7 @@ def command(args: argparse.Namespace) -> int:
     predictor = Predictor(model, labels=moods_to_read(model.labels, library.folders(), policy))
     with ExitStack() as stack:
         devices = open_devices(settings, stack, predictor, library, args.preview)
+        add_feedback(devices, settings)
         runner = Runner(settings, devices, predictor.labels, policy)
         devices.player.on_error = runner.song_failed  # a song failing inside a fade is skipped
         with _sigterm_stops(runner):
@@ -167,6 +181,25 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     )
 
 
+def add_feedback(devices: Devices, settings: Settings) -> None:
+    """Corrections, confirmations, background updates and skip-weighted shuffling for ``devices``."""
+    from functools import partial
+
+    from emusify.features import LAYOUT
+    from emusify.feedback import Feedback
+    from emusify.learner import Learner, update_model
+    from emusify.model import Predictor
+    from emusify.runner import SystemClock
+
+    devices.clock = devices.clock or SystemClock()
+    work = partial(update_model, settings.data, settings.starter_model, settings.model)
+    devices.learner = Learner(work, devices.clock)
+    devices.feedback = Feedback(settings.data, LAYOUT, settings.source, devices.journal, devices.learner)
+    labels = devices.predictor.labels
+    devices.make_predictor = lambda model: Predictor(model, labels=labels)
+    devices.library.history = devices.journal.song_stats
+
+
 def report(settings: Settings, out: Path | None) -> int:
     """Draw the journal (mood over time, songs played) to a PNG and print where."""
     path = settings.journal_path
@@ -178,6 +211,7 @@ def report(settings: Settings, out: Path | None) -> int:
     png = out if out is not None else path.with_name("mood_report.png")
     with Journal(path) as journal:
         draw_report(journal, png)
+        print(feedback_summary(journal))
     print(png)
     return 0
 
