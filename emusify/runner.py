@@ -330,6 +330,8 @@ class Runner:
     def _correct(self, mood: str) -> None:
         """"My mood is ``mood``": save the last window as it, and move the music there now."""
         self._say(self.dev.feedback.save(mood, "correction", self.clock.now()))
+        if self.dev.feedback.last is None:  # no window yet: nothing to correct
+            return
         folder = self.policy.folder_for(mood, self.dev.library.folders())
         if folder is None or (folder == self.folder and self.song is not None):
             return

@@ -253,12 +253,16 @@ class FakeJournal:
     def __init__(self) -> None:
         self.windows: list[tuple[float, Any, str]] = []
         self.songs: list[tuple[float, str, Any]] = []
+        self.feedback_rows: list[Any] = []  # journal.FeedbackRow
 
     def window(self, when: float, result: Any, decision: str) -> None:
         self.windows.append((when, result, decision))
 
     def song(self, when: float, event: str, song: Any) -> None:
         self.songs.append((when, event, song))
+
+    def feedback(self, row: Any) -> None:
+        self.feedback_rows.append(row)
 
     def events(self) -> list[tuple[str, str]]:
         return [(event, song.title) for _, event, song in self.songs]

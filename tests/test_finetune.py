@@ -79,3 +79,18 @@ def test_train_from_prior_validates_and_calibrates_on_the_users_mean(prior):
     assert model.meta["validation"]["scheme"].startswith("leave-one-group-out")
     assert model.meta["validation"]["accuracy"] > 0.9
     assert model.meta["training"]["prior"]["labels"] == list(LABELS)
+
+
+def test_anchors_keep_the_moods_nobody_showed(prior):
+    """Samples of one mood only (a first correction): the anchors keep the prior's other moods."""
+    rng = np.random.default_rng(5)
+    X = np.eye(4, D)[1] * 3 + 0.8 + rng.normal(0, 0.3, (20, D))  # happy, a little off the prior's place
+    y = ["happy"] * 20
+    others = np.eye(4, D)[[0, 2, 3]] * 3  # the prior's angry, neutral and sad centres
+    bare = fine_tune(prior, X, y, LABELS, steps=600, learning_rate=1e-2)
+    anchored = fine_tune(prior, X, y, LABELS, steps=600, learning_rate=1e-2, anchors=512)
+    assert anchored.predict(X) == ["happy"] * 20
+    assert anchored.predict(others) == ["angry", "neutral", "sad"]
+    assert bare.predict(others).count("happy") >= 2  # what the anchors prevent
+    kept = anchored.predict_proba(others)[[0, 1, 2], [0, 2, 3]]
+    assert kept.min() > 0.9
