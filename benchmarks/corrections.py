@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from extract import load_cache
-from starter import OPTIONS, SEVEN, CachedSession, sessions
+from starter import OPTIONS, SEVEN, sessions
 
 from emusify.features import LAYOUT, face_vector
 from emusify.finetune import train_from_prior
@@ -88,7 +88,8 @@ def performers() -> dict[str, list[Face]]:
         size = cache["image_size"][i]
         lm = Landmarks(cache["face"][i], None, None, None, (int(size[0]), int(size[1])), "cache")
         found.setdefault(str(cache["group"][i]), []).append(
-            Face(lm, face_vector(lm), str(cache["label"][i]), str(cache["session"][i]), str(cache["name"][i])))
+            Face(lm, face_vector(lm), str(cache["label"][i]), str(cache["session"][i]),
+                 str(cache["name"][i])))
     return found
 
 
@@ -195,7 +196,7 @@ def stream(starter: Model, labels: tuple[str, ...], recorded: list[Face], later:
 
 
 def update_time(starter: Model, faces: list[Face], repeats: int = 3) -> tuple[float, float, float]:
-    """(median update seconds with UPDATE_SAMPLES samples, window seconds alone, window seconds during one)."""
+    """(median update seconds with UPDATE_SAMPLES samples, a window's work alone, during an update)."""
     pool = (faces * (UPDATE_SAMPLES // len(faces) + 1))[:UPDATE_SAMPLES]
     offset = [float(v) for v in np.mean([f.vector for f in faces], axis=0)]
     recs = [Recording(pool[i:i + 72], pool[i].label, f"u{i}", f"run-u{i}",
@@ -246,8 +247,9 @@ def main() -> None:
     assert last_starter is not None
     every = [f for p in names for f in people[p]]
     median, alone, during = update_time(last_starter, every)
-    print(f"\nupdate with {UPDATE_SAMPLES} corrected samples (emusify.learner.learn): median {median:.2f} s wall "
-          f"of 3; a 72-frame window's prediction work: {alone:.2f} s alone, {during:.2f} s during an update")
+    print(f"\nupdate with {UPDATE_SAMPLES} corrected samples (emusify.learner.learn): "
+          f"median {median:.2f} s wall of 3")
+    print(f"a 72-frame window's prediction work: {alone:.2f} s alone, {during:.2f} s during an update")
     print(f"\n{time.monotonic() - started:.0f} s in all")
 
 

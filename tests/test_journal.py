@@ -102,3 +102,43 @@ def test_an_unusable_path_is_a_journal_error_naming_the_flag(tmp_path, make):
         Journal(path)
     message = str(caught.value)
     assert "--journal" in message and str(path) in message and "\n" not in message
+
+
+def test_feedback_rows_and_song_stats_read_back(tmp_path):
+    from emusify.journal import FeedbackRow, SongStats
+
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.feedback(FeedbackRow(300.0, 100.0, "sad", "happy", "correction", 70))
+        journal.feedback(FeedbackRow(400.0, 350.0, None, None, "doubted", 0))
+        for t, event in ((1.0, "start"), (2.0, "skip"), (3.0, "start"), (40.0, "next"), (41.0, "start")):
+            journal.song(t, event, song("a.mp3"))
+        journal.song(50.0, "start", song("b.mp3"))
+        assert [r.kind for r in journal.feedback_rows()] == ["correction", "doubted"]
+        assert journal.feedback_rows()[0] == FeedbackRow(300.0, 100.0, "sad", "happy", "correction", 70)
+        assert journal.song_stats() == {"/songs/happy/a.mp3": SongStats(3, 1),
+                                        "/songs/happy/b.mp3": SongStats(1, 0)}
+        with pytest.raises(ValueError, match="correction, confirmed, doubted"):
+            journal.feedback(FeedbackRow(1.0, None, None, None, "liked", 0))
+
+
+def test_a_journal_from_before_feedback_opens_keeps_its_rows_and_gains_the_table(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # the schema as it was before corrections existed
+        db.executescript("""
+            CREATE TABLE windows (time REAL NOT NULL, frames INTEGER NOT NULL, face_frames INTEGER NOT NULL,
+                votes TEXT NOT NULL, mood TEXT, share REAL NOT NULL, decision TEXT NOT NULL);
+            CREATE TABLE songs (time REAL NOT NULL, event TEXT NOT NULL, path TEXT NOT NULL,
+                title TEXT, artist TEXT, folder TEXT);
+            INSERT INTO windows VALUES (5.0, 72, 60, '{"sad": 40}', 'sad', 0.8, 'sad');
+            INSERT INTO songs VALUES (6.0, 'skip', '/s/x.ogg', 'x', NULL, 'sad');
+        """)
+    from emusify.journal import FeedbackRow
+
+    with Journal(path) as journal:
+        assert [w.mood for w in journal.windows()] == ["sad"]
+        assert journal.songs()[0].event == "skip"
+        assert journal.feedback_rows() == []
+        journal.feedback(FeedbackRow(7.0, 5.0, "sad", "happy", "correction", 60))
+    with Journal(path) as again:
+        assert [r.corrected for r in again.feedback_rows()] == ["happy"]
+        assert len(again.windows()) == 1

@@ -192,3 +192,32 @@ def test_the_demo_library_covers_the_four_main_moods(caplog):
     for folder in library.folders():
         for song in library.songs(folder):
             assert song.path.name in credits
+
+
+def test_songs_skipped_more_come_later_in_the_round_but_all_still_play(tmp_path, fixtures):
+    names = [f"song{i}.wav" for i in range(4)]
+    root = make_songs(tmp_path / "songs", fixtures, {"happy": names})
+    skipped = str(root / "happy" / "song0.wav")
+
+    def positions(history) -> tuple[float, list[list[str]]]:
+        library = Library(root, rng=random.Random(3), history=history)
+        draws = titles([library.next_song("happy") for _ in range(400)])
+        rounds = [draws[i:i + 4] for i in range(0, 400, 4)]
+        return float(sum(r.index("song0") for r in rounds)) / len(rounds), rounds
+
+    plain, _ = positions(None)
+    weighted, rounds = positions(lambda: {skipped: (10, 9), str(root / "happy" / "song1.wav"): (10, 0)})
+    assert all(sorted(r) == ["song0", "song1", "song2", "song3"] for r in rounds)  # never dropped
+    assert weighted > plain + 0.7  # drawn later (position 0-3 in its round)
+    library = Library(root, history=lambda: {skipped: (10, 9)})
+    assert library.weight(root / "happy" / "song0.wav") < 0.25 < library.weight(root / "happy" / "song1.wav")
+
+
+def test_a_broken_history_shuffles_without_it(tmp_path, fixtures, caplog):
+    def history():
+        raise OSError("journal gone")
+
+    root = make_songs(tmp_path / "songs", fixtures, {"happy": ["a.wav", "b.wav"]})
+    library = Library(root, history=history)
+    assert library.next_song("happy") is not None
+    assert "shuffling without them" in caplog.text

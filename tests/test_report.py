@@ -69,3 +69,23 @@ def test_songs_span_until_their_end_skip_or_the_next_start():
             row(95, "error", "d")]
     assert [(begin, end, r.path) for begin, end, r in _spans(rows, last=200.0)] == [
         (0, 30, "a"), (31, 90, "b"), (90, 200.0, "c")]
+
+
+def test_the_text_report_lists_corrections_and_the_most_skipped_songs(tmp_path):
+    from emusify.journal import FeedbackRow
+    from emusify.report import feedback_summary
+
+    with Journal(tmp_path / "j.sqlite") as journal:
+        fill(journal)
+        journal.feedback(FeedbackRow(1_763_800_400.0, 1_763_800_318.0, "sad", "happy", "correction", 64))
+        journal.feedback(FeedbackRow(1_763_800_500.0, 1_763_800_318.0, "happy", "happy", "confirmed", 60))
+        journal.feedback(FeedbackRow(1_763_800_600.0, 1_763_800_318.0, "angry", None, "doubted", 0))
+        often = SimpleNamespace(path=Path("/s/angry/loud.ogg"), title="Loud", artist=None, folder="angry")
+        for i in range(3):
+            journal.song(1_763_801_000.0 + i, "start", often)
+            journal.song(1_763_801_000.5 + i, "skip", often)
+        text = feedback_summary(journal)
+    assert text.splitlines()[0] == "corrections: 1 correction, 1 confirmation, 1 doubted mood"
+    assert "read sad       -> happy     correction 64 frames saved" in text
+    assert "read angry     doubted" in text
+    assert "  3 / 3   loud.ogg" in text

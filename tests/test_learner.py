@@ -1,0 +1,92 @@
+"""Background learning from recordings: the starter fine-tuned on corrections, saved atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emusify.dataset import SessionWriter, load_sessions
+from emusify.errors import DatasetError
+from emusify.features import LAYOUT, face_vector
+from emusify.learner import learn, session_offsets, update_model
+from emusify.model import Model, backup_path
+from tests.test_features import make_face
+
+ROOT = Path(__file__).resolve().parents[1]
+STARTER = ROOT / "models" / "starter.npz"
+
+
+def record(data: Path, emotion: str, seeds: range, feedback: dict | None = None,
+           group: str = "run-a") -> None:
+    """A recording of synthetic faces; ``feedback`` marks it as run.py's (header as Feedback writes it)."""
+    extra = {"feedback": feedback} if feedback else None
+    with SessionWriter(data, emotion, LAYOUT, "test", group=group, extra=extra) as writer:
+        for i in seeds:
+            writer.append(make_face(i), float(i))
+
+
+def test_one_correction_of_one_mood_makes_a_model_of_every_starter_mood(tmp_path):
+    offset = np.mean([face_vector(make_face(i)) for i in range(100, 140)], axis=0)
+    record(tmp_path / "data", "happy", range(12),
+           {"kind": "correction", "read": "sad", "window": 1.0, "offset": offset.tolist()})
+    update = update_model(tmp_path / "data", STARTER, tmp_path / "models" / "emusify.npz")
+    model = Model.load(tmp_path / "models" / "emusify.npz")
+    starter = Model.load(STARTER)
+    assert model.labels == starter.labels  # the moods nobody corrected are still there
+    assert (update.corrections, update.confirmations, update.samples) == (1, 0, 12)
+    assert update.message() == "model updated from 1 correction(s)"
+    np.testing.assert_allclose(model.reference_mean, offset, rtol=1e-6)  # the offset the model saw
+    happy = [face_vector(make_face(i)) - offset for i in range(12)]
+    assert model.predict(np.array(happy)).count("happy") >= 10
+    assert not backup_path(tmp_path / "models" / "emusify.npz").exists()
+
+
+def test_a_second_update_keeps_the_previous_model_as_backup(tmp_path):
+    data, path = tmp_path / "data", tmp_path / "emusify.npz"
+    record(data, "happy", range(6), {"kind": "correction", "read": "sad", "window": 1.0, "offset": None})
+    update_model(data, STARTER, path)
+    first = path.read_bytes()
+    record(data, "sad", range(20, 26), {"kind": "confirmed", "read": "sad", "window": 2.0, "offset": None},
+           group="run-b")
+    update = update_model(data, STARTER, path)
+    assert backup_path(path).read_bytes() == first and path.read_bytes() != first
+    assert update.message() == "model updated from 1 correction(s) and 1 confirmation(s)"
+
+
+def test_recordings_from_collect_are_centred_on_their_own_mean_and_corrections_on_theirs(tmp_path):
+    stored = np.full(LAYOUT.length, 0.25)
+    record(tmp_path, "happy", range(4))
+    record(tmp_path, "sad", range(4, 8))
+    record(tmp_path, "angry", range(8, 10), {"kind": "correction", "read": "sad", "offset": stored.tolist()},
+           group="run-c")
+    sessions = load_sessions(tmp_path)
+    X = np.stack([face_vector(lm) for s in sessions for lm in s.landmarks()])
+    y = np.array([s.emotion for s in sessions for _ in range(len(s))])
+    offsets = session_offsets(Model.load(STARTER), sessions, X, y, [len(s) for s in sessions])
+    own = (X[y == "happy"].mean(axis=0) + X[y == "sad"].mean(axis=0)) / 2
+    by_emotion = {s.emotion: o for s, o in zip(sessions, offsets)}
+    np.testing.assert_allclose(by_emotion["angry"], stored)
+    np.testing.assert_allclose(by_emotion["happy"], own, rtol=1e-5)
+    np.testing.assert_allclose(by_emotion["sad"], own, rtol=1e-5)
+
+
+def test_a_mood_the_starter_does_not_know_is_a_clear_error(tmp_path):
+    record(tmp_path, "calm", range(3), {"kind": "correction", "read": "sad", "offset": None})
+    with pytest.raises(DatasetError, match="does not know calm"):
+        learn(Model.load(STARTER), load_sessions(tmp_path))
+
+
+def test_train_py_counts_corrections_like_any_recording(tmp_path, capsys):
+    from emusify.cli import train
+
+    data = tmp_path / "data"
+    record(data, "happy", range(0, 30), group="run-a")
+    record(data, "sad", range(30, 60), group="run-a")
+    record(data, "happy", range(60, 70), {"kind": "correction", "read": "sad", "offset": None}, group="run-c")
+    status = train.main(["--data", str(data), "--model", str(tmp_path / "m.npz"), "-q"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert f"  {'happy':<12} {40:>7}" in out.splitlines()  # 30 recorded + 10 corrected frames
+    assert "run-c" in out and Model.load(tmp_path / "m.npz").labels == ("happy", "sad")
