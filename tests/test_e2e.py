@@ -111,3 +111,48 @@ def test_sigterm_and_ctrl_c_fade_out_flush_the_journal_and_exit(tmp_path, sig, s
     with sqlite3.connect(journal) as db:
         events = [row[0] for row in db.execute("SELECT event FROM songs ORDER BY rowid")]
     assert events[0] == "start" and events[-1] == "end"
+
+
+def test_pressing_2_after_the_first_window_saves_a_correction_and_updates_the_model(tmp_path):
+    """Through run.py's real path: its stdin is a terminal (a pty) and the test types `2` on it."""
+    import json
+    import pty
+
+    journal, data, model = tmp_path / "journal.sqlite", tmp_path / "data", tmp_path / "models" / "emusify.npz"
+    config = tmp_path / "emusify.cfg"  # no trained model yet: the starter plays, the update makes one
+    config.write_text(f"[emusify]\nmodel = {model}\n")
+    command = [
+        sys.executable, "run.py", "--source", str(VIDEO), "--window", "4", "--every", "0.2", "--cycles", "3",
+        "--journal", str(journal), "--data", str(data), "--songs", str(demo_songs(tmp_path)),
+    ]
+    env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1",
+               EMUSIFY_CONFIG=str(config))
+    master, slave = pty.openpty()
+    with open(tmp_path / "stdout.txt", "w") as out:
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdin=slave, stdout=out, stderr=subprocess.PIPE,
+                                 text=True)
+        os.close(slave)
+        lines: list[str] = []
+        try:
+            for line in child.stderr:
+                lines.append(line)
+                decisions = sum(x.startswith("INFO: decision:") for x in lines)
+                if line.startswith("INFO: decision:") and decisions == 1:
+                    os.write(master, b"2")  # after the first window: "my mood is happy"
+            assert child.wait(timeout=60) == 0, "".join(lines)[-3000:]
+        finally:
+            child.kill()
+            os.close(master)
+    log = "".join(lines)
+    assert "window 3:" in log and "window 4:" not in log  # the run went on to its end
+    (recording,) = (data / "happy").glob("*.emrec")
+    from emusify.dataset import read_session
+
+    header = read_session(recording).header
+    assert header["feedback"]["kind"] == "correction" and len(read_session(recording)) > 0
+    with sqlite3.connect(journal) as db:
+        rows = db.execute("SELECT read, corrected, kind, samples FROM feedback").fetchall()
+    assert len(rows) == 1 and rows[0][1:3] == ("happy", "correction") and rows[0][3] > 0
+    assert rows[0][0] == header["feedback"]["read"]
+    assert "model updated from 1 correction(s)" in log
+    assert json.loads(model.with_suffix(".json").read_text())["labels"][:1] == ["angry"]
