@@ -50,6 +50,8 @@ from emusify.samples import calibrate, samples_from_sessions
 from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
 
 TCCED = "taiwanese_tcced"
+DEV = "jaffe"  # --dev: settings are chosen here (images of each person split in two), never on tcced
+LEARN: dict[str, Any] = {}  # keyword arguments of emusify.learner.learn (--centre, --anchors)
 FOUR = ("angry", "happy", "neutral", "sad")
 FRAMES = 18  # frames per image: a still face held for 4.5 s at run.py's 4 fps
 KS = (0, 1, 2, 4, 8)
@@ -78,9 +80,9 @@ class Recording:
         return (f.landmarks for f in self.faces)
 
 
-def performers() -> dict[str, list[Face]]:
-    """Every tcced performer's faces (contempt left out)."""
-    cache = load_cache(TCCED)
+def performers(dataset: str = TCCED) -> dict[str, list[Face]]:
+    """Every performer's faces (contempt left out)."""
+    cache = load_cache(dataset)
     found: dict[str, list[Face]] = {}
     for i in range(len(cache["label"])):
         if cache["label"][i] not in SEVEN:
@@ -93,6 +95,16 @@ def performers() -> dict[str, list[Face]]:
     return found
 
 
+def split_dev(faces: list[Face]) -> tuple[list[Face], list[Face]]:
+    """jaffe (--dev): the first two photos of each mood are recorded, the others are later."""
+    recorded, later = [], []
+    for label in sorted({f.label for f in faces}):
+        mine = sorted((f for f in faces if f.label == label), key=lambda f: f.name)
+        recorded += [f._replace(session="1") for f in mine[:2]]
+        later += mine[2:]
+    return recorded, later
+
+
 def split(faces: list[Face]) -> tuple[list[Face], list[Face]]:
     """(recorded: types 1, 2 and the first two neutral photos; later: type 3 and the other neutrals)."""
     neutrals = sorted((f for f in faces if f.session == "0"), key=lambda f: f.name)
@@ -101,9 +113,9 @@ def split(faces: list[Face]) -> tuple[list[Face], list[Face]]:
     return recorded, later
 
 
-def starter_without(person: str) -> Model:
+def starter_without(person: str, dataset: str = TCCED) -> Model:
     """The starter recipe (benchmarks/starter.py: sessions, session-mean, train.py's MLP) minus ``person``."""
-    kept = [s for s in sessions(SEVEN, 3) if s.group != f"{TCCED}:{person}"]
+    kept = [s for s in sessions(SEVEN, 3) if s.group != f"{dataset}:{person}"]
     samples, reference = calibrate(samples_from_sessions(kept))
     pipe = fit_pipeline(samples.X, samples.y, SEVEN, OPTIONS)
     return model_from_pipeline(pipe, LAYOUT, OPTIONS, reference)
@@ -180,9 +192,9 @@ def stream(starter: Model, labels: tuple[str, ...], recorded: list[Face], later:
         if mood == truth:
             continue
         offset = [float(v) for v in predictor.offset]
-        corrections.append(Recording(faces, truth, f"c{n}", f"run-c{n}",
-                                     {"feedback": {"kind": "correction", "read": mood, "offset": offset}}))
-        model = learn(starter, corrections).model
+        header = {"feedback": {"kind": "correction", "read": mood, "window": n, "offset": offset}}
+        corrections.append(Recording(faces, truth, f"c{n}", f"run-c{n}", header))
+        model = learn(starter, corrections, **LEARN).model
         predictor = Predictor(model, labels=labels)  # swapped in at the next window, as run.py does
         models[len(corrections)] = model
     result = {"stream": right / len(shown), "stream_plain": right_plain / len(shown),
@@ -226,17 +238,23 @@ def update_time(starter: Model, faces: list[Face], repeats: int = 3) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=0, metavar="N", help="only the first N performers")
+    parser.add_argument("--dev", action="store_true", help=f"the dev protocol on {DEV} instead of tcced")
+    parser.add_argument("--centre", choices=("stored", "latest"),
+                        help="learn(centre=...) (default: the product's)")
+    parser.add_argument("--anchors", type=int, metavar="N", help="learn(anchors=N) (default: the product's)")
     args = parser.parse_args()
+    LEARN.update({k: v for k, v in (("centre", args.centre), ("anchors", args.anchors)) if v is not None})
+    dataset = DEV if args.dev else TCCED
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
     started = time.monotonic()
-    people = performers()
+    people = performers(dataset)
     names = sorted(people)[: args.people or None]
     rows: dict[int, list[dict[str, Any]]] = {7: [], 4: []}
     personal_scores: dict[int, list[float]] = {7: [], 4: []}
     last_starter = None
     for i, person in enumerate(names):
-        starter = last_starter = starter_without(person)
-        recorded, later = split(people[person])
+        starter = last_starter = starter_without(person, dataset)
+        recorded, later = (split_dev if args.dev else split)(people[person])
         for n, labels in ((7, SEVEN), (4, FOUR)):
             mine = [f for f in later if f.label in labels]
             rows[n].append(stream(starter, labels, recorded, mine, seed=i))
@@ -244,6 +262,7 @@ def main() -> None:
         print(f"  {person}: 7 moods {rows[7][-1]['wrong']} wrong windows, 4 moods {rows[4][-1]['wrong']}",
               flush=True)
     print_table(rows, personal_scores, len(names))
+    print(f"\n{dataset}; learn() options: {LEARN or 'the product defaults'}")
     assert last_starter is not None
     every = [f for p in names for f in people[p]]
     median, alone, during = update_time(last_starter, every)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE = 5.0  # seconds after the last correction before the update starts
 ANCHORS = 512  # distillation points that keep the starter's answers for moods not shown
+CENTRE = "stored"  # which offset centres run.py's recordings (see session_offsets)
 AUGMENT = ("mirror",)  # mirrored copies (train.py's recipe adds jitter too; mirror alone is half the time)
 
 
@@ -58,7 +59,8 @@ def feedback_of(session: Any) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: int = 0) -> Update:
+def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: int = 0,
+          centre: str = CENTRE) -> Update:
     """Fine-tune ``prior`` (the starter) on ``sessions``, keeping all its moods.
 
     Raises:
@@ -72,7 +74,7 @@ def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: i
     if not len(samples.y):
         raise DatasetError("no usable samples in the recordings")
     counts = [entry["samples"] for entry in samples.sessions]
-    offsets = session_offsets(prior, sessions, samples.X, samples.y, counts)
+    offsets = session_offsets(prior, sessions, samples.X, samples.y, counts, centre)
     row_offset = np.repeat(offsets, counts, axis=0)
     X = np.concatenate([samples.X - row_offset, samples.aug_X - row_offset[samples.aug_of]])
     y = np.concatenate([samples.y, samples.y[samples.aug_of]])
@@ -91,12 +93,13 @@ def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: i
 
 
 def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.ndarray,
-                    counts: Sequence[int]) -> np.ndarray:
+                    counts: Sequence[int], centre: str = "stored") -> np.ndarray:
     """Per session, the vector subtracted before the network sees its rows.
 
-    run.py's recordings: the offset stored with them. Others: the mean of their per-mood means
-    (train.py's recipe) when they show two moods or more, else the mean of the stored offsets,
-    else the prior's reference mean. Zero when the prior is not calibrated.
+    run.py's recordings: the offset stored with them (``centre="stored"``), or the one stored with
+    the newest of them (``"latest"``: the running mean that had seen the most of the person).
+    Others: the mean of their per-mood means (train.py's recipe) when they show two moods or more,
+    else the mean of the stored offsets, else the prior's reference mean. Zero when the prior is not calibrated.
     """
     d = X.shape[1]
     if prior.calibration == "none":
@@ -104,6 +107,9 @@ def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.
     stored = [np.asarray(f["offset"], np.float64) if f and f.get("offset") is not None else None
               for f in map(feedback_of, sessions)]
     stored = [o if o is not None and o.shape == (d,) else None for o in stored]
+    if centre == "latest" and any(o is not None for o in stored):
+        newest = max((i for i, o in enumerate(stored) if o is not None), key=lambda i: _when(sessions[i]))
+        stored = [None if o is None else stored[newest] for o in stored]
     rows = np.repeat(np.array([o is None for o in stored]), counts)
     known = [o for o in stored if o is not None]
     if rows.any() and len(set(y[rows].tolist())) >= 2:
@@ -113,6 +119,11 @@ def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.
     else:
         fallback = np.asarray(prior.reference_mean, np.float64)
     return np.stack([fallback if o is None else o for o in stored])
+
+
+def _when(session: Any) -> tuple[float, str]:
+    window = (feedback_of(session) or {}).get("window")
+    return (float(window) if isinstance(window, (int, float)) else float("-inf"), str(session.session_id))
 
 
 def update_model(data_dir: Path, starter_path: Path, model_path: Path) -> Update:
