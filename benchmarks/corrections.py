@@ -242,8 +242,11 @@ def main() -> None:
     parser.add_argument("--centre", choices=("stored", "latest"),
                         help="learn(centre=...) (default: the product's)")
     parser.add_argument("--anchors", type=int, metavar="N", help="learn(anchors=N) (default: the product's)")
+    parser.add_argument("--steps", type=int, metavar="N", help="fine_tune steps (default: the product's)")
+    parser.add_argument("--alpha", type=float, metavar="A", help="fine_tune alpha (default: the product's)")
     args = parser.parse_args()
-    LEARN.update({k: v for k, v in (("centre", args.centre), ("anchors", args.anchors)) if v is not None})
+    chosen = {k: getattr(args, k) for k in ("centre", "anchors", "steps", "alpha")}
+    LEARN.update({k: v for k, v in chosen.items() if v is not None})
     dataset = DEV if args.dev else TCCED
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
     started = time.monotonic()

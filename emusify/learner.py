@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE = 5.0  # seconds after the last correction before the update starts
 ANCHORS = 512  # distillation points that keep the starter's answers for moods not shown
-CENTRE = "stored"  # which offset centres run.py's recordings (see session_offsets)
+CENTRE = "latest"  # which offset centres run.py's recordings (see session_offsets)
 AUGMENT = ("mirror",)  # mirrored copies (train.py's recipe adds jitter too; mirror alone is half the time)
 
 
@@ -60,8 +60,10 @@ def feedback_of(session: Any) -> dict[str, Any] | None:
 
 
 def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: int = 0,
-          centre: str = CENTRE) -> Update:
+          centre: str = CENTRE, **tuning: Any) -> Update:
     """Fine-tune ``prior`` (the starter) on ``sessions``, keeping all its moods.
+
+    ``tuning``: more keyword arguments of :func:`emusify.finetune.fine_tune` (steps, alpha, ...).
 
     Raises:
         DatasetError: no usable sample, or a mood the starter does not know.
@@ -78,7 +80,7 @@ def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: i
     row_offset = np.repeat(offsets, counts, axis=0)
     X = np.concatenate([samples.X - row_offset, samples.aug_X - row_offset[samples.aug_of]])
     y = np.concatenate([samples.y, samples.y[samples.aug_of]])
-    model = fine_tune(prior, X, y, prior.labels, anchors=anchors, seed=seed)
+    model = fine_tune(prior, X, y, prior.labels, anchors=anchors, seed=seed, **tuning)
     if prior.calibration != "none":
         model.calibration, model.reference_mean = prior.calibration, np.average(offsets, 0, counts)
     kinds = Counter((feedback_of(s) or {}).get("kind") for s in sessions)
@@ -99,7 +101,8 @@ def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.
     run.py's recordings: the offset stored with them (``centre="stored"``), or the one stored with
     the newest of them (``"latest"``: the running mean that had seen the most of the person).
     Others: the mean of their per-mood means (train.py's recipe) when they show two moods or more,
-    else the mean of the stored offsets, else the prior's reference mean. Zero when the prior is not calibrated.
+    else the mean of the stored offsets, else the prior's reference mean. Zero when the prior is not
+    calibrated.
     """
     d = X.shape[1]
     if prior.calibration == "none":

@@ -90,3 +90,20 @@ def test_train_py_counts_corrections_like_any_recording(tmp_path, capsys):
     assert status == 0
     assert f"  {'happy':<12} {40:>7}" in out.splitlines()  # 30 recorded + 10 corrected frames
     assert "run-c" in out and Model.load(tmp_path / "m.npz").labels == ("happy", "sad")
+
+
+def test_corrections_are_centred_on_the_newest_offset_the_player_had(tmp_path):
+    old, new = np.full(LAYOUT.length, 0.1), np.full(LAYOUT.length, 0.3)
+    record(tmp_path, "sad", range(0, 3), {"kind": "correction", "read": "happy", "window": 50.0,
+                                          "offset": new.tolist()}, group="run-a")
+    record(tmp_path, "happy", range(3, 6), {"kind": "correction", "read": "sad", "window": 10.0,
+                                            "offset": old.tolist()}, group="run-b")
+    sessions = load_sessions(tmp_path)  # happy/ sorts first: the order on disk is not the time order
+    X = np.stack([face_vector(lm) for s in sessions for lm in s.landmarks()])
+    y = np.array([s.emotion for s in sessions for _ in range(len(s))])
+    counts = [len(s) for s in sessions]
+    starter = Model.load(STARTER)
+    latest = session_offsets(starter, sessions, X, y, counts, "latest")
+    stored = session_offsets(starter, sessions, X, y, counts, "stored")
+    np.testing.assert_allclose(latest, [new, new])
+    np.testing.assert_allclose(stored, [old, new])
