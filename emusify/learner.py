@@ -163,6 +163,8 @@ class Learner:
         self._running = False
         self._ready: Update | None = None
         self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
         self.updates = 0  # finished updates
         self.failures = 0
 
@@ -175,6 +177,7 @@ class Learner:
         if self._due is None or self._running or self.clock.now() < self._due:
             return
         self._due, self._running = None, True
+        self._idle.clear()
         self.start(self._run)
 
     def take(self) -> Update | None:
@@ -188,6 +191,18 @@ class Learner:
         """An update is running or waiting for its time."""
         return self._running or self._due is not None
 
+    def finish(self, timeout: float = 30.0) -> bool:
+        """At quit: start a pending update now and wait for it (at most ``timeout`` s).
+
+        Returns False when it was still running at the timeout (the daemon thread then dies with
+        the program; the model file is written atomically, so the old one stays whole).
+        """
+        if self._due is not None:
+            log.info("learning from your last corrections before quitting (Ctrl-C skips it)")
+            self._due = self.clock.now()
+            self.poll()
+        return self._idle.wait(timeout)
+
     def _run(self) -> None:
         try:
             update = self.work()
@@ -198,6 +213,7 @@ class Learner:
             return
         finally:
             self._running = False
+            self._idle.set()
         with self._lock:
             self._ready = update
         self.updates += 1

@@ -208,3 +208,13 @@ def test_skips_long_after_the_change_are_not_a_doubt(tmp_path):
     runner.run()
     assert [e for e, _ in dev.journal.events()].count("skip") == 2
     assert not [r for r in dev.journal.feedback_rows if r.kind == "doubted"]
+
+
+def test_a_pending_update_runs_at_quit_instead_of_being_lost():
+    clock, runs = FakeClock(), []
+    learner = Learner(lambda: runs.append(clock.now()) or Update("m", 1, 0, 5, 0.0), clock, delay=5,
+                      start=lambda run: run())
+    assert learner.finish(timeout=0) is True and runs == []  # nothing pending: nothing to do
+    learner.poke()
+    assert learner.finish(timeout=1) is True
+    assert runs == [clock.start] and learner.take().model == "m"

@@ -108,7 +108,10 @@ def command(args: argparse.Namespace) -> int:
         runner = Runner(settings, devices, predictor.labels, policy)
         devices.player.on_error = runner.song_failed  # a song failing inside a fade is skipped
         with _sigterm_stops(runner):
-            return runner.run()
+            status = runner.run()
+        if devices.learner is not None and status == 0:
+            devices.learner.finish()  # corrections pressed just before quitting are learned too
+        return status
 
 
 def moods_to_read(labels: Sequence[str], folders: Sequence[str], policy: Any) -> tuple[str, ...]:
