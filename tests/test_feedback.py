@@ -53,7 +53,7 @@ def script(mood: str | None, count: int = 200) -> list:
     return [face(mood) for _ in range(count)]
 
 
-def build(tmp_path, scripts, presses=(), work=None, **overrides):
+def build(tmp_path, scripts, presses=(), work=None, preview=None, **overrides):
     """A runner with feedback over fakes: 5 s windows at 4 fps (20 frames), a minute apart."""
     clock = FakeClock()
     options = dict(source="0", window=5, fps=4, every=1, cycles=2, min_face_frames=4, fade=2)
@@ -72,7 +72,7 @@ def build(tmp_path, scripts, presses=(), work=None, **overrides):
         vectorize=vectorize, predictor=FakePredictor(), player=FakePlayer(), library=FakeLibrary(SONGS),
         journal=journal, clock=clock, ui=FakeUI(clock, [(clock.start + t, k) for t, k in presses]),
         feedback=Feedback(tmp_path / "data", LAYOUT, "0", journal, learner), learner=learner,
-        make_predictor=make_predictor,
+        make_predictor=make_predictor, preview=preview,
     )
     runner = Runner(settings, devices, LABELS, parse_policy(settings.policy))
     return runner, devices, clock, swaps
@@ -218,3 +218,30 @@ def test_a_pending_update_runs_at_quit_instead_of_being_lost():
     learner.poke()
     assert learner.finish(timeout=1) is True
     assert runs == [clock.start] and learner.take().model == "m"
+
+
+class KeyInPreview:
+    """A preview window where ``key`` is typed while the ``at``-th frame is shown."""
+
+    def __init__(self, key: str, at: int) -> None:
+        self.key, self.at, self.count = key, at, 0
+
+    def __call__(self):
+        return self
+
+    def show(self, image, landmarks, probabilities):
+        self.count += 1
+        return self.key if self.count == self.at else None
+
+    def close(self):
+        pass
+
+
+def test_a_digit_typed_in_the_preview_window_corrects_the_window_before(tmp_path):
+    preview = KeyInPreview("4", at=25)  # the 5th frame of the second window
+    runner, dev, clock, _ = build(tmp_path, [script("happy"), script("happy")], preview=preview)
+    runner.run()
+    (session,) = load_sessions(tmp_path / "data")
+    assert session.emotion == "sad" and len(session) == 20  # window 1, not the frames of window 2
+    assert [(r.read, r.corrected) for r in dev.journal.feedback_rows] == [("happy", "sad")]
+    assert "sad0" in dev.player.played()
