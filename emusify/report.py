@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from emusify.errors import JournalError
-from emusify.journal import Journal, SongRow, WindowRow
+from emusify.journal import FeedbackRow, Journal, SongRow, WindowRow
 
 UNSURE = "unsure"
 COLOURS = {
@@ -34,19 +34,22 @@ def draw_report(journal: Journal | Path | str, out_png: Path | str) -> Path:
     """
     if isinstance(journal, Journal):
         windows, songs, name = journal.windows(), journal.songs(), journal.path
+        feedback = journal.feedback_rows()
     else:
         if not Path(journal).is_file():
             raise JournalError(f"no journal at {journal}: run run.py first, or pass --journal FILE")
         with Journal(Path(journal)) as opened:
             windows, songs, name = opened.windows(), opened.songs(), opened.path
+            feedback = opened.feedback_rows()
     if not windows and not songs:
         raise JournalError(f"the journal {name} is empty: run run.py for at least one window first")
     out = Path(out_png)
-    _draw(windows, songs, out, title=f"Mood journal ({Path(name).name})")
+    _draw(windows, songs, out, title=f"Mood journal ({Path(name).name})", feedback=feedback)
     return out
 
 
-def _draw(windows: Sequence[WindowRow], songs: Sequence[SongRow], out: Path, title: str) -> None:
+def _draw(windows: Sequence[WindowRow], songs: Sequence[SongRow], out: Path, title: str,
+          feedback: Sequence[FeedbackRow] = ()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,6 +61,7 @@ def _draw(windows: Sequence[WindowRow], songs: Sequence[SongRow], out: Path, tit
     try:
         colours = _colours(windows, songs)
         _moods(top, windows, colours)
+        _corrections(top, windows, colours, feedback)
         _timeline(bottom, songs, windows, colours)
         started = _plural(_count(songs, "start"), "song")
         top.set_title(f"{title}: {_plural(len(windows), 'window')}, {started} started")
@@ -111,6 +115,19 @@ def _moods(ax: Any, windows: Sequence[WindowRow], colours: dict[str, str]) -> No
                   title_fontsize=8)
     else:
         ax.text(0.5, 0.5, "no camera windows journaled yet", transform=ax.transAxes, ha="center")
+
+
+def _corrections(ax: Any, windows: Sequence[WindowRow], colours: dict[str, str],
+                 feedback: Sequence[FeedbackRow]) -> None:
+    """A star on the mood the listener gave, at the corrected window's time (rows as in _moods)."""
+    rows = [UNSURE] + [m for m in sorted(colours) if any(w.mood == m or w.votes.get(m) for w in windows)]
+    marks = [(f.window_time, rows.index(f.corrected)) for f in feedback
+             if f.kind == "correction" and f.corrected in rows and f.window_time is not None]
+    if marks:
+        ax.scatter([_dt(t) for t, _ in marks], [i for _, i in marks], marker="*", s=160, facecolor="none",
+                   edgecolor="black", linewidth=1.0, zorder=4, label="your correction")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="size: share\nof votes",
+                  title_fontsize=8)
 
 
 def _timeline(ax: Any, songs: Sequence[SongRow], windows: Sequence[WindowRow],

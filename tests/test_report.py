@@ -89,3 +89,19 @@ def test_the_text_report_lists_corrections_and_the_most_skipped_songs(tmp_path):
     assert "read sad       -> happy     correction 64 frames saved" in text
     assert "read angry     doubted" in text
     assert "  3 / 3   loud.ogg" in text
+
+
+def test_corrections_are_starred_on_the_mood_chart(tmp_path, monkeypatch):
+    from emusify import report
+    from emusify.journal import FeedbackRow
+
+    starred = []
+    monkeypatch.setattr(report, "_corrections", lambda ax, w, c, feedback: starred.extend(feedback))
+    with Journal(tmp_path / "j.sqlite") as journal:
+        fill(journal)
+        journal.feedback(FeedbackRow(1_763_800_400.0, 1_763_800_318.0, "sad", "happy", "correction", 64))
+        draw_report(journal, tmp_path / "r.png")
+    assert [f.corrected for f in starred] == ["happy"]
+    monkeypatch.undo()
+    with Journal(tmp_path / "j.sqlite") as journal:  # and the real drawing copes with them
+        assert draw_report(journal, tmp_path / "r2.png").read_bytes()[:4] == b"\x89PNG"
