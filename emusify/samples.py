@@ -49,8 +49,13 @@ def samples_from_sessions(
     augmenters: dict[str, Callable[[Any], Any]] | None = None,
     jitter: float = 0.02,
     seed: int = 0,
+    unit_of: Callable[[Any], str] | None = None,
 ) -> Samples:
-    """Feature vectors (and augmented copies) of every sample; bad landmarks are skipped with a warning."""
+    """Feature vectors (and augmented copies) of every sample; bad landmarks are skipped with a warning.
+
+    ``unit_of(session)`` names the calibration unit (the person) of a recording; by default its
+    group ("" when unknown). train.py makes all of a user's own recordings one unit.
+    """
     if vectorize is None:
         from emusify.features import face_vector as vectorize
     if augmenters is None:
@@ -74,7 +79,8 @@ def samples_from_sessions(
                 bad += 1
                 continue
             split = str(s.group) if s.group is not None else f"{s.session_id}#{i}"
-            meta.append((s.emotion, split, "" if s.group is None else str(s.group)))
+            unit = unit_of(s) if unit_of is not None else ("" if s.group is None else str(s.group))
+            meta.append((s.emotion, split, unit))
             aug_meta += [(len(rows), kind) for kind, _ in extra]
             aug_rows += [v for _, v in extra]
             rows.append(vector)
@@ -193,6 +199,18 @@ def _reference(samples: Samples, missing: str) -> tuple[Samples, np.ndarray]:
         log.info("%d calibration unit(s) without neutral rows centred on an estimate", len(lacking))
     centred = samples._replace(X=X.astype(np.float32), aug_X=aug.astype(np.float32))
     return centred, np.mean(refs, axis=0)
+
+
+def reference_info(samples: Samples, source: str = "recordings") -> dict[str, Any]:
+    """What a model's sidecar says about its reference (key "reference"): where it came from,
+    how many people and neutral frames made it, and when (epoch seconds; run.py compares it
+    with a stored calibration shot: the newer wins)."""
+    import time
+
+    neutral = samples.y == NEUTRAL
+    people = len(np.unique(samples.unit[neutral])) if source == "recordings" else 0
+    return {"source": source, "people": people, "frames": int(neutral.sum()) if people else 0,
+            "taken": round(time.time(), 3)}
 
 
 def _mean_of_means(X: np.ndarray, y: np.ndarray) -> np.ndarray:

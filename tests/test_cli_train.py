@@ -17,6 +17,7 @@ from emusify.landmarks import Landmarks
 from emusify.model import Model
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+STARTER = Path(__file__).resolve().parents[1] / "models" / "starter.npz"
 EMOTIONS = ("angry", "happy", "sad")
 MOUTH = np.arange(0, 468, 7)  # a spread of points the "emotions" move
 
@@ -140,7 +141,8 @@ def test_few_sessions_fine_tune_the_starter_model(tmp_path, capsys):
     assert status == ExitStatus.OK
     assert "prior: fine-tuning the starter model" in out and "1 recording session(s)" in out
     model = Model.load(tmp_path / "m.npz")
-    assert model.labels == EMOTIONS and model.calibration == "session-mean"
+    starter = Model.load(STARTER)
+    assert model.labels == EMOTIONS and model.calibration == starter.calibration  # the prior's way
     assert model.meta["training"]["prior"]["labels"][:2] == ["angry", "disgust"]  # the starter's moods
     assert model.meta["training"]["options"]["augment"] == ["mirror", "jitter"]
 
@@ -183,3 +185,102 @@ def test_prior_starter_with_a_network_of_ones_own_is_a_usage_error(tmp_path, cap
     status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
                          "--prior", "starter", "--hidden", "32")
     assert status == ExitStatus.USAGE and "--prior none" in err and err.count("\n") == 1
+
+
+# The reference face and small data ----------------------------------------------------------------
+
+MOODS = ("angry", "happy", "neutral", "sad")
+
+
+def record_moods(data: Path, per: int, moods=MOODS, imported: bool = False, seed: int = 1,
+                 groups: int = 1) -> np.ndarray:
+    """Recordings of one person (or an import of ``per`` photos per mood, no group ids); returns the face."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.3, 0.7, (468, 3))
+    for g in range(groups):
+        for e, emotion in enumerate(moods):
+            source, group = ("import:photos", None) if imported else ("0", f"run{g}")
+            with SessionWriter(data, emotion, LAYOUT, source, group=group) as writer:
+                for i in range(per):
+                    writer.append(face(rng, e, base), float(i))
+    return base
+
+
+def test_neutral_recordings_become_the_models_reference(tmp_path, capsys):
+    from emusify.calibration import model_reference
+    from emusify.features import face_vector
+
+    base = record_moods(tmp_path / "data", per=8, groups=3)
+    status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--max-steps", "200")
+    assert status == ExitStatus.OK, out
+    assert "reference face: your relaxed face, the median of 24 neutral frames" in out
+    model = Model.load(tmp_path / "m.npz")
+    assert model.calibration == "reference" and model.meta["reference"]["people"] == 1
+    rng = np.random.default_rng(7)
+    relaxed, happy = (np.median([face_vector(face(rng, MOODS.index(m), base)) for _ in range(30)], axis=0)
+                      for m in ("neutral", "happy"))
+    assert np.linalg.norm(model.reference_mean - relaxed) < 0.5 * np.linalg.norm(model.reference_mean - happy)
+    own = model_reference(model)
+    assert own is not None and own.source == "recordings"  # run.py uses it before any shot
+    np.testing.assert_allclose(own.vector, model.reference_mean)
+
+
+def test_without_neutral_training_works_uncalibrated_and_says_what_to_record(tmp_path, capsys):
+    record_moods(tmp_path / "data", per=8, moods=("angry", "happy", "sad"), groups=3)
+    status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--max-steps", "200")
+    assert status == ExitStatus.OK
+    line, = [x for x in out.splitlines() if x.startswith("no neutral recordings")]
+    assert "python collect.py neutral" in line
+    assert Model.load(tmp_path / "m.npz").calibration == "none"
+    status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--calibration", "reference")
+    assert status == ExitStatus.ERROR and "collect.py neutral" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("prior", ["none", "auto"])
+def test_two_imported_photos_per_mood_train_without_a_traceback(tmp_path, capsys, prior):
+    record_moods(tmp_path / "data", per=2, imported=True)  # one import, no group ids: 8 independent photos
+    status, out, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                           "--prior", prior)
+    assert status == ExitStatus.OK, err
+    assert "Traceback" not in out + err
+    model = Model.load(tmp_path / "m.npz")
+    assert model.labels == MOODS and model.meta["validation"]["folds"] == 2
+    assert "validation: 2-fold over samples (no group ids)" in out
+    if prior == "auto":  # one recording per mood: the starter is fine-tuned
+        assert "prior: fine-tuning the starter model" in out
+    else:
+        assert model.calibration == "reference" and "neutral frames" in out
+
+
+def test_one_photo_per_mood_is_saved_unvalidated(tmp_path, capsys, caplog):
+    record_moods(tmp_path / "data", per=1, imported=True)
+    status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--prior", "none")
+    assert status == ExitStatus.OK and "validation: none" in out
+    assert "cannot validate yet" in caplog.text and Model.load(tmp_path / "m.npz").labels == MOODS
+
+
+def test_fine_tuning_a_reference_starter_keeps_the_users_relaxed_face(tmp_path, capsys, monkeypatch):
+    for g in range(4):  # a stand-in starter: imported people (their relaxed faces) and one recorded
+        rng = np.random.default_rng(g)
+        with SessionWriter(tmp_path / "people", "neutral", LAYOUT, "import:set", group=f"P{g}") as w:
+            w.append(face(rng, 2, rng.uniform(0.3, 0.7, (468, 3))), 0.0)
+    record_moods(tmp_path / "people", per=6, groups=1, seed=5)
+    status, out, _ = run(capsys, "--data", tmp_path / "people", "--model", tmp_path / "starter.npz",
+                         "--prior", "none", "--max-steps", "100")
+    assert status == ExitStatus.OK and Model.load(tmp_path / "starter.npz").calibration == "reference"
+    (tmp_path / "emusify.cfg").write_text(f"[emusify]\nstarter_model = {tmp_path / 'starter.npz'}\n")
+    monkeypatch.setenv("EMUSIFY_CONFIG", str(tmp_path / "emusify.cfg"))
+    record_moods(tmp_path / "me", per=2, imported=True, seed=9)
+    status, out, _ = run(capsys, "--data", tmp_path / "me", "--model", tmp_path / "m.npz")
+    assert status == ExitStatus.OK and "prior: fine-tuning the starter model" in out
+    model = Model.load(tmp_path / "m.npz")
+    assert model.calibration == "reference" and model.meta["reference"]["source"] == "recordings"
+    assert "the median of 2 neutral frames" in out
+    shutil.rmtree(tmp_path / "me" / "neutral")
+    status, out, _ = run(capsys, "--data", tmp_path / "me", "--model", tmp_path / "m.npz")
+    assert status == ExitStatus.OK and "the starter's average relaxed face" in out
+    assert Model.load(tmp_path / "m.npz").meta["reference"]["source"] == "prior"

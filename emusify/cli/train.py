@@ -48,9 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", default="64", metavar="SIZES",
                    help="hidden layer sizes of the mlp, comma-separated (default: 64)")
     p.add_argument("--alpha", type=float, default=1.0, metavar="L2", help="L2 penalty (default: 1.0)")
-    p.add_argument("--calibration", choices=("none", "session-mean"), default="none",
-                   help="session-mean: learn on each session's deviations from its own mean vector; "
-                        "run.py then subtracts your running mean (default: none)")
+    p.add_argument("--calibration", choices=("auto", "reference", "none", "session-mean"), default="auto",
+                   help="reference: learn on deviations from your relaxed face (the median of your neutral "
+                        "recordings; stored in the model for run.py); auto: reference when neutral is "
+                        "recorded, else none; session-mean: deviations from each person's mean vector "
+                        "(older models) (default: auto)")
     p.add_argument("--augment", default="none", metavar="LIST",
                    help="landmark-space augmentation of the training side: none, mirror, jitter, "
                         "or a comma list (default: none)")
@@ -95,17 +97,21 @@ def command(args: argparse.Namespace) -> int:
     from emusify.training import train
 
     options = options_from(args)
-    sessions = []
-    for folder in [settings.data, *args.also]:
+    sessions = _sessions_in(settings.data, load_sessions)
+    n_own = len(sessions)  # the user's own recordings: one person (see person_of)
+    for folder in args.also:
         sessions += _sessions_in(folder, load_sessions)
     prior = choose_prior(args, settings, sessions, options)
     if prior is not None:  # the measured fine-tuning recipe: calibrated, with mirrored and jittered copies
-        options = dataclasses.replace(options, calibration="session-mean",
-                                      augment=tuple(dict.fromkeys(options.augment + ("mirror", "jitter"))))
-    samples = samples_from_sessions(sessions, options.augment, jitter=options.jitter, seed=options.seed)
+        augment = tuple(dict.fromkeys(options.augment + ("mirror", "jitter")))
+        options = dataclasses.replace(options, augment=augment)
+    own = {id(s) for s in sessions[:n_own]}
+    samples = samples_from_sessions(sessions, options.augment, jitter=options.jitter, seed=options.seed,
+                                    unit_of=lambda s: person_of(s, id(s) in own))
     if not len(samples.y):
         raise DatasetError(f"no usable samples under {settings.data}/: record faces with collect.py first")
     print(format_samples(samples.sessions))
+    options = choose_calibration(options, samples, prior)
     if prior is not None:
         from emusify.finetune import train_from_prior
 
@@ -113,6 +119,7 @@ def command(args: argparse.Namespace) -> int:
                                  prior_name=str(settings.starter_model))
     else:
         model = train(samples, LAYOUT, options, progress=not args.quiet)
+    print(reference_line(model))
     validation = model.meta["validation"]
     print(format_metrics(validation))
     model.save(settings.model)
@@ -181,6 +188,55 @@ def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list, o
           + (f" ('{fewest}' has {count} recording session(s); from {PRIOR_BELOW} on, train.py "
              "trains from scratch)" if args.prior == "auto" else ""))
     return prior
+
+
+def person_of(session: Any, own: bool) -> str:
+    """The calibration unit (person) of a recording: all the user's own recordings are one person
+    ("you"); recordings imported with a group id (``--group-regex``) or from ``--also`` folders
+    are the person of their group."""
+    imported = str(getattr(session, "header", {}).get("source", "")).startswith("import:")
+    if own and not (imported and session.group is not None):
+        return "you"
+    return "" if session.group is None else str(session.group)
+
+
+def choose_calibration(options: Any, samples: Any, prior: Any) -> Any:
+    """--calibration auto: "reference" when neutral is recorded, else "none" (and say how to get it).
+
+    With the starter as prior the prior decides (its calibration is kept).
+
+    Raises:
+        DatasetError: --calibration reference without neutral recordings.
+    """
+    has_neutral = bool((samples.y == "neutral").any())
+    if prior is not None:
+        return dataclasses.replace(options, calibration=prior.calibration)
+    if options.calibration == "reference" and not has_neutral:
+        raise DatasetError("--calibration reference needs neutral recordings: record your relaxed face "
+                           "with 'python collect.py neutral', or use --calibration none")
+    if options.calibration != "auto":
+        return options
+    if not has_neutral:
+        print("no neutral recordings: training without a reference face; record your relaxed face with "
+              "'python collect.py neutral' and train again to calibrate")
+    return dataclasses.replace(options, calibration="reference" if has_neutral else "none")
+
+
+def reference_line(model: Any) -> str:
+    """One line saying which reference face the model reads against, and where it came from."""
+    info = model.meta.get("reference", {})
+    if model.calibration == "none":
+        return "reference face: none (the model reads faces as they are)"
+    if model.calibration == "session-mean":
+        return "reference face: the running mean of your frames (session-mean)"
+    if info.get("source") == "prior":
+        return ("reference face: none of your own recorded, the starter's average relaxed face; run.py asks "
+                "for a calibration shot (record 'python collect.py neutral' and train again to build it in)")
+    if info.get("people", 0) > 1:
+        return (f"reference face: each person's neutral frames ({info['people']} people, "
+                f"{info['frames']} frames); new users start from their average")
+    return (f"reference face: your relaxed face, the median of {info.get('frames', 0)} neutral frames "
+            "of your recordings (run.py uses it until a newer calibration shot)")
 
 
 def _sessions_in(folder: Path, load_sessions: Any) -> list:
