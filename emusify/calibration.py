@@ -132,12 +132,7 @@ class Calibration:
     needs_shot: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        stored = load_reference(self.path, self.layout)
-        own, reference = self.own, None
-        if own is not None and (stored is None or own.updated > stored.updated):
-            reference, why = own, "your neutral recordings (in the model)"
-        elif stored is not None:
-            reference, why = stored, f"the calibration shot of {_when(stored.taken)} ({self.path})"
+        reference, why = choose_reference(load_reference(self.path, self.layout), self.own, self.path)
         self._use(reference)
         self.needs_shot = self.force_shot or reference is None
         if reference is not None:
@@ -202,6 +197,16 @@ class Calibration:
         if self.reference is None:
             return "the model's average relaxed face"
         return f"the reference of {_when(self.reference.updated)} ({self.reference.source})"
+
+
+def choose_reference(stored: Reference | None, own: Reference | None,
+                     path: Path | None = None) -> tuple[Reference | None, str]:
+    """The newer of a stored reference and a personal model's own one, and a few words on which."""
+    if own is not None and (stored is None or own.updated > stored.updated):
+        return own, "your neutral recordings (in the model)"
+    if stored is not None:
+        return stored, f"the calibration shot of {_when(stored.taken)}" + (f" ({path})" if path else "")
+    return None, "the model's average relaxed face"
 
 
 def model_reference(model: Any) -> Reference | None:

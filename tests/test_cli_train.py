@@ -284,3 +284,111 @@ def test_fine_tuning_a_reference_starter_keeps_the_users_relaxed_face(tmp_path, 
     status, out, _ = run(capsys, "--data", tmp_path / "me", "--model", tmp_path / "m.npz")
     assert status == ExitStatus.OK and "the starter's average relaxed face" in out
     assert Model.load(tmp_path / "m.npz").meta["reference"]["source"] == "prior"
+
+
+class PhotoExtractor:
+    """Stands in for MediaPipe: a 'photo' (its file stem) is already its landmarks."""
+
+    def __init__(self, static: bool = True, **_: object) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def extract(self, image):
+        return image
+
+
+def test_evaluate_reads_like_run_py_with_reference_and_moods(tmp_path, capsys, monkeypatch):
+    import emusify.camera
+    import emusify.features
+    import emusify.landmarks
+    from emusify.features import face_vector
+    from emusify.reference import Reference, save_reference
+
+    base = record_moods(tmp_path / "data", per=8, groups=3)
+    trained = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz", "--max-steps", "200")
+    assert trained[0] == 0
+    rng = np.random.default_rng(3)
+    other = base + rng.normal(0, 0.01, base.shape)  # someone else
+    faces = {}
+    for e, mood in enumerate(MOODS):
+        for i in range(3):
+            (tmp_path / "photos" / mood).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "photos" / mood / f"{mood}{i}.png").write_bytes(b"")
+            faces[f"{mood}{i}"] = face(rng, e, other)
+    (tmp_path / "relaxed").mkdir()
+    for i in range(4):
+        (tmp_path / "relaxed" / f"r{i}.jpg").write_bytes(b"")
+        faces[f"r{i}"] = face(rng, MOODS.index("neutral"), other)
+    monkeypatch.setattr(emusify.camera, "read_image", lambda p: p.stem)
+    monkeypatch.setattr(emusify.landmarks, "LandmarkExtractor", PhotoExtractor)
+    monkeypatch.setattr(emusify.features, "face_vector", lambda name: face_vector(faces[name]))
+
+    common = ("--evaluate", tmp_path / "photos", "--model", tmp_path / "m.npz", "--data", tmp_path / "data")
+    status, out, _ = run(capsys, *common, "--json", tmp_path / "blind.json")
+    blind = json.loads((tmp_path / "blind.json").read_text())
+    assert status == 0 and "reference face: your neutral recordings (in the model)" in out
+    assert {"accuracy", "macro_f1", "per_class", "confusion", "n_images", "n_faces"} <= set(blind)
+    assert blind["n_images"] == 12 and blind["reference"]["from"] == "your neutral recordings (in the model)"
+
+    status, out, _ = run(capsys, *common, "--reference", tmp_path / "relaxed", "--moods", "sad,happy",
+                         "--json", tmp_path / "shot.json")
+    shot = json.loads((tmp_path / "shot.json").read_text())
+    assert status == 0 and shot["reference"]["frames"] == 4 and shot["reference"]["from"].endswith("relaxed")
+    assert shot["moods"] == ["happy", "sad"] and shot["n_images"] == 6
+    assert shot["confusion"]["labels"] == ["happy", "sad"]
+
+    later = Reference(np.zeros(face_vector(faces["r0"]).shape), 9, 4e9, 4e9, LAYOUT.name, None, "shot")
+    save_reference(tmp_path / "data" / "reference.json", later)  # a shot taken after training: run.py uses it
+    status, out, _ = run(capsys, *common, "--json", tmp_path / "stored.json")
+    stored = json.loads((tmp_path / "stored.json").read_text())
+    assert status == 0 and "the calibration shot of" in stored["reference"]["from"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--moods", "angry,calm"], "--moods: unknown mood calm"),
+    (["--moods", "happy"], "fewer than two moods"),
+])
+def test_evaluate_with_unknown_moods_is_a_usage_error(tmp_path, capsys, argv, message):
+    status, _, err = run(capsys, "--evaluate", tmp_path, "--model", STARTER, *argv)
+    assert status == ExitStatus.USAGE and message in err and err.count("\n") == 1
+
+
+def test_reference_without_evaluate_is_a_usage_error(tmp_path, capsys):
+    record_moods(tmp_path / "data", per=2)
+    status, _, err = run(capsys, "--data", tmp_path / "data", "--reference", tmp_path)
+    assert status == ExitStatus.USAGE and "--evaluate" in err
+
+
+@pytest.mark.slow
+def test_import_two_photos_per_mood_and_train(tmp_path, capsys, monkeypatch):
+    """The issue's case end to end: collect.py --import of 2 images per mood, then train.py."""
+    cv2 = pytest.importorskip("cv2")
+    from emusify.cli import collect
+
+    image = cv2.imread(str(FIXTURES / "sergey.png"))
+    h, w = image.shape[:2]
+    def shift(dx: int, dy: int):
+        return cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h))
+
+    variants = [  # copies that differ a little, like photos of one person
+        image, cv2.flip(image, 1), shift(12, 8), cv2.resize(image, (int(w * 0.8), int(h * 0.8))),
+        shift(-10, 0), cv2.resize(image, (int(w * 1.2), int(h * 1.2))), cv2.GaussianBlur(image, (5, 5), 0),
+        cv2.convertScaleAbs(image, alpha=1.1, beta=10),
+    ]
+    for i, mood in enumerate(MOODS):
+        (tmp_path / "photos" / mood).mkdir(parents=True)
+        for j in range(2):
+            cv2.imwrite(str(tmp_path / "photos" / mood / f"{j}.png"), variants[2 * i + j])
+    monkeypatch.chdir(tmp_path)
+    assert collect.main(["--import", "photos", "--data", "data", "-q"]) == ExitStatus.OK
+    for prior in ("none", "auto"):
+        status, out, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / f"{prior}.npz",
+                               "--prior", prior)
+        assert status == ExitStatus.OK, err
+        assert "samples per emotion" in out and "Traceback" not in out + err
+        assert Model.load(tmp_path / f"{prior}.npz").labels == MOODS
