@@ -33,7 +33,7 @@ from emusify import __version__
 from emusify.errors import DatasetError
 from emusify.evaluation import metrics
 from emusify.model import Layout, Model
-from emusify.samples import Samples, calibrate, reference_info
+from emusify.samples import Samples, calibrate, reference_info, with_neutral
 
 log = logging.getLogger(__name__)
 
@@ -248,12 +248,19 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
     options = options or TrainOptions()
     labels = emotions_of(samples)
     started = time.monotonic()
-    if options.calibration in ("session-mean", "reference"):
-        samples, reference = calibrate(samples, options.calibration, options.missing)
-        labels = emotions_of(samples)  # dropping people without neutral rows may drop an emotion
+    if options.calibration == "reference":
+        if options.missing == "drop":
+            samples = with_neutral(samples)
+            labels = emotions_of(samples)  # dropping people without neutral rows may drop an emotion
+        fit_predict = _fold_references(samples, labels, options)
+        validation = cross_validate(samples, labels, options, progress, fit_predict)
+        samples, reference = calibrate(samples, "reference", options.missing)
     else:
-        reference = None
-    validation = cross_validate(samples, labels, options, progress)
+        if options.calibration == "session-mean":
+            samples, reference = calibrate(samples, "session-mean")
+        else:
+            reference = None
+        validation = cross_validate(samples, labels, options, progress)
     with tqdm(total=1, desc="final fit", disable=not progress, leave=False) as bar:
         pipe = fit_pipeline(*training_side(samples, np.arange(len(samples.y))), labels, options, bar)
         bar.update()
@@ -261,6 +268,21 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
     if options.calibration == "reference":
         meta["reference"] = reference_info(samples)
     return model_from_pipeline(pipe, layout, options, reference, meta)
+
+
+def _fold_references(samples: Samples, labels: Sequence[str],
+                     options: TrainOptions) -> Callable[[np.ndarray, np.ndarray], list]:
+    """Validation that never makes a reference from the rows it scores, where it can help it: each
+    person's reference comes from their neutral rows on the fold's training side (a person held
+    out entirely is centred on their own neutral rows, as run.py's calibration shot would)."""
+    def fit_predict(train: np.ndarray, test: np.ndarray) -> list:
+        fit = np.zeros(len(samples.y), bool)
+        fit[train] = True
+        centred, _ = calibrate(samples, "reference", options.missing, fit_rows=fit)
+        pipe = fit_pipeline(*training_side(centred, train), labels, options)
+        return pipe.predict(centred.X[test]).tolist()
+
+    return fit_predict
 
 
 def model_meta(samples: Samples, options: TrainOptions, seconds: float,
