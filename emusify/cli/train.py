@@ -24,13 +24,16 @@ vectors from face landmarks, a small dense network (scikit-learn), validated so 
 recording session (or one subject of an imported set) are never on both sides of a split.
 Prints samples per emotion and session, accuracy, macro-F1, per-class precision/recall and the
 confusion matrix; saves FILE.npz + FILE.json and FILE.confusion.png (the previous model is kept
-as FILE.bak.npz/.json). While some emotion has fewer than three recording sessions, the starter
-model is fine-tuned on your recordings instead of training from scratch (--prior)."""
+as FILE.bak.npz/.json). Your moods are learned as deviations from your relaxed face: the median of
+your neutral recordings, kept in the model (python collect.py records neutral first). While some
+emotion has fewer than three recording sessions, the starter model is fine-tuned on your
+recordings instead of training from scratch (--prior). --evaluate DIR scores a model on labelled
+photos the way run.py reads them (never calibrated on the scored photos)."""
 
 EPILOG = """\
 examples:
   python train.py                                   datasets/ -> models/emusify.npz
-  python train.py --augment mirror --calibration session-mean --prior none
+  python train.py --augment mirror --prior none
   python train.py --evaluate photos/ --label-map anger=angry,happiness=happy --json eval.json
   python train.py --evaluate photos/ --reference relaxed/ --moods angry,happy,neutral,sad
 """
@@ -58,14 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="landmark-space augmentation of the training side: none, mirror, jitter, "
                         "or a comma list (default: none)")
     p.add_argument("--prior", choices=("auto", "starter", "none"), default="auto",
-                   help="start from the starter model (its network, with session-mean calibration) and "
-                        "fine-tune it on your recordings; auto: when some emotion has fewer than "
+                   help="start from the starter model (its network and its calibration: your "
+                        "neutral recordings become the reference face) and fine-tune it on your "
+                        "recordings; auto: when some emotion has fewer than "
                         f"{PRIOR_BELOW} recording sessions and --estimator/--hidden/--alpha/--also are "
                         "not given (default: auto)")
     p.add_argument("--balance", choices=("oversample", "none"), default="oversample",
                    help="oversample rarer emotions to the size of the largest (default: oversample)")
     p.add_argument("--folds", type=int, default=5, metavar="N",
-                   help="validation folds; fewer groups than N: leave-one-group-out (default: 5)")
+                   help="validation folds; fewer groups than N: leave-one-group-out; fewer when an "
+                        "emotion has fewer recordings, none when it cannot be validated yet (default: 5)")
     p.add_argument("--max-steps", type=int, default=1500, metavar="N",
                    help="mini-batch updates per fit at most (default: 1500)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
