@@ -233,7 +233,11 @@ def choose_reference(stored: Reference | None, own: Reference | None,
     if own is not None and (stored is None or own.updated > stored.updated):
         return own, "your neutral recordings (in the model)"
     if stored is not None:
-        return stored, f"the calibration shot of {_when(stored.taken)}" + (f" ({path})" if path else "")
+        what = (f"the calibration shot of {_when(stored.taken)}" if stored.source == "shot"
+                else f"your stored reference ({stored.source})")
+        if stored.updated > stored.taken:
+            what += f", kept current until {_when(stored.updated)}"
+        return stored, what + (f" ({path})" if path else "")
     return None, "the model's average relaxed face"
 
 
