@@ -95,7 +95,10 @@ class _State:
             fraction = self.kept / self.samples if self.samples else 0.0
             head = f"{self.emotion}: {_bar(fraction)} image {self.kept + self.no_face}"
         face = "" if self.face is None else ("face found" if self.face else "NO FACE - face the camera")
-        return [head, f"kept {self.kept} samples", face]
+        lines = [head, f"kept {self.kept} samples", face]
+        if self.emotion == NEUTRAL:  # the reference face: say what it is for, so the user relaxes
+            lines.insert(1, "relax your face and look at the screen as you do at work")
+        return lines
 
 
 def record_session(source: Any, extractor: Any, writer: SessionWriter, *, seconds: float,
