@@ -144,7 +144,8 @@ def command(args: argparse.Namespace) -> int:
                                  f"validation: {validation['scheme']}")
         print(f"confusion matrix: {png}")
     if args.json is not None:
-        write_json(args.json, {"training": model.meta["training"], "validation": validation})
+        write_json(args.json, {"training": model.meta["training"], "validation": validation,
+                               "reference": model.meta.get("reference")})
     return ExitStatus.OK
 
 
