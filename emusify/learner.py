@@ -26,7 +26,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from emusify.errors import DatasetError
-from emusify.finetune import fine_tune, own_mean
+from emusify.finetune import fine_tune, user_centre
 from emusify.model import Model
 from emusify.samples import samples_from_sessions
 
@@ -105,9 +105,10 @@ def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.
 
     run.py's recordings: the offset stored with them (``centre="stored"``), or the one stored with
     the newest of them (``"latest"``: the running mean that had seen the most of the person).
-    Others: the mean of their per-mood means (train.py's recipe) when they show two moods or more,
-    else the mean of the stored offsets, else the prior's reference mean. Zero when the prior is not
-    calibrated.
+    Others: train.py's centre (:func:`emusify.finetune.user_centre`: a "reference" prior, the
+    relaxed face of their neutral rows or the prior's reference mean; "session-mean", the mean of
+    their per-mood means when they show two moods or more), else the mean of the stored offsets,
+    else the prior's reference mean. Zero when the prior is not calibrated.
     """
     d = X.shape[1]
     if prior.calibration == "none":
@@ -120,8 +121,9 @@ def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.
         stored = [None if o is None else stored[newest] for o in stored]
     rows = np.repeat(np.array([o is None for o in stored]), counts)
     known = [o for o in stored if o is not None]
-    if rows.any() and len(set(y[rows].tolist())) >= 2:
-        fallback = own_mean(X[rows], y[rows])
+    mode = "reference" if prior.calibration == "reference" else "session-mean"
+    if rows.any() and (mode == "reference" or len(set(y[rows].tolist())) >= 2):
+        fallback = user_centre(X[rows], y[rows], prior, mode)
     elif known:
         fallback = np.mean(known, axis=0)
     else:

@@ -94,3 +94,21 @@ def test_anchors_keep_the_moods_nobody_showed(prior):
     assert bare.predict(others).count("happy") >= 2  # what the anchors prevent
     kept = anchored.predict_proba(others)[[0, 1, 2], [0, 2, 3]]
     assert kept.min() > 0.9
+
+
+def test_a_reference_prior_centres_the_user_on_their_neutral_rows(prior):
+    rng = np.random.default_rng(5)
+    face = rng.normal(0, 2, D)  # this user's relaxed face, far from the prior's people
+    X, y = clusters(rng, np.eye(4, D) * 3 + face, 8)
+    ref_prior = model_from_pipeline(fit_pipeline(*clusters(rng, np.eye(4, D) * 3, 30), LABELS,
+                                                 TrainOptions(hidden=(16,), max_steps=200)),
+                                    LAYOUT, TrainOptions(calibration="reference"), np.eye(4, D)[2] * 3)
+    samples = Samples(X.astype(np.float32), y, np.array([f"g{i % 2}" for i in range(len(y))]),
+                      np.full(len(y), ""), np.zeros((0, D), np.float32), np.zeros(0, int),
+                      np.zeros(0, str), [])
+    model = train_from_prior(samples, ref_prior, TrainOptions(folds=2), progress=False)
+    assert model.calibration == "reference"
+    np.testing.assert_allclose(model.reference_mean, np.median(X[y == "neutral"], axis=0), rtol=1e-5)
+    no_neutral = Samples(*(a[y != "neutral"] if i < 4 else a for i, a in enumerate(samples)))
+    fallback = train_from_prior(no_neutral, ref_prior, TrainOptions(folds=2), progress=False)
+    np.testing.assert_allclose(fallback.reference_mean, ref_prior.reference_mean)

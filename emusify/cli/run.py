@@ -22,6 +22,9 @@ DESCRIPTION = """\
 Every few minutes, watch the camera for a short window, read the mood from face landmarks and
 play a song from songs/<mood>/. The camera is off between windows; the music never stops.
 Keys (terminal or preview window): n next song, space or p pause/resume, q quit.
+On the first start (no reference face stored in the data folder yet) it first asks for about
+5 s of your relaxed face, the reference it reads your moods against (s skips it; --calibrate
+takes it again). Only feature numbers are stored (DATA/reference.json), never an image.
 
 Teach it your moods: the status line lists the moods it reads with a digit each (for the demo
 songs: 1 angry  2 happy  3 neutral  4 sad). A digit says "my mood is this": the music moves at
@@ -39,6 +42,7 @@ EPILOG = """\
 examples:
   python run.py                                  webcam 0, defaults from setup.cfg
   python run.py --source clip.mp4 --cycles 3     a video file stands in for the webcam
+  python run.py --calibrate                      take the relaxed-face reference again first
   python run.py --policy uplift                  lift low moods (sad -> happy, angry -> neutral)
   python run.py --report --out moods.png         draw the mood journal and exit
 No sound card? Set SDL_AUDIODRIVER=dummy."""
@@ -69,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"match, uplift, or a map such as 'sad=happy,angry=neutral' (default: {d.policy})")
     p.add_argument("--preview", action=argparse.BooleanOptionalAction, default=False,
                    help="show the camera with landmarks and probabilities during a window (default: off)")
+    p.add_argument("--calibrate", action="store_true",
+                   help=f"start with a new calibration shot: {d.calibrate_seconds:g} s of your relaxed "
+                        "face (setting calibrate_seconds), stored as <data>/reference.json; without it "
+                        "the shot is taken only when no reference is stored (default: off)")
     p.add_argument("--report", action="store_true", help="draw the mood journal as a PNG and exit")
     p.add_argument("--out", type=Path, metavar="PNG",
                    help="where --report writes (default: mood_report.png beside the journal)")
@@ -105,6 +113,7 @@ def command(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         devices = open_devices(settings, stack, predictor, library, args.preview)
         add_feedback(devices, settings)
+        devices.calibration = reference_keeper(settings, model, predictor, devices.journal, args.calibrate)
         runner = Runner(settings, devices, predictor.labels, policy)
         devices.player.on_error = runner.song_failed  # a song failing inside a fade is skipped
         with _sigterm_stops(runner):
@@ -130,6 +139,20 @@ def moods_to_read(labels: Sequence[str], folders: Sequence[str], policy: Any) ->
     log.info("reading the moods with songs: %s (the model also knows %s)", ", ".join(keep),
              ", ".join(m for m in labels if m not in keep))
     return keep
+
+
+def reference_keeper(settings: Settings, model: Any, predictor: Any, journal: Any, calibrate: bool) -> Any:
+    """The reference face for a "reference" model (emusify.calibration decides which); None otherwise."""
+    from emusify.calibration import Calibration, model_reference
+    from emusify.features import LAYOUT
+
+    if model.calibration != "reference":
+        if calibrate:
+            log.warning("--calibrate: this model (calibration %s) does not read a reference face; "
+                        "retrain it with train.py to use one", model.calibration)
+        return None
+    return Calibration(settings.reference_path, LAYOUT, predictor, journal, own=model_reference(model),
+                       force_shot=calibrate)
 
 
 def choose_model(settings: Settings, explicit: bool = False) -> Path:
@@ -199,8 +222,22 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
     devices.learner = Learner(work, devices.clock)
     devices.feedback = Feedback(settings.data, LAYOUT, settings.source, devices.journal, devices.learner)
     labels = devices.predictor.labels
-    devices.make_predictor = lambda model: Predictor(model, labels=labels)
+    devices.make_predictor = lambda model: swap_predictor(devices, Predictor(model, labels=labels))
     devices.library.history = devices.journal.song_stats
+
+
+def swap_predictor(devices: Devices, new: Any) -> Any:
+    """``new`` (for an updated model) takes over the user's reference face, and the keeper of that
+    reference (emusify.calibration) moves it on ``new`` from now on.
+
+    Raises:
+        ValueError: the reference does not fit the new model.
+    """
+    if new.model.calibration == "reference":
+        new.reference = getattr(devices.predictor, "reference", None)
+    if devices.calibration is not None:
+        devices.calibration.predictor = new
+    return new
 
 
 def report(settings: Settings, out: Path | None) -> int:
