@@ -236,3 +236,22 @@ def test_help_explains_the_calibration_shot(capsys):
         run.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--calibrate" in text and "relaxed face" in text and "s skips it" in text
+
+
+def test_an_updated_model_keeps_the_users_reference_face_and_its_keeper():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from emusify.cli.run import swap_predictor
+    from emusify.model import Layout, Model, Predictor
+
+    def model() -> Model:
+        return Model(("happy", "sad"), Layout("test", 3), [np.ones((3, 2))], [np.zeros(2)], np.zeros(3),
+                     np.ones(3), calibration="reference", reference_mean=np.zeros(3))
+
+    old = Predictor(model(), reference=np.array([0.1, 0.2, 0.3]))
+    devices = SimpleNamespace(predictor=old, calibration=SimpleNamespace(predictor=old))
+    new = swap_predictor(devices, Predictor(model()))
+    np.testing.assert_array_equal(new.reference, [0.1, 0.2, 0.3])
+    assert devices.calibration.predictor is new
