@@ -4,10 +4,10 @@ Every device comes in as an argument (:class:`Devices`), so the loop runs in tes
 clock that does not really sleep. The music never blocks the camera: the player is driven by
 ``update()`` between frames and between the short sleeps of the wait.
 
-Listener feedback (see :mod:`emusify.feedback`, :mod:`emusify.learner`) lives in its own methods
-below ("Listener feedback"): digit keys correct the last window's mood, ``y`` confirms it, ``n``
-early in a song is a skip, and a model updated in the background is swapped in at the start of
-the next window.
+Listener feedback (see :mod:`emusify.feedback`, :mod:`emusify.learner`) lives in the
+``ListenerKeys`` methods the Runner inherits: digit keys correct the last window's mood, ``y``
+confirms it, ``n`` early in a song is a skip, and a model updated in the background is swapped in
+at the start of the next window.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from emusify.config import Settings
 from emusify.errors import CameraError, ExitStatus, LibraryError
-from emusify.feedback import CONFIRM_KEY, SKIP_SECONDS, SkipWatch, mood_for_key, mood_keys
+from emusify.feedback import ListenerKeys, SkipWatch
 from emusify.policy import Policy
 from emusify.tally import Tally, WindowResult
 from emusify.ui import Status, action_for
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 TICK = 0.2  # seconds between music/status/keys checks while waiting
 EXIT_FADE = 1.5  # longest fade-out on quit, Ctrl-C or SIGTERM
 MAX_TRIES = 10  # songs tried in a row before giving up on starting one
-MESSAGE_SECONDS = 8.0  # how long a feedback message stays on the status line
 
 
 class SystemClock:
@@ -62,8 +61,12 @@ class Devices:
     calibration: Any = None  # calibration.Calibration: the reference face (shot, tracker); optional
 
 
-class Runner:
-    """Runs windows and music until --cycles is reached, q is pressed or a stop is requested."""
+class Runner(ListenerKeys):
+    """Runs windows and music until --cycles is reached, q is pressed or a stop is requested.
+
+    The listener's keys (mood digits, y, n as a skip) and the model swap are :class:`ListenerKeys`'
+    methods (emusify.feedback); the loop calls them at its hooks.
+    """
 
     def __init__(self, settings: Settings, devices: Devices, labels: Sequence[str], policy: Policy) -> None:
         self.settings = settings
@@ -360,84 +363,6 @@ class Runner:
             duration=getattr(song, "duration", None), paused=self.paused,
             watching=watching, seconds=seconds, keys=self._legend(), message=self._current_message(now),
         ))
-
-    # Listener feedback --------------------------------------------------------------------------
-
-    def _key(self, key: str | None) -> None:
-        """A key from the terminal or the preview: a mood digit, y, or a player key."""
-        if key is None:
-            return
-        if self.dev.feedback is not None and key.isdigit():
-            mood = mood_for_key(key, self.labels)
-            if mood is None:
-                self._say(f"no mood has the key {key}: {mood_keys(self.labels)}")
-            else:
-                self._correct(mood)
-        elif self.dev.feedback is not None and key.lower() == CONFIRM_KEY:
-            self._confirm()
-        else:
-            self._act(action_for(key))
-
-    def _correct(self, mood: str) -> None:
-        """"My mood is ``mood``": save the last window as it, and move the music there now."""
-        self._say(self.dev.feedback.save(mood, "correction", self.clock.now()))
-        if self.dev.feedback.last is None:  # no window yet: nothing to correct
-            return
-        folder = self.policy.folder_for(mood, self.dev.library.folders())
-        if folder is None or (folder == self.folder and self.song is not None):
-            return
-        log.info("corrected to %s: playing from %s", mood, folder)
-        if self.paused:
-            self.dev.player.resume()
-            self.paused = False
-        self._start(folder, fade=self.settings.fade, ended="end")
-
-    def _confirm(self) -> None:
-        """"Right": save the last window under the mood it read."""
-        last = self.dev.feedback.last
-        if last is None or last.mood is None:
-            why = "no window yet" if last is None else "the last window was unsure"
-            self._say(f"nothing to confirm: {why}")
-            return
-        self._say(self.dev.feedback.save(last.mood, "confirmed", self.clock.now()))
-
-    def _skip_event(self) -> str:
-        """``skip`` within SKIP_SECONDS of the song's start, else ``next``; a skip burst is a doubt."""
-        now = self.clock.now()
-        if self.song is None or now - self._song_at >= SKIP_SECONDS:
-            return "next"
-        if self.skip_watch.skipped(now):
-            self._say("skipping after a mood change: noted as a doubted mood (a digit corrects it)")
-        return "skip"
-
-    def _begin_window(self) -> None:
-        """Swap in a model the learner finished, then start keeping this window's landmarks."""
-        update = self.dev.learner.take() if self.dev.learner is not None else None
-        if update is not None and self.dev.make_predictor is not None:
-            try:
-                self.dev.predictor = self.dev.make_predictor(update.model)
-            except ValueError as exc:  # e.g. the new model lacks a mood being read
-                log.warning("the updated model cannot be used (%s); the current one stays", exc)
-            else:
-                self._say(update.message())
-        if self.dev.feedback is not None:
-            self.dev.feedback.begin_window()
-
-    def _end_window(self, result: WindowResult, when: float) -> None:
-        if self.dev.feedback is not None:
-            self.dev.feedback.end_window(when, result.mood, getattr(self.dev.predictor, "offset", None))
-
-    def _legend(self) -> str:
-        return mood_keys(self.labels) if self.dev.feedback is not None else ""
-
-    def _say(self, text: str) -> None:
-        self._message = (text, self.clock.now() + MESSAGE_SECONDS)
-        self._shown_at = float("-inf")  # show it at once
-
-    def _current_message(self, now: float) -> str | None:
-        if self._message is None or now > self._message[1]:
-            return None
-        return self._message[0]
 
     # Ending -------------------------------------------------------------------------------------
 
