@@ -164,8 +164,11 @@ class ListenerKeys:
     _shown_at: float
     _message: tuple[str, float] | None
 
-    def _start(self, folder: str, fade: float, ended: str) -> bool: ...  # the Runner's
-    def _act(self, action: str | None) -> None: ...  # the Runner's
+    def _start(self, folder: str, fade: float, ended: str) -> bool:
+        raise NotImplementedError("the Runner's")
+
+    def _act(self, action: str | None) -> None:
+        raise NotImplementedError("the Runner's")
 
     def _key(self, key: str | None) -> None:
         """A key from the terminal or the preview: a mood digit, y, or a player key."""
