@@ -245,3 +245,12 @@ def test_a_digit_typed_in_the_preview_window_corrects_the_window_before(tmp_path
     assert session.emotion == "sad" and len(session) == 20  # window 1, not the frames of window 2
     assert [(r.read, r.corrected) for r in dev.journal.feedback_rows] == [("happy", "sad")]
     assert "sad0" in dev.player.played()
+
+
+def test_a_correction_that_cannot_be_written_is_a_message_and_the_music_goes_on(tmp_path):
+    (tmp_path / "data").write_text("not a folder")  # the data folder cannot be created
+    runner, dev, _, _ = build(tmp_path, [script("sad")], presses=[(10, "2")])
+    assert runner.run() == 0
+    assert any("could not save the correction" in m for m in messages(dev))
+    assert dev.journal.feedback_rows == []
+    assert dev.player.played()[:2] == ["sad0", "happy0"]  # the music still follows the listener
