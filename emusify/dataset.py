@@ -41,7 +41,7 @@ FORMAT = 1
 SUFFIX = ".emrec"
 MAGIC = b"EMR1"
 _FRAME = struct.Struct("<4scII")  # magic, kind, payload length, CRC32 of the payload
-DETECTORS = ("holistic", "facemesh")  # detector code -> name
+DETECTORS = ("holistic", "facemesh", "tasks", "tasks-crop")  # detector code -> name (append only)
 ARRAYS = {  # name -> (shape of one sample, dtype)
     "face": ((468, 3), np.float32),
     "pose": ((33, 4), np.float32),  # NaN where no pose was found
@@ -77,6 +77,15 @@ class Session:
 
     def __len__(self) -> int:
         return self.len
+
+    @property
+    def backend(self) -> str | None:
+        """The landmark backend that made the samples ("holistic" or "tasks"); None when not known."""
+        from emusify.landmarks import backend_of
+
+        if self.header.get("backend"):
+            return str(self.header["backend"])
+        return backend_of(DETECTORS[int(code)] for code in np.unique(self.arrays["detector"]))
 
     def landmarks(self) -> Iterator[Any]:
         """The samples as ``emusify.landmarks.Landmarks``, in recording order."""
@@ -185,7 +194,7 @@ class SessionWriter:
 
     def __init__(self, data_dir: Path, emotion: str, layout: tuple[str, int], source: str,
                  group: str | None = None, chunk_samples: int = 16, chunk_seconds: float = 2.0,
-                 session_id: str | None = None) -> None:
+                 session_id: str | None = None, backend: str | None = None) -> None:
         if not _SAFE_NAME.match(emotion):
             raise DatasetError(f"'{emotion}' cannot be a folder name; use letters, digits, - or _")
         self.session_id = session_id or new_session_id()
@@ -204,6 +213,7 @@ class SessionWriter:
             "source": source, "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "layout": {"name": layout[0], "length": int(layout[1])}, "emusify_version": __version__,
             "detectors": list(DETECTORS), "arrays": sorted(ARRAYS),
+            "backend": backend,  # the landmark backend that made the samples: "holistic" or "tasks"
         }
         self._guard(self._open, "create")
 

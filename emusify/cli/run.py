@@ -151,20 +151,35 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     from emusify.camera import PreviewWindow, open_source
     from emusify.features import face_vector
     from emusify.journal import Journal
-    from emusify.landmarks import LandmarkExtractor
+    from emusify.landmarks import open_extractor
     from emusify.player import Player
     from emusify.ui import TerminalUI
 
     journal = stack.enter_context(Journal(settings.journal_path))
     player = stack.enter_context(Player())
     static = Path(settings.source).is_dir()  # a folder of stills: no tracking between images
-    extractor = stack.enter_context(LandmarkExtractor(static=static))
+    extractor = stack.enter_context(open_extractor(settings.backend, static=static))
+    warn_if_backends_differ(predictor.model, extractor.backend)
     ui = stack.enter_context(TerminalUI())
     return Devices(
         open_source=open_source, extractor=extractor, vectorize=face_vector, predictor=predictor,
         player=player, library=library, journal=journal, ui=ui,
         preview=PreviewWindow if preview else None,
     )
+
+
+def warn_if_backends_differ(model: Any, backend: str) -> bool:
+    """Warn once when the model was trained on landmarks of the other backend; True when it did.
+
+    Models made before the tasks backend existed carry no backend in their sidecar: Holistic made them.
+    """
+    made = model.meta.get("backend", "holistic")
+    if made == backend or made not in ("holistic", "tasks"):
+        return False
+    log.warning("the model was trained on %s landmarks and this run uses the %s backend, which cost "
+                "accuracy when measured (docs/results/backends.md); retrain with train.py here, or "
+                "run with --backend %s", made, backend, made)
+    return True
 
 
 def report(settings: Settings, out: Path | None) -> int:

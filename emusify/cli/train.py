@@ -113,6 +113,7 @@ def command(args: argparse.Namespace) -> int:
                                  prior_name=str(settings.starter_model))
     else:
         model = train(samples, LAYOUT, options, progress=not args.quiet)
+    model.meta["backend"] = backend_of_sessions(sessions)
     validation = model.meta["validation"]
     print(format_metrics(validation))
     model.save(settings.model)
@@ -124,6 +125,12 @@ def command(args: argparse.Namespace) -> int:
     if args.json is not None:
         write_json(args.json, {"training": model.meta["training"], "validation": validation})
     return ExitStatus.OK
+
+
+def backend_of_sessions(sessions: list) -> str:
+    """The landmark backend of the recordings ("holistic", "tasks"), "mixed", or "unknown"."""
+    found = {getattr(s, "backend", None) or "unknown" for s in sessions}
+    return found.pop() if len(found) == 1 else "mixed"
 
 
 def options_from(args: argparse.Namespace) -> Any:
