@@ -72,7 +72,8 @@ def fetch(model: Carried, folder: Path = HERE) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="verify only, download nothing")
     args = parser.parse_args()
     bad = [m for m in MODELS if not is_good(m)]
