@@ -224,10 +224,13 @@ class TasksExtractor:
     def close(self) -> None:
         """Release the MediaPipe graphs; safe to call more than once."""
         self._closed = True
-        for graph in {id(g): g for g in self._graphs.values()}.values():
-            with contextlib.suppress(Exception):
-                graph.close()
+        graphs = list({id(g): g for g in self._graphs.values()}.values())
         self._graphs = {}
+        # mediapipe 1.2.x logs each graph's teardown ("DestroyAccelerator") on fd 2
+        with native_stderr_silenced() if graphs and self._quiet else contextlib.nullcontext():
+            for graph in graphs:
+                with contextlib.suppress(Exception):
+                    graph.close()
 
     def __enter__(self) -> TasksExtractor:
         return self
