@@ -88,13 +88,17 @@ def test_a_model_sidecar_names_its_backend() -> None:
     assert train.backend_of_sessions([*sessions, SimpleNamespace(backend="holistic")]) == "mixed"
 
 
-def test_running_a_model_of_the_other_backend_warns_once(caplog) -> None:
+def test_running_a_model_of_the_other_backend_warns_once(caplog, monkeypatch) -> None:
     caplog.set_level(logging.WARNING)
     tasks_model = SimpleNamespace(meta={"backend": "tasks"})
     assert run.warn_if_backends_differ(tasks_model, "tasks") is False
     assert run.warn_if_backends_differ(SimpleNamespace(meta={}), "holistic") is False  # old models
     assert run.warn_if_backends_differ(tasks_model, "holistic") is True
     assert len(caplog.records) == 1 and "--backend tasks" in caplog.records[0].getMessage()
+    caplog.clear()
+    monkeypatch.setattr(run, "_holistic_here", lambda: False)  # Python 3.13: holistic cannot run here
+    assert run.warn_if_backends_differ(SimpleNamespace(meta={"backend": "holistic"}), "tasks") is True
+    assert "train.py" in caplog.records[0].getMessage()
 
 
 def test_train_writes_the_backend_into_the_sidecar(tmp_path: Path, capsys) -> None:
