@@ -113,14 +113,25 @@ class TasksExtractor:
                 output_face_blendshapes=True))
 
         self._graphs["face"] = face_graph(image_mode if self.static else video_mode)
-        if self.fallback:
-            self._graphs["crop"] = self._graphs["face"] if self.static else face_graph(image_mode)
+        # The crop and pose graphs start when a face is first lost: near faces never pay their memory.
+        self._makers: dict[str, Any] = {"crop": lambda: (self._graphs["face"] if self.static
+                                                         else face_graph(image_mode))}
         if pose is not None:
-            self._graphs["pose"] = vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
-                base_options=BaseOptions(model_asset_path=str(pose)), running_mode=image_mode, num_poses=1))
-        grey = np.full((64, 64, 3), 128, np.uint8)  # models open on first use: let them log now
-        for name in self._graphs:
-            self._run(name, grey)
+            self._makers["pose"] = lambda: vision.PoseLandmarker.create_from_options(
+                vision.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(pose)),
+                                             running_mode=image_mode, num_poses=1))
+        self._run("face", np.full((64, 64, 3), 128, np.uint8))  # models open on first use: let them log now
+
+    def _graph(self, name: str) -> Any:
+        """The graph ``name``, started (quietly) the first time it is needed."""
+        if name not in self._graphs:
+            try:
+                with native_stderr_silenced() if self._quiet else contextlib.nullcontext():
+                    self._graphs[name] = self._makers[name]()
+            except Exception as exc:  # noqa: BLE001 - as at start-up
+                raise LandmarkError(f"MediaPipe's Tasks API could not start its {name} model ({exc}); "
+                                    "reinstall with `pip install -e .` in the project's venv") from exc
+        return self._graphs[name]
 
     def extract(self, image_bgr: np.ndarray) -> Landmarks | None:
         """The landmarks of the face in ``image_bgr`` (H x W x 3 uint8, BGR), or None when there is none."""
@@ -206,7 +217,7 @@ class TasksExtractor:
 
     def _run(self, name: str, rgb: np.ndarray) -> Any:
         """One graph on one RGB image; native stderr silenced until the graph has found something once."""
-        graph = self._graphs[name]
+        graph = self._graph(name)
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if name == "face" and not self.static:
             self._clock_ms = max(self._clock_ms + 1, int(time.monotonic() * 1000))
