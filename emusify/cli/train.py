@@ -256,7 +256,11 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         log.info("no model at %s: evaluating the starter model %s", path, settings.starter_model)
         path = settings.starter_model
     model = Model.load(path)
-    result = evaluate_folder(args.evaluate, model, label_map, progress=not args.quiet)
+    from emusify.landmarks import open_extractor
+
+    with open_extractor(settings.backend, static=True) as extractor:
+        result = evaluate_folder(args.evaluate, model, label_map, progress=not args.quiet,
+                                 extractor=extractor)
     result["model"] = str(path)
     print(f"{args.evaluate}: {result['n_images']} images, faces found in {result['n_faces']}")
     if result["skipped_labels"]:
