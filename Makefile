@@ -1,13 +1,16 @@
 # Emusify set-up: `make run` plays music, `make test` runs the checks.
-# Each target creates .venv with a Python the pins support (3.9-3.12) and installs into it when
-# setup.cfg or pyproject.toml changed. Windows without make: see README.md.
+# Each target creates $(VENV) with the newest Python 3.9-3.14 that runs and installs into it when
+# setup.cfg or pyproject.toml changed. Python <= 3.12 gets mediapipe 0.10.21 (Holistic), 3.13 and
+# 3.14 get mediapipe 1.2.x (Tasks API); see setup.cfg. Windows without make: see README.md.
+# Override either: `make test PYTHON=python3.13 VENV=.venv313`.
 
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
-# The first Python 3.9-3.12 on PATH (mediapipe 0.10.21 has no wheels for 3.13 or later).
-PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 python3.9 python3 python; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null \
+# The newest Python 3.9-3.14 that actually runs: each candidate is run, not just looked up, because a
+# pyenv shim for a version that is not selected exists on PATH but fails.
+PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3.11 python3.10 python3.9 python3 python; do \
+	$$p -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 14))' >/dev/null 2>&1 \
 	&& { echo $$p; break; }; done)
 
 .PHONY: run test lint bench starter clean
@@ -35,7 +38,7 @@ starter: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/starter.py
 
 $(VENV)/bin/python:
-	@test -n "$(PYTHON)" || { echo "error: Emusify needs Python 3.9-3.12 (mediapipe 0.10.21 has no wheels for newer ones); install python3.11 (e.g. 'apt install python3.11 python3.11-venv' or python.org) and run make again" >&2; exit 1; }
+	@test -n "$(PYTHON)" || { echo "error: Emusify needs Python 3.9-3.14 and none runs here; install python3.13 (e.g. 'apt install python3.13 python3.13-venv', or from python.org) and run make again" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV) || { echo "error: could not create $(VENV); install the venv module (e.g. 'apt install python3-venv') and run make again" >&2; exit 1; }
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(VENV)/bin/python

@@ -35,22 +35,29 @@ sys.path.insert(0, str(ROOT))
 
 from emusify.camera import read_image  # noqa: E402
 from emusify.features import face_vector  # noqa: E402
-from emusify.landmarks import LandmarkExtractor  # noqa: E402
+from emusify.landmarks import available, open_extractor  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-VIDEOS = ("liveportrait_driving_d9", "liveportrait_driving_d13", "liveportrait_driving_d18")
+VIDEOS = ["liveportrait_driving_d9", "liveportrait_driving_d13", "liveportrait_driving_d18"]
 WIDTHS = (166, 83, 55, 42, 28)
 CANVAS = (640, 480)
 FACE_AT = (320, 190)
 RATE = 4.0  # frames analysed per second, as the runner does
 SETS = ("ckplus48", "fer2013_sample", "muxspace_facial_expressions", "jaffe", "taiwanese_tcced", "yalefaces")
-VARIANTS = {  # name -> LandmarkExtractor keyword arguments
-    "holistic static": {"static": True, "fallback": False},
-    "facemesh static": {"static": True, "holistic": False},
-    "holistic tracking": {"static": False, "fallback": False},
-    "facemesh tracking": {"static": False, "holistic": False},
-    "holistic+fallback tracking": {"static": False},
+ALL_VARIANTS = {  # name -> open_extractor keyword arguments
+    "holistic static": {"backend": "holistic", "static": True, "fallback": False},
+    "facemesh static": {"backend": "holistic", "static": True, "holistic": False},
+    "holistic tracking": {"backend": "holistic", "static": False, "fallback": False},
+    "facemesh tracking": {"backend": "holistic", "static": False, "holistic": False},
+    "holistic+fallback tracking": {"backend": "holistic", "static": False},
+    "tasks face static": {"backend": "tasks", "static": True, "fallback": False},
+    "tasks face tracking": {"backend": "tasks", "static": False, "fallback": False},
+    "tasks+pose crop tracking": {"backend": "tasks", "static": False},
 }
+# Only the backends this mediapipe has: both with 0.10.21 (Python <= 3.12), tasks alone with 1.2.x.
+AVAILABLE = {name: kw for name, kw in ALL_VARIANTS.items() if kw["backend"] in available()}
+VARIANTS = dict(AVAILABLE)  # what runs (--only narrows it)
+RUNNER_VARIANTS = [v for v in ("holistic+fallback tracking", "tasks+pose crop tracking") if v in VARIANTS]
 MODEL = ROOT / "models" / "starter.npz"
 
 
@@ -83,7 +90,7 @@ def place(image: np.ndarray, scale: float, centre: tuple[float, float]) -> np.nd
     return canvas
 
 
-def vectors(extractor: LandmarkExtractor, images: list[np.ndarray]) -> tuple[list, list[float], list]:
+def vectors(extractor, images: list[np.ndarray]) -> tuple[list, list[float], list]:
     """Feature vectors (None when no face), milliseconds and the detector, per frame."""
     out, times, detectors = [], [], []
     for image in images:
@@ -96,18 +103,26 @@ def vectors(extractor: LandmarkExtractor, images: list[np.ndarray]) -> tuple[lis
 
 
 def reference(frames: list[np.ndarray]) -> tuple[dict[str, list], float, tuple[float, float]]:
-    """Full-size vectors per detector, the median face width (px) and centre, from Holistic."""
-    refs: dict[str, list] = {"holistic": [], "facemesh": []}
+    """Full-size vectors per detector, the median face width (px) and centre (from the first backend).
+
+    A face found through a crop ("tasks-crop") is compared with the Tasks FaceLandmarker's full-size one.
+    """
+    refs: dict[str, list] = {}
     boxes = []
-    with LandmarkExtractor(static=True, fallback=False) as holistic:
-        for image in frames:
-            lm = holistic.extract(image)
-            refs["holistic"].append(None if lm is None else face_vector(lm))
-            if lm is not None:
-                x, y = lm.face[:, 0] * image.shape[1], lm.face[:, 1] * image.shape[0]
-                boxes.append((x.max() - x.min(), (x.max() + x.min()) / 2, (y.max() + y.min()) / 2))
-    with LandmarkExtractor(static=True, holistic=False) as facemesh:
-        refs["facemesh"] = vectors(facemesh, frames)[0]
+    first = "holistic static" if "holistic static" in AVAILABLE else "tasks face static"
+    for detector, variant in (("holistic", "holistic static"), ("facemesh", "facemesh static"),
+                              ("tasks", "tasks face static")):
+        if variant not in AVAILABLE:
+            continue
+        with open_extractor(**AVAILABLE[variant]) as extractor:
+            for image in frames:
+                lm = extractor.extract(image)
+                refs.setdefault(detector, []).append(None if lm is None else face_vector(lm))
+                if lm is not None and variant == first:
+                    x, y = lm.face[:, 0] * image.shape[1], lm.face[:, 1] * image.shape[0]
+                    boxes.append((x.max() - x.min(), (x.max() + x.min()) / 2, (y.max() + y.min()) / 2))
+    if "tasks" in refs:
+        refs["tasks-crop"] = refs["tasks"]
     width, cx, cy = np.median(np.array(boxes), axis=0)
     return refs, float(width), (float(cx), float(cy))
 
@@ -128,15 +143,16 @@ def run_videos(count: int, model) -> dict:
     for name in VIDEOS:
         frames = sample_frames(DATA / "face_videos" / f"{name}.mp4", count)
         refs, width, centre = reference(frames)
-        full = [v for v in refs["holistic"] if v is not None]
+        base = refs.get("holistic", refs["tasks"])
+        full = [v for v in base if v is not None]
         spread += [drift(v, np.mean(full, axis=0)) for v in full]
-        gap += [drift(h, f) for h, f in zip(refs["holistic"], refs["facemesh"])
+        gap += [drift(h, f) for h, f in zip(refs.get("holistic", []), refs.get("tasks", []))
                 if h is not None and f is not None]
         print(f"  {name}: {len(frames)} frames, face {width:.0f} px wide at full size", flush=True)
         for variant, kwargs in VARIANTS.items():
             for target in WIDTHS:
                 images = [place(f, target / width, centre) for f in frames]
-                with LandmarkExtractor(**kwargs) as extractor:
+                with open_extractor(**kwargs) as extractor:
                     vecs, ms, detectors = vectors(extractor, images)
                 key = (variant, target)
                 found.setdefault(key, []).extend(v is not None for v in vecs)
@@ -198,26 +214,31 @@ def median(values: list) -> str:
 
 
 def run_sets(per_set: int) -> None:
-    """Detection on a seeded sample of each labelled set with the shipped still-image extractor."""
-    print(f"\nLabelled sets: {per_set} images each (seeded sample), static Holistic + FaceMesh fallback\n")
-    print("| set | images | found | by Holistic | by FaceMesh fallback | ms/image (median) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    with LandmarkExtractor(static=True) as extractor:
-        for name in SETS:
-            files = sorted(p for p in (DATA / name).rglob("*") if p.suffix.lower() in
-                           {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif"})
-            random.Random(0).shuffle(files)
-            counts = {"holistic": 0, "facemesh": 0, None: 0}
-            ms = []
-            for path in files[:per_set]:
-                image = read_image(path)
-                start = time.perf_counter()
-                lm = None if image is None else extractor.extract(image)
-                ms.append((time.perf_counter() - start) * 1000)
-                counts[None if lm is None else lm.detector] += 1
-            n = sum(counts.values())
-            print(f"| {name} | {n} | {100 * (n - counts[None]) / n:.0f}% | {counts['holistic']} | "
-                  f"{counts['facemesh']} | {statistics.median(ms):.0f} |", flush=True)
+    """Detection on a seeded sample of each labelled set with each backend's still-image extractor."""
+    print(f"\nLabelled sets: {per_set} images each (seeded sample), each backend's still-image extractor "
+          "(holistic: Holistic, then FaceMesh on a padded image; tasks: FaceLandmarker, padded, then "
+          "through the pose)\n")
+    print("| backend | set | images | found | by first model | by fallback | ms/image (median) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for backend in available():
+        with open_extractor(backend, static=True) as extractor:
+            for name in SETS:
+                files = sorted(p for p in (DATA / name).rglob("*") if p.suffix.lower() in
+                               {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif"})
+                random.Random(0).shuffle(files)
+                counts: dict = {}
+                ms = []
+                for path in files[:per_set]:
+                    image = read_image(path)
+                    start = time.perf_counter()
+                    lm = None if image is None else extractor.extract(image)
+                    ms.append((time.perf_counter() - start) * 1000)
+                    key = None if lm is None else lm.detector in ("holistic", "tasks")
+                    counts[key] = counts.get(key, 0) + 1
+                n = sum(counts.values())
+                print(f"| {backend} | {name} | {n} | {100 * (n - counts.get(None, 0)) / n:.0f}% | "
+                      f"{counts.get(True, 0)} | {counts.get(False, 0)} | {statistics.median(ms):.0f} |",
+                      flush=True)
 
 
 def load_model():
@@ -234,7 +255,16 @@ def main() -> None:
     parser.add_argument("--per-set", type=int, default=30, metavar="N",
                         help="images per labelled set (default: 30)")
     parser.add_argument("--quick", action="store_true", help="6 frames per video, 8 images per set")
+    parser.add_argument("--only", metavar="NAME", action="append",
+                        help=f"run only this extractor (repeatable; default: all of {', '.join(VARIANTS)})")
+    parser.add_argument("--no-sets", action="store_true", help="skip the labelled sets")
+    parser.add_argument("--videos", metavar="NAME", nargs="+", default=list(VIDEOS),
+                        help="face videos in ../shared/data/face_videos (default: %(default)s); the "
+                             "Tasks backend's settings were chosen on liveportrait_driving_d3 d6 d19")
     args = parser.parse_args()
+    VIDEOS[:] = args.videos
+    for name in set(VARIANTS) - set(args.only or VARIANTS):
+        del VARIANTS[name]
     frames, per_set = (6, 8) if args.quick else (args.frames, args.per_set)
     start = time.time()
     model = load_model()
@@ -242,18 +272,20 @@ def main() -> None:
     result = run_videos(frames, model)
     table("Detection rate", result["found"], percent)
     table("Detection rate per video", result["found"], percent,
-          [f"{variant}: {name}" for variant in list(VARIANTS)[2:] for name in VIDEOS])
+          [f"{variant}: {name}" for variant in RUNNER_VARIANTS for name in VIDEOS])
     table("Feature drift from full size (median over frames of the mean point distance, inter-ocular "
           f"units, against the same detector static at full size; expression spread: median "
-          f"{statistics.median(result['spread']):.3f}; Holistic vs FaceMesh on the same full-size frame: "
-          f"median {statistics.median(result['gap']):.3f})", result["drift"], median)
+          f"{statistics.median(result['spread']):.3f}; Holistic vs Tasks on the same full-size frame: "
+          f"median {statistics.median(result['gap']) if result['gap'] else float('nan'):.3f})",
+          result["drift"], median)
     if result["agree"] is None:
         print(f"\nPrediction agreement: not measured ({MODEL.relative_to(ROOT)} does not exist)")
     else:
         table(f"Prediction agreement with 166 px ({MODEL.relative_to(ROOT)})", result["agree"], percent)
     table("Milliseconds per frame at 640x480 (median; first frame of each run left out)", result["times"],
           lambda ms: f"{statistics.median(ms):.0f}" if ms else "-")
-    run_sets(per_set)
+    if not args.no_sets:
+        run_sets(per_set)
     print(f"\ntotal {time.time() - start:.0f} s")
 
 

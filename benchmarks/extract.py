@@ -1,7 +1,10 @@
-"""Cache MediaPipe landmarks of the shared labelled sets in .cache/landmarks-<set>.npz.
+"""Cache MediaPipe landmarks of the shared labelled sets in .cache/landmarks-<set>[-tasks].npz.
 
     python benchmarks/extract.py                 # every set that is not cached yet
     python benchmarks/extract.py --force jaffe   # redo one set
+    python benchmarks/extract.py --backend tasks jaffe   # the Tasks backend: landmarks-jaffe-tasks.npz
+
+The holistic backend's caches keep their names (landmarks-<set>.npz); the tasks backend's end in -tasks.
 
 The images stay in ../shared/data (research-only); the cache holds only landmarks and is git-ignored.
 Each cache holds: face (n, 468, 3), pose (n, 33, 4; NaN when not found), image_size (n, 2), detector,
@@ -92,11 +95,17 @@ def extract_set(dataset: str, extractor) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_cache(dataset: str) -> dict[str, np.ndarray]:
+def cache_path(dataset: str, backend: str = "holistic") -> Path:
+    """Where one set's landmarks from ``backend`` are cached."""
+    return CACHE / f"landmarks-{dataset}{'' if backend == 'holistic' else '-' + backend}.npz"
+
+
+def load_cache(dataset: str, backend: str = "holistic") -> dict[str, np.ndarray]:
     """The cached arrays of one set (run this script first)."""
-    path = CACHE / f"landmarks-{dataset}.npz"
+    path = cache_path(dataset, backend)
     if not path.exists():
-        raise SystemExit(f"{path} is missing: run python benchmarks/extract.py first")
+        flag = "" if backend == "holistic" else f" --backend {backend}"
+        raise SystemExit(f"{path} is missing: run python benchmarks/extract.py{flag} {dataset} first")
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
 
@@ -105,18 +114,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", nargs="*", metavar="SET", help=f"sets to extract (default: all of {SETS})")
     parser.add_argument("--force", action="store_true", help="extract again even when cached")
+    parser.add_argument("--backend", choices=("auto", "holistic", "tasks"), default="auto",
+                        help="landmark backend (default: auto, holistic where it is installed)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from emusify.landmarks import LandmarkExtractor  # slow import: mediapipe
+    from emusify.landmarks import open_extractor, resolve_backend  # slow import: mediapipe
 
+    backend = resolve_backend(args.backend)
     missing = [d for d in args.sets or SETS if not (DATA / d).is_dir()]
     if missing:
         raise SystemExit(f"error: {DATA / missing[0]} not found: the labelled sets live in ../shared/data "
                          "beside the project (see its README.md)")
     CACHE.mkdir(exist_ok=True)
-    with LandmarkExtractor(static=True) as extractor:
+    with open_extractor(backend, static=True) as extractor:
         for dataset in args.sets or SETS:
-            target = CACHE / f"landmarks-{dataset}.npz"
+            target = cache_path(dataset, backend)
             if target.exists() and not args.force:
                 log.info("%s: cached in %s", dataset, target)
                 continue

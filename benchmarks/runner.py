@@ -1,6 +1,10 @@
-"""Runner figures: per-frame cost of a window, average CPU over a default cycle, peak memory.
+"""Runner figures per landmark backend: per-frame cost, average CPU over a default cycle, peak memory.
 
     SDL_AUDIODRIVER=dummy .venv/bin/python benchmarks/runner.py [--idle SECONDS] [--skip-subprocess]
+        [--backends holistic tasks] [--long WINDOWS]
+
+Every part runs once per backend this mediapipe has (both with mediapipe 0.10.21, tasks alone with
+1.2.x), and a table puts them side by side at the end.
 
 1. Per-frame cost at 640x480 (landmarks + features + prediction), median ms over a face video.
 2. CPU of one default cycle, measured in-process with the real devices and the real Runner: one
@@ -9,6 +13,8 @@
    to the default 5-minute wait: share = (window CPU + idle rate * 300 s) / (18 s + 300 s).
 3. Peak resident memory of `python run.py --cycles 2` as a subprocess (VmHWM from /proc, polled:
    the child's ru_maxrss would include the forked copy of this process), and its total CPU.
+4. With --long N: `python run.py --cycles N --every 0` (N windows back to back; 288 is a day of
+   default cycles), its resident memory sampled every second: flat means no growth per window.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+CHILD_ENV = dict(os.environ)  # before any extractor here sets MediaPipe's log levels (run.py sets its own)
 VIDEO = ROOT.parent / "shared" / "data" / "face_videos" / "liveportrait_driving_d9.mp4"
 
 
@@ -37,14 +44,14 @@ def cpu() -> float:
     return times.user + times.system
 
 
-def frame_cost(model_path: Path, frames: int) -> None:
+def frame_cost(model_path: Path, frames: int, backend: str) -> float:
     """Median per-frame milliseconds of landmarks, features and prediction at 640x480."""
     import cv2
     import numpy as np
 
     from emusify.camera import open_source
     from emusify.features import face_vector
-    from emusify.landmarks import LandmarkExtractor
+    from emusify.landmarks import open_extractor
     from emusify.model import Model, Predictor
 
     predictor = Predictor(Model.load(model_path))
@@ -55,7 +62,7 @@ def frame_cost(model_path: Path, frames: int) -> None:
                 images.append(cv2.resize(frame.image, (640, 480)))
     parts: dict[str, list[float]] = {"landmarks": [], "features": [], "prediction": [], "total": []}
     cpu_ms: list[float] = []
-    with LandmarkExtractor(static=False) as extractor:
+    with open_extractor(backend, static=False) as extractor:
         for i, image in enumerate(images):
             c0 = time.process_time()
             t0 = time.perf_counter()
@@ -71,11 +78,12 @@ def frame_cost(model_path: Path, frames: int) -> None:
                 for name, value in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
                     parts[name].append(value * 1000)
                 cpu_ms.append((time.process_time() - c0) * 1000)
-    print(f"per-frame cost at 640x480 over {len(parts['total'])} face frames of {VIDEO.name} "
+    print(f"[{backend}] per-frame cost at 640x480 over {len(parts['total'])} face frames of {VIDEO.name} "
           f"(median wall ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
     for name, values in parts.items():
         print(f"  {name:<11} {statistics.median(values):7.2f}")
     print(f"  CPU time per frame, all threads: median {statistics.median(cpu_ms):.1f} ms")
+    return statistics.median(cpu_ms)
 
 
 def pick_model(tmp: Path) -> Path:
@@ -102,7 +110,7 @@ def pick_model(tmp: Path) -> Path:
         return path
 
 
-def cycle_cpu(model_path: Path, idle_seconds: float) -> None:
+def cycle_cpu(model_path: Path, idle_seconds: float, backend: str) -> float:
     """CPU of one window and of an idle wait with the real Runner, extrapolated to the default cycle."""
     from emusify.cli.run import choose_model, open_devices, open_library
     from emusify.config import Settings, load_settings
@@ -113,7 +121,7 @@ def cycle_cpu(model_path: Path, idle_seconds: float) -> None:
     start_cpu, start_wall = cpu(), time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         settings = load_settings(ROOT, {"source": str(VIDEO), "journal": Path(tmp) / "j.sqlite",
-                                        "songs": ROOT / "songs", "model": model_path})
+                                        "songs": ROOT / "songs", "model": model_path, "backend": backend})
         model = Model.load(choose_model(settings))
         library = open_library(settings.songs)
         devices = open_devices(settings, stack, Predictor(model), library, preview=False)
@@ -133,42 +141,64 @@ def cycle_cpu(model_path: Path, idle_seconds: float) -> None:
     rate = idle[0] / idle[1]
     cycle_wall = defaults.window + defaults.every * 60
     share = (window[0] + rate * defaults.every * 60) / cycle_wall
-    print(f"cycle CPU (in-process, real devices, {VIDEO.name} as the camera, window {settings.window:g} s):")
+    print(f"[{backend}] cycle CPU (in-process, real devices, {VIDEO.name} as the camera, "
+          f"window {settings.window:g} s):")
     print(f"  start-up (imports, model, MediaPipe, mixer): {startup[0]:.2f} s CPU"
           f" in {startup[1]:.2f} s (once)")
     print(f"  window: {result.frames} frames analysed, {window[0]:.2f} s CPU in {window[1]:.2f} s wall")
     print(f"  idle with music: {idle[0]:.2f} s CPU in {idle[1]:.1f} s = {rate:.2%} of one core")
     print(f"  default cycle ({defaults.window:g} s window + {defaults.every:g} min wait): "
           f"{share:.2%} of one core (target <= 5%)")
+    return share
 
 
-def run_py(model_path: Path, every_minutes: float) -> None:
-    """Peak memory and total CPU of run.py itself over two default-length windows."""
+def run_py(model_path: Path, every_minutes: float, backend: str, cycles: int = 2) -> tuple[float, list]:
+    """Peak memory (MB) and total CPU of run.py itself over ``cycles`` default-length windows.
+
+    Returns the peak and the resident-memory samples (seconds, MB), one a second.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "run.py", "--source", str(VIDEO), "--cycles", "2",
+        command = [sys.executable, "run.py", "--source", str(VIDEO), "--cycles", str(cycles),
                    "--every", str(every_minutes), "--journal", str(Path(tmp) / "j.sqlite"),
-                   "--model", str(model_path), "-q"]
+                   "--model", str(model_path), "--backend", backend, "-qq"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall = time.perf_counter()
-        child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
-        peak_kb = 0
+        child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, env=CHILD_ENV)
+        peak_kb, samples, next_sample = 0, [], 0.0
         while child.poll() is None:
-            peak_kb = max(peak_kb, _vm_hwm_kb(child.pid))
+            peak_kb = max(peak_kb, _vm_kb(child.pid))
+            if time.perf_counter() - wall >= next_sample:
+                samples.append((time.perf_counter() - wall, _vm_kb(child.pid, "VmRSS:") / 1024))
+                next_sample += 1.0
             time.sleep(0.25)
         wall = time.perf_counter() - wall
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    print(f"run.py subprocess: {' '.join(command[1:3])} ... --cycles 2 --every {every_minutes:g}"
-          f" (exit {child.returncode})")
+    print(f"[{backend}] run.py subprocess: {' '.join(command[1:3])} ... --cycles {cycles} "
+          f"--every {every_minutes:g} --backend {backend} (exit {child.returncode})")
     print(f"  total CPU {used:.2f} s in {wall:.1f} s wall;"
-          f" peak RSS {peak_kb / 1024:.0f} MB (VmHWM; target <= 400 MB)")
+          f" peak RSS {peak_kb / 1024:.0f} MB (VmHWM; target <= 400 MB, tasks <= 300 MB)")
+    return peak_kb / 1024, samples
 
 
-def _vm_hwm_kb(pid: int) -> int:
-    """The peak resident set of a running process, from /proc (0 when gone)."""
+def long_run(model_path: Path, backend: str, windows: int) -> str:
+    """Resident memory of run.py over ``windows`` back-to-back windows: does it grow?"""
+    peak, samples = run_py(model_path, 0.0, backend, cycles=windows)
+    rss = [mb for _, mb in samples]
+    if len(rss) < 10:
+        return "too short to tell"
+    tenth = len(rss) // 10
+    early, late = statistics.median(rss[tenth:2 * tenth]), statistics.median(rss[-tenth:])
+    print(f"  RSS over {windows} windows: {early:.0f} MB after the first tenth, {late:.0f} MB in the last "
+          f"tenth, peak {peak:.0f} MB")
+    return f"{early:.0f} -> {late:.0f} MB ({late - early:+.0f})"
+
+
+def _vm_kb(pid: int, field: str = "VmHWM:") -> int:
+    """A memory figure of a running process from /proc, in kB (0 when gone); VmHWM is the peak RSS."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -183,16 +213,43 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=0.5, metavar="MINUTES",
                         help="--every of the run.py subprocess (default: 0.5)")
     parser.add_argument("--skip-subprocess", action="store_true", help="skip the run.py subprocess")
+    parser.add_argument("--backends", nargs="+", choices=("holistic", "tasks"), metavar="NAME",
+                        help="landmark backends to measure (default: every one this mediapipe has)")
+    parser.add_argument("--long", type=int, default=0, metavar="WINDOWS",
+                        help="also run run.py for this many back-to-back windows, sampling its memory "
+                             "(288 = a day of default cycles; default: 0, skipped)")
     args = parser.parse_args()
     os.chdir(ROOT)
     if not VIDEO.is_file():
         sys.exit(f"error: {VIDEO} not found: the benchmark needs ../shared/data")
+    from emusify.landmarks import available
+
+    backends = args.backends or list(available())
+    rows: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         model = pick_model(Path(tmp))
-        if not args.skip_subprocess:
-            run_py(model, args.every)
-        frame_cost(model, args.frames)
-        cycle_cpu(model, args.idle)
+        for backend in backends:
+            row = rows.setdefault(backend, {})
+            if not args.skip_subprocess:
+                row["peak RSS (run.py --cycles 2)"] = f"{run_py(model, args.every, backend)[0]:.0f} MB"
+            row["CPU per analysed frame"] = f"{frame_cost(model, args.frames, backend):.1f} ms"
+            row["average CPU over a default cycle"] = f"{cycle_cpu(model, args.idle, backend):.2%}"
+            if args.long:
+                row[f"RSS over {args.long} windows"] = long_run(model, backend, args.long)
+    summary(rows)
+
+
+def summary(rows: dict[str, dict[str, str]]) -> None:
+    """The backends side by side, with the Tasks/Holistic ratio of CPU per frame."""
+    names = list(rows)
+    print("\n| | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for key in next(iter(rows.values())):
+        print(f"| {key} | " + " | ".join(rows[n].get(key, "-") for n in names) + " |")
+    if {"holistic", "tasks"} <= set(names):
+        ratio = (float(rows["tasks"]["CPU per analysed frame"].split()[0])
+                 / float(rows["holistic"]["CPU per analysed frame"].split()[0]))
+        print(f"\nCPU per analysed frame, tasks / holistic: {ratio:.2f} (goal <= 0.5)")
 
 
 if __name__ == "__main__":

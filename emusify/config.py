@@ -18,6 +18,7 @@ from emusify.errors import UsageError
 
 SECTION = "emusify"
 POLICIES = ("match", "uplift")
+BACKENDS = ("auto", "holistic", "tasks")  # the same names as emusify.landmarks.BACKENDS
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Settings:
     reference: Path | None = None  # the stored reference face; None: <data>/reference.json
     # Frame source: a webcam index, a video file or a folder of images
     source: str = "0"
+    # Landmark backend: auto (holistic where mediapipe.solutions exists, else tasks), holistic, tasks
+    backend: str = "auto"
     # The run loop
     window: float = 18.0  # seconds the camera watches per cycle
     every: float = 5.0  # minutes from the end of one window to the start of the next
@@ -145,6 +148,8 @@ def _validated(settings: Settings) -> Settings:
     for name, value in non_negative.items():
         if value < 0:
             raise UsageError(f"{name.replace('_', '-')} must be 0 or more, got {value}")
+    if settings.backend not in BACKENDS:
+        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {settings.backend!r}")
     for name in ("min_confidence", "min_share"):
         value = getattr(settings, name)
         if not 0.0 <= value <= 1.0:

@@ -28,7 +28,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ FORMAT = 1
 SUFFIX = ".emrec"
 MAGIC = b"EMR1"
 _FRAME = struct.Struct("<4scII")  # magic, kind, payload length, CRC32 of the payload
-DETECTORS = ("holistic", "facemesh")  # detector code -> name
+DETECTORS = ("holistic", "facemesh", "tasks", "tasks-crop")  # detector code -> name (append only)
 ARRAYS = {  # name -> (shape of one sample, dtype)
     "face": ((468, 3), np.float32),
     "pose": ((33, 4), np.float32),  # NaN where no pose was found
@@ -77,6 +77,15 @@ class Session:
 
     def __len__(self) -> int:
         return self.len
+
+    @property
+    def backend(self) -> str | None:
+        """The landmark backend that made the samples ("holistic" or "tasks"); None when not known."""
+        from emusify.landmarks import backend_of
+
+        if self.header.get("backend"):
+            return str(self.header["backend"])
+        return backend_of(DETECTORS[int(code)] for code in np.unique(self.arrays["detector"]))
 
     def landmarks(self) -> Iterator[Any]:
         """The samples as ``emusify.landmarks.Landmarks``, in recording order."""
@@ -185,11 +194,13 @@ class SessionWriter:
 
     def __init__(self, data_dir: Path, emotion: str, layout: tuple[str, int], source: str,
                  group: str | None = None, chunk_samples: int = 16, chunk_seconds: float = 2.0,
-                 session_id: str | None = None, extra: dict[str, Any] | None = None) -> None:
+                 session_id: str | None = None, extra: dict[str, Any] | None = None,
+                 backend: str | None = None) -> None:
         """Create the session file (hidden until its first chunk is on disk).
 
         ``extra``: more JSON header fields, e.g. run.py's ``feedback`` (a correction's kind, the
-        mood the window read and the calibration offset the model saw).
+        mood the window read and the calibration offset the model saw). ``backend``: the landmark
+        backend that made the samples ("holistic" or "tasks").
         """
         if not _SAFE_NAME.match(emotion):
             raise DatasetError(f"'{emotion}' cannot be a folder name; use letters, digits, - or _")
@@ -208,7 +219,9 @@ class SessionWriter:
             "format": FORMAT, "emotion": emotion, "session_id": self.session_id, "group": group,
             "source": source, "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "layout": {"name": layout[0], "length": int(layout[1])}, "emusify_version": __version__,
-            "detectors": list(DETECTORS), "arrays": sorted(ARRAYS), **(extra or {}),
+            "detectors": list(DETECTORS), "arrays": sorted(ARRAYS),
+            "backend": backend,  # the landmark backend that made the samples: "holistic" or "tasks"
+            **(extra or {}),
         }
         self._guard(self._open, "create")
 
@@ -370,3 +383,9 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def backend_of_sessions(sessions: Sequence[Any]) -> str:
+    """The landmark backend of the recordings ("holistic", "tasks"), "mixed", or "unknown"."""
+    found = {getattr(s, "backend", None) or "unknown" for s in sessions}
+    return found.pop() if len(found) == 1 else "mixed"

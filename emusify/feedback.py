@@ -46,8 +46,9 @@ class Feedback:
     """Keeps the current window's landmarks and saves them when the listener corrects or confirms."""
 
     def __init__(self, data_dir: Any, layout: tuple[str, int], source: str, journal: Any,
-                 learner: Any = None) -> None:
+                 learner: Any = None, backend: str | None = None) -> None:
         self.data_dir, self.layout, self.source = data_dir, (str(layout[0]), int(layout[1])), source
+        self.backend = backend  # the landmark backend, noted in each saved recording
         self.journal, self.learner = journal, learner
         self.last: Captured | None = None
         self._frames: list[Any] = []
@@ -96,6 +97,7 @@ class Feedback:
                                "offset": last.offset}}
         with SessionWriter(self.data_dir, mood, self.layout, source=f"run:{self.source}",
                            group=f"run-{session_id}", session_id=session_id, extra=header,
+                           backend=self.backend,
                            chunk_samples=256) as writer:
             for i, landmarks in enumerate(last.landmarks):
                 writer.append(landmarks, float(i))

@@ -143,12 +143,13 @@ def update_model(data_dir: Path, starter_path: Path, model_path: Path) -> Update
     Raises:
         EmusifyError: unreadable starter, no usable recording, or the model cannot be written.
     """
-    from emusify.dataset import load_sessions
+    from emusify.dataset import backend_of_sessions, load_sessions
 
     sessions = [s for s in load_sessions(data_dir) if len(s)]
     if not sessions:
         raise DatasetError(f"no recordings under {data_dir}/")
     update = learn(Model.load(starter_path), sessions)
+    update.model.meta["backend"] = backend_of_sessions(sessions)  # run.py warns on the other backend
     update.model.save(model_path)
     return update
 

@@ -256,7 +256,8 @@ def import_folder(root: Path, data_dir: Path, extractor: Any, read_image: Callab
               disable=not show_progress, dynamic_ncols=True) as bar:
         for (label, group), files in plan.items():
             with SessionWriter(data_dir, label, layout, source=f"import:{root}", group=group,
-                               chunk_samples=64, chunk_seconds=10.0) as writer:
+                               chunk_samples=64, chunk_seconds=10.0,
+                               backend=getattr(extractor, "backend", None)) as writer:
                 for path in files:
                     _import_one(path, root, extractor, read_image, writer, result)
                     bar.update(1)

@@ -50,7 +50,7 @@ def fake_devices(monkeypatch: pytest.MonkeyPatch, faces: list[bool] | None = Non
 
     Extractor.made = []
     devices = collect.Devices(open_source, Extractor, lambda path: None, no_window, LAYOUT)
-    monkeypatch.setattr(collect, "devices", lambda: devices)
+    monkeypatch.setattr(collect, "devices", lambda backend="auto": devices)
 
 
 @pytest.fixture

@@ -107,7 +107,8 @@ def test_one_session_trains_and_says_validation_is_weak(tmp_path, capsys, caplog
 
 
 @pytest.mark.slow
-def test_evaluate_a_labelled_folder_with_mediapipe(tmp_path, capsys):
+@pytest.mark.parametrize("backend", ["auto", "tasks"])
+def test_evaluate_a_labelled_folder_with_mediapipe(tmp_path, capsys, backend):
     pytest.importorskip("emusify.camera", reason="emusify.camera is not written yet")
     image = FIXTURES / "sergey.png"
     if not image.is_file():
@@ -118,7 +119,7 @@ def test_evaluate_a_labelled_folder_with_mediapipe(tmp_path, capsys):
     record(tmp_path / "data", groups=2, per=5)
     assert run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz", "--hidden", "8")[0] == 0
     status, out, _ = run(capsys, "--evaluate", tmp_path / "faces", "--model", tmp_path / "m.npz",
-                         "--label-map", "anger=angry", "--json", tmp_path / "eval.json")
+                         "--label-map", "anger=angry", "--json", tmp_path / "eval.json", "--backend", backend)
     assert status == ExitStatus.OK
     assert "2 images, faces found in 2" in out and "contempt (1)" in out
     result = json.loads((tmp_path / "eval.json").read_text())
@@ -326,6 +327,7 @@ def test_evaluate_reads_like_run_py_with_reference_and_moods(tmp_path, capsys, m
         faces[f"r{i}"] = face(rng, MOODS.index("neutral"), other)
     monkeypatch.setattr(emusify.camera, "read_image", lambda p: p.stem)
     monkeypatch.setattr(emusify.landmarks, "LandmarkExtractor", PhotoExtractor)
+    monkeypatch.setattr(emusify.landmarks, "open_extractor", lambda *a, **k: PhotoExtractor())
     monkeypatch.setattr(emusify.features, "face_vector", lambda name: face_vector(faces[name]))
 
     common = ("--evaluate", tmp_path / "photos", "--model", tmp_path / "m.npz", "--data", tmp_path / "data")

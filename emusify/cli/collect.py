@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -49,19 +50,19 @@ class Devices(NamedTuple):
     """The device factories collect.py uses (tests replace them with fakes)."""
 
     open_source: Callable[[str], Any]  # spec -> FrameSource (context manager)
-    extractor: Callable[..., Any]  # LandmarkExtractor(static=..., fallback=...)
+    extractor: Callable[..., Any]  # open_extractor(backend, ...) with the backend bound: (static=...)
     read_image: Callable[[Path], Any]
     preview: Callable[[], Any]  # -> PreviewWindow (context manager)
     layout: tuple[str, int]  # the current feature layout (name, length)
 
 
-def devices() -> Devices:
-    """The real camera, MediaPipe and preview window (imported here so --help stays fast)."""
+def devices(backend: str = "auto") -> Devices:
+    """The real camera, MediaPipe (``backend``) and preview window (imported here so --help stays fast)."""
     from emusify.camera import PreviewWindow, open_source, read_image
     from emusify.features import LAYOUT
-    from emusify.landmarks import LandmarkExtractor
+    from emusify.landmarks import open_extractor
 
-    return Devices(open_source, LandmarkExtractor, read_image, PreviewWindow, tuple(LAYOUT))
+    return Devices(open_source, partial(open_extractor, backend), read_image, PreviewWindow, tuple(LAYOUT))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,12 +107,12 @@ def command(args: argparse.Namespace) -> int:
     settings = settings_from(args, source=args.source, record_seconds=args.seconds,
                              record_samples=args.samples, countdown=args.countdown)
     if args.import_dir is not None:
-        return _import(args, settings, devices())
+        return _import(args, settings, devices(settings.backend))
     known = known_emotions(discover_emotions(settings.songs))
     todo = (check_emotion(args.emotion, known),) if args.emotion else guided_order(known)
     if not args.emotion:
         print(REFERENCE_NOTE, flush=True)
-    results = _record_all(args, settings, devices(), todo)
+    results = _record_all(args, settings, devices(settings.backend), todo)
     for result in results:
         print(_result_line(result))
     if not any(result.kept for result in results):
@@ -145,7 +146,8 @@ def _record_all(args: argparse.Namespace, settings: Settings, dev: Devices,
                 static = not source.is_video
                 if static not in extractors:
                     extractors[static] = stack.enter_context(dev.extractor(static=static))
-                with SessionWriter(settings.data, emotion, dev.layout, settings.source, group) as writer:
+                with SessionWriter(settings.data, emotion, dev.layout, settings.source, group,
+                                   backend=getattr(extractors[static], "backend", None)) as writer:
                     return record_session(
                         source, extractors[static], writer, seconds=settings.record_seconds,
                         samples=settings.record_samples, countdown=settings.countdown, rate=args.rate,

@@ -45,6 +45,12 @@ def make_parser(prog: str, description: str, epilog: str | None = None) -> argpa
         metavar="FILE.npz",
         help=f"model file; its JSON sidecar sits beside it (default: {defaults.model})",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "holistic", "tasks"),
+        help=f"landmark backend: holistic (mediapipe 0.10.21, Python <= 3.12), tasks (MediaPipe Tasks "
+             f"API, any mediapipe), auto = holistic where it is installed (default: {defaults.backend})",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument(
         "-q", "--quiet", action="count", default=0, help="only warnings and errors (-qq: errors only)"
@@ -56,7 +62,7 @@ def make_parser(prog: str, description: str, epilog: str | None = None) -> argpa
 
 def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
     """Settings from the config file, overridden by the flags the user gave."""
-    overrides = {"data": args.data, "model": args.model}
+    overrides = {"data": args.data, "model": args.model, "backend": getattr(args, "backend", None)}
     overrides.update(extra)
     return load_settings(overrides=overrides)
 

@@ -191,14 +191,15 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     from emusify.camera import PreviewWindow, open_source
     from emusify.features import face_vector
     from emusify.journal import Journal
-    from emusify.landmarks import LandmarkExtractor
+    from emusify.landmarks import open_extractor
     from emusify.player import Player
     from emusify.ui import TerminalUI
 
     journal = stack.enter_context(Journal(settings.journal_path))
     player = stack.enter_context(Player())
     static = Path(settings.source).is_dir()  # a folder of stills: no tracking between images
-    extractor = stack.enter_context(LandmarkExtractor(static=static))
+    extractor = stack.enter_context(open_extractor(settings.backend, static=static))
+    warn_if_backends_differ(predictor.model, extractor.backend)
     ui = stack.enter_context(TerminalUI())
     return Devices(
         open_source=open_source, extractor=extractor, vectorize=face_vector, predictor=predictor,
@@ -220,7 +221,8 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
     devices.clock = devices.clock or SystemClock()
     work = partial(update_model, settings.data, settings.starter_model, settings.model)
     devices.learner = Learner(work, devices.clock)
-    devices.feedback = Feedback(settings.data, LAYOUT, settings.source, devices.journal, devices.learner)
+    devices.feedback = Feedback(settings.data, LAYOUT, settings.source, devices.journal, devices.learner,
+                                getattr(devices.extractor, "backend", None))
     labels = devices.predictor.labels
     devices.make_predictor = lambda model: swap_predictor(devices, Predictor(model, labels=labels))
     devices.library.history = devices.journal.song_stats
@@ -238,6 +240,28 @@ def swap_predictor(devices: Devices, new: Any) -> Any:
     if devices.calibration is not None:
         devices.calibration.predictor = new
     return new
+
+
+def warn_if_backends_differ(model: Any, backend: str) -> bool:
+    """Warn once when the model was trained on landmarks of the other backend; True when it did.
+
+    Models made before the tasks backend existed carry no backend in their sidecar: Holistic made them.
+    """
+    made = model.meta.get("backend", "holistic")
+    if made == backend or made not in ("holistic", "tasks"):
+        return False
+    # docs/results/backends.md: a model trained on Holistic landmarks lost up to 0.12 on Tasks ones
+    fix = (f"run with --backend {made}" if made == "tasks" or _holistic_here()
+           else "record and train here (collect.py, train.py)")
+    log.warning("the model was trained on %s landmarks and this run reads %s ones, which cost up to 0.12 "
+                "accuracy when measured (docs/results/backends.md); %s", made, backend, fix)
+    return True
+
+
+def _holistic_here() -> bool:
+    from emusify.landmarks import holistic_importable
+
+    return holistic_importable()
 
 
 def report(settings: Settings, out: Path | None) -> int:

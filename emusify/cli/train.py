@@ -134,6 +134,9 @@ def command(args: argparse.Namespace) -> int:
                                  prior_name=str(settings.starter_model))
     else:
         model = train(samples, LAYOUT, options, progress=not args.quiet)
+    from emusify.dataset import backend_of_sessions
+
+    model.meta["backend"] = backend_of_sessions(sessions)
     print(reference_line(model))
     validation = model.meta["validation"]
     print(format_metrics(validation))
@@ -324,16 +327,19 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         log.info("no model at %s: evaluating the starter model %s", path, settings.starter_model)
         path = settings.starter_model
     model = Model.load(path)
+    from emusify.landmarks import open_extractor
+
     moods = None
     if args.moods is not None:
         moods = check_moods([m.strip() for m in args.moods.split(",") if m.strip()], model.labels)
-    if args.reference is not None:
-        reference = reference_from_folder(args.reference, progress=not args.quiet)
-        origin = f"{reference.frames} face(s) in {args.reference}"
-    else:
-        reference, origin = run_py_reference(settings, model)
-    result = evaluate_folder(args.evaluate, model, label_map, reference=reference, moods=moods,
-                             progress=not args.quiet)
+    with open_extractor(settings.backend, static=True) as extractor:
+        if args.reference is not None:
+            reference = reference_from_folder(args.reference, progress=not args.quiet, extractor=extractor)
+            origin = f"{reference.frames} face(s) in {args.reference}"
+        else:
+            reference, origin = run_py_reference(settings, model)
+        result = evaluate_folder(args.evaluate, model, label_map, reference=reference, moods=moods,
+                                 progress=not args.quiet, extractor=extractor)
     result["model"] = str(path)
     result["reference"]["from"] = origin
     print(f"{args.evaluate}: {result['n_images']} images, faces found in {result['n_faces']}")
