@@ -5,14 +5,16 @@
 1. Face videos (liveportrait_driving d9, d13, d18: head and shoulders visible): N frames each, taken
    at the runner's 4 fps. Each frame is shrunk so the face is 166, 83, 55, 42 or 28 px wide and
    pasted on a 640x480 grey canvas (face centre at (320, 190), so the shoulders stay in view).
-   Five extractors: Holistic and FaceMesh alone, each static (every frame from scratch) and tracking
-   (the frames in order, as the runner feeds a window), and the runner's own: Holistic tracking with
-   the FaceMesh fallback. Printed: detection rate, and drift: the mean
+   Extractors of the holistic backend: Holistic and FaceMesh alone, each static (every frame from
+   scratch) and tracking (the frames in order, as the runner feeds a window), and the runner's own:
+   Holistic tracking with the FaceMesh fallback. Of the tasks backend: the FaceLandmarker alone, static
+   and tracking, and the runner's own: tracking, with the crop (pose, tiles) when the face is lost.
+   Only the backends this mediapipe has run. Printed: detection rate, and drift: the mean
    distance per point (in inter-ocular distances) of ``features.face_vector`` from the same frame's
    vector at full size (the detector that found it, static, on the original frame); "spread" is that distance
    between a frame and its video's mean face, i.e. how far expressions move the features.
    With models/starter.npz present: how often the prediction matches the one at 166 px.
-2. Labelled sets: detection rate of the shipped still-image extractor (Holistic, FaceMesh fallback).
+2. Labelled sets: detection rate of each backend's still-image extractor.
 3. Median milliseconds per frame, from the 166 px runs (640x480).
 
 Prints figures only; no asserts. The images stay in ../shared/data.

@@ -97,6 +97,9 @@ def command(args: argparse.Namespace) -> int:
     if args.report:
         return report(settings, args.out)
     parse_policy(settings.policy)  # a bad policy is a usage error before anything starts
+    from emusify.landmarks import resolve_backend
+
+    resolve_backend(settings.backend)  # so is a backend this mediapipe lacks (LandmarkError, one line)
     from emusify.camera import open_source
 
     open_source(settings.source).close()  # CameraError names --source, before any music
