@@ -30,6 +30,7 @@ class Settings:
     model: Path = Path("models/emusify.npz")
     starter_model: Path = Path("models/starter.npz")
     journal: Path | None = None  # None: <data>/journal.sqlite
+    reference: Path | None = None  # the stored reference face; None: <data>/reference.json
     # Frame source: a webcam index, a video file or a folder of images
     source: str = "0"
     # The run loop
@@ -38,6 +39,7 @@ class Settings:
     fps: float = 4.0  # frames analysed per second of a window
     fade: float = 3.0  # seconds of cross-fade when the mood changes
     cycles: int = 0  # stop after this many windows; 0 runs until stopped
+    calibrate_seconds: float = 5.0  # the calibration shot: seconds of a relaxed face before the first window
     # Decision rules for a window
     min_confidence: float = 0.5  # a frame votes only when its top probability reaches this
     min_share: float = 0.5  # the leading mood needs this share of the votes
@@ -50,6 +52,11 @@ class Settings:
     record_seconds: float = 20.0
     record_samples: int = 0  # 0: no limit other than record_seconds
     countdown: float = 3.0
+
+    @property
+    def reference_path(self) -> Path:
+        """Where run.py keeps the user's reference face (under the data folder unless set)."""
+        return self.reference if self.reference is not None else self.data / "reference.json"
 
     @property
     def journal_path(self) -> Path:
@@ -122,7 +129,8 @@ def _convert(path: Path, key: str, raw: str, kind: str) -> Any:
 
 
 def _validated(settings: Settings) -> Settings:
-    positive = {"window": settings.window, "fps": settings.fps, "record_seconds": settings.record_seconds}
+    positive = {"window": settings.window, "fps": settings.fps, "record_seconds": settings.record_seconds,
+                "calibrate_seconds": settings.calibrate_seconds}
     for name, value in positive.items():
         if not value > 0:
             raise UsageError(f"{name.replace('_', '-')} must be greater than 0, got {value}")

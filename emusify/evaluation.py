@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from emusify.errors import DatasetError
 from emusify.model import Model, temp_beside
+from emusify.reference import Reference, make_reference
 
 log = logging.getLogger(__name__)
 
@@ -111,44 +112,109 @@ def labelled_images(folder: Path, label_map: dict[str, str] | None = None) -> li
 
 
 def evaluate_folder(folder: Path, model: Model, label_map: dict[str, str] | None = None,
+                    reference: Reference | np.ndarray | None = None, moods: Sequence[str] | None = None,
                     progress: bool = True, extractor: Any = None, reader: Any = None,
                     vectorize: Any = None) -> dict[str, Any]:
     """Run camera.read_image -> landmarks -> features -> model over a labelled folder ``DIR/<label>/*``.
 
-    Labels the model does not know are reported (``skipped_labels``) and left out. With
-    session-mean calibration the mean of all the folder's face vectors is subtracted first.
+    The path run.py takes: the scored images never calibrate anything. A calibrated model reads
+    ``vector - reference``, where the reference is ``reference`` (e.g. from
+    :func:`reference_from_folder`, as a calibration shot makes it) or else the model's
+    ``reference_mean`` (what run.py has before a calibration shot). ``moods`` restricts the
+    answer to those of the model's moods, renormalized, as run.py does with the song folders;
+    images of other moods are left out. Labels the model does not know are reported
+    (``skipped_labels``) and left out.
 
     ``extractor``, ``reader`` and ``vectorize`` default to a static LandmarkExtractor,
     camera.read_image and features.face_vector (tests pass fakes).
 
     Raises:
         DatasetError: the folder does not exist or holds no images of a known label.
+        UsageError: ``moods`` names a mood the model does not know, or fewer than two.
     """
-    if reader is None:
-        from emusify.camera import read_image as reader
-    if vectorize is None:
-        from emusify.features import face_vector as vectorize
-
     if not Path(folder).is_dir():
         raise DatasetError(f"{folder} is not a folder: pass DIR holding DIR/<label>/<image> files")
+    labels = check_moods(moods, model.labels)
     images = labelled_images(folder, label_map)
-    skipped = Counter(label for _, label in images if label not in model.labels)
-    images = [(path, label) for path, label in images if label in model.labels]
+    skipped = Counter(label for _, label in images if label not in labels)
+    images = [(path, label) for path, label in images if label in labels]
     if skipped:
-        log.warning("labels the model does not know, left out: %s", ", ".join(sorted(skipped)))
+        log.warning("labels left out (not among the moods read): %s", ", ".join(sorted(skipped)))
     if not images:
-        raise DatasetError(f"no images of the model's labels ({', '.join(model.labels)}) under {folder}; "
+        raise DatasetError(f"no images of the moods read ({', '.join(labels)}) under {folder}; "
                            "use --label-map to rename folders")
     vectors, truth, unreadable = _read_faces(images, extractor, reader, vectorize, progress)
+    offset, used = _offset(model, reference)
     result: dict[str, Any] = {"folder": str(folder), "model": model.meta.get("created"),
                               "n_images": len(images), "n_faces": len(vectors), "unreadable": unreadable,
-                              "skipped_labels": dict(skipped), "calibration": model.calibration}
+                              "skipped_labels": dict(skipped), "calibration": model.calibration,
+                              "moods": list(labels), "reference": used}
     if vectors:
-        X = np.asarray(vectors, dtype=np.float64)
-        if model.calibration == "session-mean":
-            X = X - X.mean(axis=0)
-        result.update(metrics(truth, model.predict(X), model.labels))
+        proba = read_moods(model, np.asarray(vectors, dtype=np.float64), labels, offset)
+        result.update(metrics(truth, [labels[i] for i in proba.argmax(axis=1)], labels))
     return result
+
+
+def check_moods(moods: Sequence[str] | None, known: Sequence[str]) -> tuple[str, ...]:
+    """The moods to read, in the model's order (all of them when ``moods`` is None).
+
+    Raises:
+        UsageError: a mood the model does not know, or fewer than two.
+    """
+    from emusify.errors import UsageError
+
+    if moods is None:
+        return tuple(known)
+    unknown = [m for m in moods if m not in known]
+    if unknown or len(set(moods)) < 2:
+        what = f"unknown mood {', '.join(unknown)}" if unknown else "fewer than two moods"
+        raise UsageError(f"--moods: {what}; give two or more of {','.join(known)}")
+    return tuple(m for m in known if m in set(moods))
+
+
+def read_moods(model: Model, X: np.ndarray, labels: Sequence[str], offset: np.ndarray | None) -> np.ndarray:
+    """Probabilities over ``labels`` (renormalized) of ``X - offset``, as run.py's Predictor gives them."""
+    proba = model.predict_proba(X - offset if offset is not None else X)
+    kept = proba[:, [model.labels.index(x) for x in labels]]
+    return kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-300)
+
+
+def _offset(model: Model, reference: Reference | np.ndarray | None) -> tuple[np.ndarray | None, dict]:
+    """The vector subtracted, and what the JSON says about it."""
+    if model.calibration == "none":
+        return None, {"source": "none (the model is not calibrated)"}
+    if isinstance(reference, Reference):
+        return reference.vector, {"source": reference.source, "frames": reference.frames,
+                                  "layout": reference.layout}
+    if reference is not None:
+        return np.asarray(reference, dtype=np.float64), {"source": "given"}
+    origin = model.meta.get("reference", {}).get("source", "model")
+    return model.reference_mean, {"source": f"the model's reference_mean ({origin})"}
+
+
+def reference_from_folder(folder: Path, progress: bool = True, extractor: Any = None, reader: Any = None,
+                          vectorize: Any = None) -> Reference:
+    """The reference of a folder of images of one person's relaxed face (``--reference REF``).
+
+    Every image under ``folder`` (sub-folders too) goes through the same extractor and
+    :func:`emusify.reference.make_reference` as run.py's calibration shot.
+
+    Raises:
+        DatasetError: not a folder, or no face in any of its images.
+    """
+    from emusify.features import LAYOUT
+
+    if not Path(folder).is_dir():
+        raise DatasetError(f"--reference {folder} is not a folder: pass a folder of relaxed-face images")
+    images = [(p, "") for p in sorted(Path(folder).rglob("*"))
+              if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
+    vectors, _, _ = _read_faces(images, extractor, reader, vectorize, progress) if images else ([], [], [])
+    if not vectors:
+        raise DatasetError(f"no face found in the images of --reference {folder}: "
+                           "give clear photos of the same person's relaxed face")
+    ref = make_reference(np.asarray(vectors), LAYOUT.name, source="shot")
+    log.info("reference: %d face(s) of %d image(s) in %s", ref.frames, len(images), folder)
+    return ref
 
 
 def _read_faces(images: list[tuple[Path, str]], extractor: Any, reader: Any, vectorize: Any,
@@ -156,6 +222,10 @@ def _read_faces(images: list[tuple[Path, str]], extractor: Any, reader: Any, vec
     """Feature vectors and labels of the images with a face, and the names of unreadable images."""
     from emusify.errors import CameraError
 
+    if reader is None:
+        from emusify.camera import read_image as reader
+    if vectorize is None:
+        from emusify.features import face_vector as vectorize
     if extractor is None:
         from emusify.landmarks import LandmarkExtractor
 

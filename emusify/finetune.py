@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from emusify.model import Model
+from emusify.reference import NEUTRAL, reference_from_vectors
 from emusify.samples import Samples
 from emusify.training import TrainOptions, cross_validate, emotions_of, model_meta, training_side
 
@@ -101,19 +102,24 @@ def train_from_prior(samples: Samples, prior: Model, options: TrainOptions, prog
                      prior_name: str = "starter") -> Model:
     """Validate and fit like :func:`emusify.training.train`, but by fine-tuning ``prior``.
 
-    The user's vectors are centred on their own mean (the mean of the per-emotion means, so an
-    emotion recorded longer does not pull it); run.py then starts its running mean from there.
-    In validation the mean comes from the training folds only.
+    A "reference" prior (the starter) reads deviations from the person's relaxed face: the user's
+    vectors are centred on :func:`emusify.reference.reference_from_vectors` of their neutral rows,
+    or, without neutral rows, on the prior's ``reference_mean`` (what run.py uses for a new user
+    before a calibration shot). The model keeps "reference" calibration with that vector as its
+    ``reference_mean``. An older "session-mean" prior: centred on the user's own mean (the mean of
+    the per-emotion means); run.py then starts its running mean from there. In validation the
+    centre comes from the training folds only.
 
     Raises:
         DatasetError: fewer than two emotions.
     """
     labels = emotions_of(samples)
     started = time.monotonic()
+    mode = "reference" if prior.calibration == "reference" else "session-mean"
 
     def fit(rows: np.ndarray) -> tuple[Model, np.ndarray]:
         X, y = training_side(samples, rows)
-        offset = own_mean(samples.X[rows], samples.y[rows])
+        offset = user_centre(samples.X[rows], samples.y[rows], prior, mode)
         return fine_tune(prior, X - offset, y, labels), offset
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> list[str]:
@@ -122,10 +128,21 @@ def train_from_prior(samples: Samples, prior: Model, options: TrainOptions, prog
 
     validation = cross_validate(samples, labels, options, progress, fit_predict)
     model, offset = fit(np.arange(len(samples.y)))
-    model.calibration, model.reference_mean = "session-mean", offset
+    model.calibration, model.reference_mean = mode, offset
     model.meta = model_meta(samples, options, time.monotonic() - started, validation)
     model.meta["training"]["prior"] = _prior_summary(prior, prior_name)
     return model
+
+
+def user_centre(X: np.ndarray, y: np.ndarray, prior: Model, mode: str) -> np.ndarray:
+    """What the user's vectors are centred on before fine-tuning (see :func:`train_from_prior`)."""
+    if mode == "session-mean":
+        return own_mean(X, y)
+    neutral = np.asarray(y) == NEUTRAL
+    if neutral.any():
+        return reference_from_vectors(X[neutral])
+    assert prior.reference_mean is not None  # a "reference" model always has one
+    return np.asarray(prior.reference_mean, dtype=np.float64)
 
 
 def own_mean(X: np.ndarray, y: np.ndarray) -> np.ndarray:

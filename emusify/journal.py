@@ -1,7 +1,8 @@
 """The mood journal: every window and every song event, in SQLite, committed as it happens.
 
-Two tables: ``windows`` (what each camera window saw and decided) and ``songs`` (start, end, skip
-and error events). The connection is in autocommit mode with a write-ahead log, so a crash or a
+Tables: ``windows`` (what each camera window saw and decided), ``songs`` (start, end, skip
+and error events) and ``reference_events`` (when the reference face was taken or changed). The
+connection is in autocommit mode with a write-ahead log, so a crash or a
 power cut loses nothing already written. :mod:`emusify.report` draws it.
 """
 
@@ -30,6 +31,14 @@ CREATE TABLE IF NOT EXISTS songs (
 CREATE INDEX IF NOT EXISTS windows_time ON windows (time);
 CREATE INDEX IF NOT EXISTS songs_time ON songs (time);
 """
+# Added for the reference face (issue 9). CREATE IF NOT EXISTS: older journals gain the table on open
+# and stay readable; an older version of Emusify ignores it.
+REFERENCE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reference_events (
+    time REAL NOT NULL, event TEXT NOT NULL, source TEXT, frames INTEGER NOT NULL, shift REAL NOT NULL
+);
+"""
+REFERENCE_EVENTS = ("shot", "updated", "kept", "skipped")
 
 
 class WindowRow(NamedTuple):
@@ -55,6 +64,16 @@ class SongRow(NamedTuple):
     folder: str | None
 
 
+class ReferenceRow(NamedTuple):
+    """A change of the reference face (or a shot that did not change it), as journaled."""
+
+    time: float
+    event: str  # shot (taken), updated (moved by confident-neutral frames), kept (a shot failed), skipped
+    source: str | None  # the reference in use afterwards: shot, recordings, model; None: the model's mean
+    frames: int  # face frames of the shot, or the neutral frames that moved it
+    shift: float  # how far the reference moved (Euclidean, feature units); 0 for kept and skipped
+
+
 class Journal:
     """Append-only mood history; a context manager with an idempotent close()."""
 
@@ -73,6 +92,7 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
+            db.executescript(REFERENCE_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise JournalError(f"cannot open the journal {self.path} ({exc}); pass --journal FILE "
@@ -95,6 +115,14 @@ class Journal:
                     (float(when), event, str(song.path), getattr(song, "title", None),
                      getattr(song, "artist", None), getattr(song, "folder", None)))
 
+    def reference(self, when: float, event: str, source: str | None, frames: int, shift: float = 0.0) -> None:
+        """Journal a change of the reference face: shot, updated, kept (a failed shot) or skipped."""
+        if event not in REFERENCE_EVENTS:
+            raise ValueError(f"unknown reference event {event!r}; "
+                             f"expected one of {', '.join(REFERENCE_EVENTS)}")
+        self._write("INSERT INTO reference_events VALUES (?, ?, ?, ?, ?)",
+                    (float(when), event, source, int(frames), float(shift)))
+
     def _write(self, sql: str, row: tuple) -> None:
         if self._db is None:
             raise JournalError(f"the journal {self.path} is closed")
@@ -115,6 +143,11 @@ class Journal:
         """Song events in time order (from ``since`` on, when given)."""
         rows = self._read("SELECT * FROM songs WHERE time >= ? ORDER BY time, rowid", since)
         return [SongRow(*row) for row in rows]
+
+    def references(self, since: float | None = None) -> list[ReferenceRow]:
+        """Reference events in time order (from ``since`` on, when given)."""
+        rows = self._read("SELECT * FROM reference_events WHERE time >= ? ORDER BY time, rowid", since)
+        return [ReferenceRow(*row) for row in rows]
 
     def _read(self, sql: str, since: float | None) -> list[tuple]:
         if self._db is None:

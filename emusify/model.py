@@ -4,9 +4,11 @@ This module never imports scikit-learn (``training`` does) and never unpickles: 
 ``allow_pickle=False`` and everything else is plain JSON, checked on load.
 
 ``Model.predict_proba`` is the network alone (scaler, dense layers, softmax) on the vectors it is
-given. With ``calibration == "session-mean"`` the network expects vectors from which the person's
-mean vector was subtracted; :class:`Predictor` does that with a running mean, warmed up from the
-stored reference mean.
+given. With ``calibration == "reference"`` the network expects ``vector - reference``, the person's
+relaxed face (``emusify.reference``); :class:`Predictor` subtracts the user's reference, or
+``reference_mean`` while the user has none. With the older ``"session-mean"`` the network expects
+vectors from which the person's mean vector was subtracted; :class:`Predictor` keeps a running
+mean for those, warmed up from ``reference_mean``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "emusify-model"
 FORMAT_VERSION = 1
-CALIBRATIONS = ("none", "session-mean")
+CALIBRATIONS = ("none", "session-mean", "reference")
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
 OUTPUT_ACTIVATIONS = ("softmax", "logistic")
 RETRAIN = "retrain with train.py"
@@ -56,7 +58,9 @@ class Model:
     hidden_activation: str = "relu"
     output_activation: str = "softmax"
     calibration: str = "none"
-    reference_mean: np.ndarray | None = None  # (d,), the mean a new user's running mean starts from
+    # (d,): "reference": the reference used while the user has none (starter: the mean of the training
+    # people's references; a personal model: the user's own); "session-mean": where the running mean starts
+    reference_mean: np.ndarray | None = None
     prior_frames: int = 60  # how many frames the reference mean weighs in the running mean
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -223,18 +227,25 @@ class Model:
 class Predictor:
     """What run.py uses: probabilities for new vectors, with the per-person calibration applied.
 
-    With ``calibration == "session-mean"`` each call first adds its vectors to a running mean of
-    everything this user has shown so far (starting from the model's reference mean, which weighs
-    ``prior_frames`` frames), then subtracts that mean before the network sees them.
+    With ``calibration == "reference"`` each vector has ``reference`` subtracted (the user's relaxed
+    face, from a calibration shot or their recordings), or the model's ``reference_mean`` while
+    ``reference`` is None. Nothing changes inside :meth:`predict`: the caller sets
+    :attr:`reference` after a calibration shot or a tracker update.
+
+    With ``calibration == "session-mean"`` (older models) each call first adds its vectors to a
+    running mean of everything this user has shown so far (starting from the model's reference
+    mean, which weighs ``prior_frames`` frames), then subtracts that mean.
 
     ``labels`` (a subset of the model's, in its order) restricts the answer to those moods, the
     probabilities renormalized over them: run.py reads only the moods that have songs.
 
     Raises:
-        ValueError: ``labels`` names a mood the model does not know, or fewer than two.
+        ValueError: ``labels`` names a mood the model does not know, or fewer than two; a
+            ``reference`` of the wrong length.
     """
 
-    def __init__(self, model: Model, memory: int = 5000, labels: Sequence[str] | None = None) -> None:
+    def __init__(self, model: Model, memory: int = 5000, labels: Sequence[str] | None = None,
+                 reference: np.ndarray | None = None) -> None:
         self.model = model
         self.memory = memory  # past this many frames, old frames fade out (exponential forgetting)
         wanted = set(model.labels if labels is None else labels)
@@ -242,17 +253,34 @@ class Predictor:
             raise ValueError(f"cannot read {sorted(wanted)} with a model of {list(model.labels)}")
         self.labels = tuple(x for x in model.labels if x in wanted)
         self._columns = [model.labels.index(x) for x in self.labels]
+        self.reference = reference
         self.reset()
 
+    @property
+    def reference(self) -> np.ndarray | None:
+        """The user's reference face subtracted by a "reference" model (None: the model's own)."""
+        return self._reference
+
+    @reference.setter
+    def reference(self, vector: np.ndarray | None) -> None:
+        if vector is not None:
+            vector = np.asarray(vector, dtype=np.float64).reshape(-1)
+            if vector.shape != (self.model.layout.length,) or not np.isfinite(vector).all():
+                raise ValueError(f"a reference of shape {vector.shape} does not fit this model "
+                                 f"({self.model.layout.length} values)")
+        self._reference = vector
+
     def reset(self) -> None:
-        """Forget the user: the running mean restarts from the reference mean."""
+        """Forget the user's running mean (session-mean models): it restarts from the reference mean."""
         ref = self.model.reference_mean
         self._count = float(self.model.prior_frames) if ref is not None else 0.0
         self._sum = ref * self._count if ref is not None else None
 
     @property
     def offset(self) -> np.ndarray | None:
-        """The mean currently subtracted (None without calibration)."""
+        """The vector currently subtracted (None without calibration)."""
+        if self.model.calibration == "reference":
+            return self._reference if self._reference is not None else self.model.reference_mean
         if self.model.calibration == "none" or self._sum is None or self._count == 0:
             return None
         return self._sum / self._count
@@ -262,7 +290,9 @@ class Predictor:
         X = np.asarray(vectors, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(1, -1)
-        if self.model.calibration == "session-mean" and len(X):
+        if self.model.calibration == "reference":
+            X = X - self.offset
+        elif self.model.calibration == "session-mean" and len(X):
             self._sum = X.sum(axis=0) + (self._sum if self._sum is not None else 0.0)
             self._count += len(X)
             if self._count > self.memory:

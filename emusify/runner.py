@@ -49,6 +49,7 @@ class Devices:
     clock: Any = None  # .now(), .sleep(seconds); SystemClock when None
     ui: Any = None  # .show(Status), .pressed() -> list[str] of keys; optional
     preview: Callable[[], Any] | None = None  # -> context manager with .show(...) -> key
+    calibration: Any = None  # calibration.Calibration: the reference face (shot, tracker); optional
 
 
 class Runner:
@@ -70,6 +71,7 @@ class Runner:
         self._window_left = 0.0
         self._next_window = 0.0
         self._shown_at = float("-inf")
+        self._seen: list[tuple[Any, Any]] = []  # this window's (face vector, probabilities), for the tracker
 
     def song_failed(self, path: Any, reason: str) -> None:
         """The player could not start a song after a fade (its ``on_error``): skip it, go on."""
@@ -91,6 +93,7 @@ class Runner:
         """
         status = ExitStatus.OK
         try:
+            self.calibration_shot()
             while self.stop_reason is None:
                 self._cycle()
         except KeyboardInterrupt:
@@ -109,6 +112,7 @@ class Runner:
             return
         self.cycle += 1
         self.decide(result, started)
+        self._track_reference()
         if self.settings.cycles and self.cycle >= self.settings.cycles:
             self._let_song_start()
             self.request_stop(f"--cycles {self.settings.cycles} done")
@@ -130,6 +134,7 @@ class Runner:
             log.warning("camera unavailable (%s); the music continues, retrying next cycle", exc)
             return tally.result()
         log.info("window %d: watching %s for %.0f s", self.cycle + 1, spec, self.settings.window)
+        self._seen = []
         preview = self.dev.preview() if self.dev.preview else None
         try:
             with source:
@@ -178,10 +183,56 @@ class Runner:
         if landmarks is not None:
             vector = self.dev.vectorize(landmarks)
             probs = self.dev.predictor.predict(vector.reshape(1, -1))[0]
+            if self.dev.calibration is not None:
+                self._seen.append((vector, probs))
         tally.add(probs)
         if preview is not None:
             shown = dict(zip(self.labels, map(float, probs))) if probs is not None else None
             self._act(action_for(preview.show(frame.image, landmarks, shown)))
+
+    # The reference face (emusify.calibration) ----------------------------------------------------
+
+    def calibration_shot(self) -> None:
+        """Before the first window, when needed: a few seconds of the relaxed face (s skips).
+
+        Not a window: nothing votes and the music does not change.
+
+        Raises:
+            CameraError: the source cannot be opened (as for the first window).
+        """
+        from emusify.calibration import take_shot
+
+        calibration = self.dev.calibration
+        if calibration is None or not calibration.needs_shot or self.stop_reason is not None:
+            return
+        source = self.dev.open_source(self.settings.source)
+        preview = self.dev.preview() if self.dev.preview else None
+        log.info("calibration shot: relax your face and look at the screen for %.0f s (s skips)",
+                 self.settings.calibrate_seconds)
+        try:
+            with source:
+                shot = take_shot(
+                    source, self.dev.extractor, self.dev.vectorize, self.settings.calibrate_seconds,
+                    self.settings.fps, keys=self.dev.ui.pressed if self.dev.ui else list,
+                    on_key=lambda key: self._act(action_for(key)), show=self._show_note,
+                    preview=preview, stopped=lambda: self.stop_reason is not None)
+        finally:
+            if preview is not None:
+                preview.close()
+        if self.stop_reason is None:
+            calibration.use_shot(shot, self.clock.now())
+
+    def _show_note(self, text: str) -> None:
+        if self.dev.ui is not None:
+            self.dev.ui.show(Status(None, 0.0, None, None, 0.0, None, self.paused, True, 0.0, note=text))
+
+    def _track_reference(self) -> None:
+        """After a window: its confident-neutral frames keep the reference current."""
+        if self.dev.calibration is None or not self._seen:
+            return
+        vectors, probs = zip(*self._seen)
+        self._seen = []
+        self.dev.calibration.after_window(vectors, probs, self.labels, self.clock.now())
 
     # The decision -------------------------------------------------------------------------------
 

@@ -103,8 +103,38 @@ def _default_augmenters(sigma: float, seed: int) -> dict[str, Callable[[Any], An
     return {"mirror": features.mirror, "jitter": lambda lm: features.jitter(lm, sigma, rng)}
 
 
-def calibrate(samples: Samples) -> tuple[Samples, np.ndarray]:
-    """Subtract each calibration unit's mean vector; returns the centred samples and the reference mean."""
+CALIBRATION_MODES = ("session-mean", "reference")
+MISSING = ("drop", "offset")
+NEUTRAL = "neutral"
+
+
+def calibrate(samples: Samples, mode: str = "session-mean",
+              missing: str = "drop") -> tuple[Samples, np.ndarray]:
+    """Centre every calibration unit (a person) on its own reference; returns the samples and the mean one.
+
+    ``mode="session-mean"``: subtract each unit's mean vector. ``mode="reference"``: subtract the
+    unit's relaxed face, :func:`emusify.reference.reference_from_vectors` of its rows labelled
+    neutral (augmented copies: of their own kind's neutral copies, so a mirrored face is centred
+    on its mirrored reference). A unit without neutral rows is dropped (``missing="drop"``, one
+    warning naming how many) or centred on an estimate (``missing="offset"``: its mean of
+    per-emotion means, minus the average gap between that mean and the neutral reference over
+    the units that have neutral rows).
+
+    Returns:
+        The centred samples and the mean of the units' references (what a model stores as
+        ``reference_mean``; in reference mode over the units with neutral rows only).
+
+    Raises:
+        DatasetError: an unknown mode, or reference mode without any neutral rows.
+    """
+    if mode not in CALIBRATION_MODES or missing not in MISSING:
+        raise DatasetError(f"unknown calibration {mode!r}/{missing!r}; use {', '.join(CALIBRATION_MODES)}")
+    if mode == "session-mean":
+        return _session_mean(samples)
+    return _reference(samples, missing)
+
+
+def _session_mean(samples: Samples) -> tuple[Samples, np.ndarray]:
     X, aug = samples.X.copy(), samples.aug_X.copy()
     means = []
     for unit in np.unique(samples.unit):
@@ -119,3 +149,62 @@ def calibrate(samples: Samples) -> tuple[Samples, np.ndarray]:
         if len(set(samples.y[rows])) < 2:
             log.warning("calibration unit %r holds one emotion only: session-mean will erase it", unit)
     return samples._replace(X=X, aug_X=aug), np.mean(means, axis=0)
+
+
+def _reference(samples: Samples, missing: str) -> tuple[Samples, np.ndarray]:
+    from emusify.reference import reference_from_vectors
+
+    neutral = samples.y == NEUTRAL
+    units = np.unique(samples.unit)
+    have = [u for u in units if (neutral & (samples.unit == u)).any()]
+    if not have:
+        raise DatasetError("reference calibration needs neutral recordings: record neutral with collect.py")
+    lacking = [u for u in units if u not in have]
+    if lacking and missing == "drop":
+        log.warning("%d calibration unit(s) without neutral rows left out (%d rows): %s", len(lacking),
+                    int(np.isin(samples.unit, lacking).sum()), ", ".join(map(repr, lacking[:5])))
+        samples = subset(samples, ~np.isin(samples.unit, lacking))
+        neutral = samples.y == NEUTRAL
+        lacking = []
+    X, aug = samples.X.astype(np.float64), samples.aug_X.astype(np.float64)
+    aug_y = samples.y[samples.aug_of] if len(samples.aug_of) else np.zeros(0, str)
+    kinds = np.unique(samples.aug_kind)
+    refs, gaps = [], []
+    for unit in have:
+        rows = samples.unit == unit
+        ref = reference_from_vectors(X[rows & neutral])
+        refs.append(ref)
+        gaps.append(_mean_of_means(X[rows], samples.y[rows]) - ref)
+        X[rows] -= ref
+        for kind in kinds:
+            sel = (samples.aug_kind == kind) & rows[samples.aug_of]
+            if sel.any():
+                aug[sel] -= reference_from_vectors(aug[sel & (aug_y == NEUTRAL)]) \
+                    if (sel & (aug_y == NEUTRAL)).any() else ref
+    gap = np.mean(gaps, axis=0)
+    for unit in lacking:  # missing == "offset"
+        rows = samples.unit == unit
+        X[rows] -= _mean_of_means(X[rows], samples.y[rows]) - gap
+        for kind in kinds:
+            sel = (samples.aug_kind == kind) & rows[samples.aug_of]
+            if sel.any():
+                aug[sel] -= _mean_of_means(aug[sel], aug_y[sel]) - gap
+    if lacking:
+        log.info("%d calibration unit(s) without neutral rows centred on an estimate", len(lacking))
+    centred = samples._replace(X=X.astype(np.float32), aug_X=aug.astype(np.float32))
+    return centred, np.mean(refs, axis=0)
+
+
+def _mean_of_means(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The mean of the per-emotion mean vectors (an emotion recorded longer does not pull it)."""
+    return np.mean([X[y == label].mean(axis=0) for label in np.unique(y)], axis=0)
+
+
+def subset(samples: Samples, keep: np.ndarray) -> Samples:
+    """The rows where ``keep`` is True, with their augmented copies (re-indexed)."""
+    keep = np.asarray(keep, bool)
+    new_index = np.cumsum(keep) - 1
+    aug = keep[samples.aug_of] if len(samples.aug_of) else np.zeros(0, bool)
+    return samples._replace(X=samples.X[keep], y=samples.y[keep], split=samples.split[keep],
+                            unit=samples.unit[keep], aug_X=samples.aug_X[aug],
+                            aug_of=new_index[samples.aug_of[aug]].astype(int), aug_kind=samples.aug_kind[aug])

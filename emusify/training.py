@@ -48,7 +48,9 @@ class TrainOptions:
     estimator: str = "mlp"  # "mlp" (dense net) or "logistic" (no hidden layer)
     hidden: tuple[int, ...] = (64,)  # with alpha: fixed before benchmarks/accuracy.py measured them
     alpha: float = 1.0  # L2 penalty
-    calibration: str = "none"  # or "session-mean": subtract each group's mean vector
+    calibration: str = "none"  # "reference": subtract each person's relaxed (neutral) face;
+    # "session-mean": subtract each calibration unit's mean vector
+    missing: str = "drop"  # "reference" and a person without neutral rows: "drop" them or "offset"
     augment: tuple[str, ...] = ()  # landmark-space: "mirror", "jitter"
     jitter: float = 0.02  # noise in inter-ocular distances for "jitter"
     balance: str = "oversample"  # or "none"
@@ -214,14 +216,21 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
           progress: bool = True) -> Model:
     """Validate honestly, then fit on everything; the summary and metrics go into ``model.meta``.
 
+    With ``calibration="reference"`` every calibration unit (a person) is centred on the
+    reference of its neutral rows (:func:`emusify.samples.calibrate`) and the model's
+    ``reference_mean`` is the mean of those references: for one person (train.py on a user's
+    recordings) that is the user's own reference.
+
     Raises:
-        DatasetError: no samples, or fewer than two emotions.
+        DatasetError: no samples, fewer than two emotions, or reference calibration without
+            neutral rows.
     """
     options = options or TrainOptions()
     labels = emotions_of(samples)
     started = time.monotonic()
-    if options.calibration == "session-mean":
-        samples, reference = calibrate(samples)
+    if options.calibration in ("session-mean", "reference"):
+        samples, reference = calibrate(samples, options.calibration, options.missing)
+        labels = emotions_of(samples)  # dropping people without neutral rows may drop an emotion
     else:
         reference = None
     validation = cross_validate(samples, labels, options, progress)

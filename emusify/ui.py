@@ -28,6 +28,7 @@ class Status(NamedTuple):
     paused: bool
     watching: bool  # True while a window runs
     seconds: float  # watching: seconds left in the window; else seconds to the next window
+    note: str | None = None  # shown instead of mood, song and phase (e.g. the calibration shot's request)
 
 
 def action_for(key: str | None) -> str | None:
@@ -45,6 +46,8 @@ def clock_text(seconds: float | None) -> str:
 
 def format_status(status: Status, with_times: bool = True) -> str:
     """The status line: mood and share, the song and its position, time to the next window."""
+    if status.note:
+        return status.note
     mood = f"{status.mood} {status.share:.0%}" if status.mood else "unsure"
     if status.title is None:
         song = "no song"

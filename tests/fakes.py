@@ -150,6 +150,7 @@ class FakePredictor:
 
     def __init__(self) -> None:
         self.rows = 0
+        self.reference: np.ndarray | None = None  # what emusify.calibration sets
 
     def predict(self, vectors: np.ndarray) -> np.ndarray:
         self.rows += len(vectors)
@@ -253,12 +254,16 @@ class FakeJournal:
     def __init__(self) -> None:
         self.windows: list[tuple[float, Any, str]] = []
         self.songs: list[tuple[float, str, Any]] = []
+        self.references: list[tuple[float, str, str | None, int, float]] = []
 
     def window(self, when: float, result: Any, decision: str) -> None:
         self.windows.append((when, result, decision))
 
     def song(self, when: float, event: str, song: Any) -> None:
         self.songs.append((when, event, song))
+
+    def reference(self, when: float, event: str, source: str | None, frames: int, shift: float = 0.0) -> None:
+        self.references.append((when, event, source, frames, shift))
 
     def events(self) -> list[tuple[str, str]]:
         return [(event, song.title) for _, event, song in self.songs]

@@ -210,3 +210,27 @@ def test_predictor_restricted_to_some_moods_renormalizes():
     np.testing.assert_allclose(part.predict(np.array([[1.0, 0.5]]))[0], full[[0, 2]] / full[[0, 2]].sum())
     with pytest.raises(ValueError):
         Predictor(model, labels=["angry", "calm"])
+
+
+def test_reference_keeper_only_for_reference_models(in_tmp, caplog):
+    from types import SimpleNamespace
+
+    from emusify.calibration import Calibration
+    from tests.fakes import FakeJournal, FakePredictor
+
+    settings = Settings(data=in_tmp / "data")
+    old = SimpleNamespace(calibration="session-mean", meta={})
+    with caplog.at_level(logging.WARNING):
+        assert run.reference_keeper(settings, old, FakePredictor(), FakeJournal(), calibrate=True) is None
+    assert "--calibrate" in caplog.text and "retrain" in caplog.text
+    new = SimpleNamespace(calibration="reference", meta={}, reference_mean=None)
+    keeper = run.reference_keeper(settings, new, FakePredictor(), FakeJournal(), calibrate=False)
+    assert isinstance(keeper, Calibration) and keeper.needs_shot
+    assert keeper.path == in_tmp / "data" / "reference.json"
+
+
+def test_help_explains_the_calibration_shot(capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--calibrate" in text and "relaxed face" in text and "s skips it" in text

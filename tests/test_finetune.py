@@ -79,3 +79,21 @@ def test_train_from_prior_validates_and_calibrates_on_the_users_mean(prior):
     assert model.meta["validation"]["scheme"].startswith("leave-one-group-out")
     assert model.meta["validation"]["accuracy"] > 0.9
     assert model.meta["training"]["prior"]["labels"] == list(LABELS)
+
+
+def test_a_reference_prior_centres_the_user_on_their_neutral_rows(prior):
+    rng = np.random.default_rng(5)
+    face = rng.normal(0, 2, D)  # this user's relaxed face, far from the prior's people
+    X, y = clusters(rng, np.eye(4, D) * 3 + face, 8)
+    ref_prior = model_from_pipeline(fit_pipeline(*clusters(rng, np.eye(4, D) * 3, 30), LABELS,
+                                                 TrainOptions(hidden=(16,), max_steps=200)),
+                                    LAYOUT, TrainOptions(calibration="reference"), np.eye(4, D)[2] * 3)
+    samples = Samples(X.astype(np.float32), y, np.array([f"g{i % 2}" for i in range(len(y))]),
+                      np.full(len(y), ""), np.zeros((0, D), np.float32), np.zeros(0, int),
+                      np.zeros(0, str), [])
+    model = train_from_prior(samples, ref_prior, TrainOptions(folds=2), progress=False)
+    assert model.calibration == "reference"
+    np.testing.assert_allclose(model.reference_mean, np.median(X[y == "neutral"], axis=0), rtol=1e-5)
+    no_neutral = Samples(*(a[y != "neutral"] if i < 4 else a for i, a in enumerate(samples)))
+    fallback = train_from_prior(no_neutral, ref_prior, TrainOptions(folds=2), progress=False)
+    np.testing.assert_allclose(fallback.reference_mean, ref_prior.reference_mean)

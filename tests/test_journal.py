@@ -102,3 +102,27 @@ def test_an_unusable_path_is_a_journal_error_naming_the_flag(tmp_path, make):
         Journal(path)
     message = str(caught.value)
     assert "--journal" in message and str(path) in message and "\n" not in message
+
+
+def test_reference_events_are_journaled_and_an_older_journal_gains_the_table(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)  # a journal written before the reference face existed
+    db.executescript("""
+        CREATE TABLE windows (time REAL NOT NULL, frames INTEGER NOT NULL, face_frames INTEGER NOT NULL,
+            votes TEXT NOT NULL, mood TEXT, share REAL NOT NULL, decision TEXT NOT NULL);
+        CREATE TABLE songs (time REAL NOT NULL, event TEXT NOT NULL, path TEXT NOT NULL,
+            title TEXT, artist TEXT, folder TEXT);
+        INSERT INTO windows VALUES (1.0, 10, 9, '{"happy": 9}', 'happy', 1.0, 'happy');
+    """)
+    db.commit()
+    db.close()
+    with Journal(path) as journal:
+        assert journal.windows()[0].mood == "happy" and journal.references() == []
+        journal.reference(5.0, "shot", "shot", 20, 0.0)
+        journal.reference(9.0, "updated", "shot", 12, 0.03)
+        with pytest.raises(ValueError, match="unknown reference event"):
+            journal.reference(10.0, "guessed", None, 0)
+    with Journal(path) as journal:
+        events = journal.references()
+    assert [(r.event, r.frames) for r in events] == [("shot", 20), ("updated", 12)]
+    assert events[1].shift == pytest.approx(0.03) and journal.windows is not None

@@ -196,3 +196,35 @@ def test_predictor_without_calibration_is_the_model(model):
     X, _ = data(n=5, seed=3)
     np.testing.assert_allclose(Predictor(model).predict(X), model.predict_proba(X))
     assert Predictor(model).offset is None
+
+
+def reference_model(model: Model, reference_mean: np.ndarray) -> Model:
+    return Model(model.labels, model.layout, model.coefs, model.intercepts, model.scaler_mean,
+                 model.scaler_scale, calibration="reference", reference_mean=reference_mean)
+
+
+def test_predictor_subtracts_the_users_reference_or_else_the_models(model):
+    cal = reference_model(model, np.full(D, 0.5))
+    X, _ = data(n=6, seed=4)
+    predictor = Predictor(cal)
+    np.testing.assert_allclose(predictor.predict(X), cal.predict_proba(X - 0.5))
+    np.testing.assert_allclose(predictor.predict(X), cal.predict_proba(X - 0.5))  # no running update
+    mine = np.linspace(-1, 1, D)
+    predictor.reference = mine  # after a calibration shot
+    np.testing.assert_allclose(predictor.offset, mine)
+    np.testing.assert_allclose(predictor.predict(X), cal.predict_proba(X - mine))
+    given = Predictor(cal, reference=mine, labels=["angry", "sad"])
+    kept = cal.predict_proba(X - mine)[:, [0, 2]]
+    np.testing.assert_allclose(given.predict(X), kept / kept.sum(axis=1, keepdims=True))
+    with pytest.raises(ValueError, match="does not fit"):
+        predictor.reference = np.zeros(D + 1)
+
+
+def test_a_reference_model_survives_save_and_load(tmp_path, model):
+    cal = reference_model(model, np.full(D, 0.25))
+    cal.save(tmp_path / "m.npz")
+    back = Model.load(tmp_path / "m.npz")
+    assert back.calibration == "reference"
+    np.testing.assert_allclose(back.reference_mean, np.full(D, 0.25))
+    with pytest.raises(ValueError, match="reference mean"):
+        reference_model(model, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 
 from emusify.config import Settings
@@ -22,6 +23,7 @@ from tests.fakes import (
     FakeUI,
     fake_vectorize,
     frames,
+    probs,
 )
 
 HAPPY = frames(("happy", 200))
@@ -257,3 +259,127 @@ def test_preview_sees_probabilities_and_its_keys_work():
     assert len(preview.shown) == 3 and preview.closed
     assert preview.shown[0]["happy"] == pytest.approx(0.9)
     assert dev.journal.windows == []  # quit mid-window: no decision
+
+
+# The reference face: calibration shot, persistence and tracking (emusify.calibration) -----------
+
+def calibrated(tmp_path, scripts, stored=None, force_shot=False, presses=(), **overrides):
+    """A runner whose predictor reads against a reference face kept in tmp_path/reference.json."""
+    from emusify.calibration import Calibration
+    from emusify.reference import save_reference
+
+    path = tmp_path / "reference.json"
+    if stored is not None:
+        save_reference(path, stored)
+    runner, dev, sources, clock = build(scripts, presses=presses, **overrides)
+    dev.calibration = Calibration(path, ("fake", len(LABELS)), dev.predictor, dev.journal,
+                                  force_shot=force_shot)
+    return runner, dev, sources, clock, path
+
+
+def stored_reference(vector, when=500.0):
+    from emusify.reference import Reference
+
+    return Reference(np.asarray(vector, float), 20, when, when, "fake", None, "shot")
+
+
+NEUTRAL = frames(("neutral", 200))
+
+
+def test_first_start_takes_a_calibration_shot_and_stores_it(tmp_path):
+    from emusify.reference import load_reference
+
+    runner, dev, sources, clock, path = calibrated(tmp_path, [NEUTRAL, HAPPY])
+    assert runner.run() == 0
+    assert len(sources.opened) == 2  # the shot, then the first window
+    stored = load_reference(path, ("fake", 4))
+    assert stored is not None and stored.source == "shot" and stored.frames == 20  # 5 s at 4 fps
+    np.testing.assert_allclose(stored.vector, probs("neutral"), rtol=1e-6)
+    np.testing.assert_allclose(dev.predictor.reference, stored.vector)
+    assert [r[1:4] for r in dev.journal.references] == [("shot", "shot", 20)]
+    notes = [s.note for s in dev.ui.shown if s.note]
+    assert notes[0] == "relax your face and look at the screen, 5 s; s skips"
+    (_, result, decision), = dev.journal.windows  # the shot is not a window: one window, one vote
+    assert result.mood == "happy" and dev.player.played() == ["happy0"]
+    assert dev.player.events[0][0] == "play" and sources.opened[1].opened_at == sources.opened[0].closed_at
+
+
+def test_a_stored_reference_is_loaded_and_no_shot_is_taken(tmp_path):
+    runner, dev, sources, _, path = calibrated(tmp_path, [HAPPY], stored=stored_reference(np.full(4, 0.2)))
+    before = path.read_bytes()
+    assert not dev.calibration.needs_shot
+    np.testing.assert_allclose(dev.predictor.reference, np.full(4, 0.2))
+    runner.run()
+    assert len(sources.opened) == 1 and dev.journal.references == []
+    assert path.read_bytes() == before  # happy frames never move the reference
+
+
+def test_s_skips_the_shot_and_the_models_reference_stays(tmp_path):
+    runner, dev, sources, clock, path = calibrated(tmp_path, [NEUTRAL, HAPPY], presses=[(1.0, "s")])
+    runner.run()
+    assert not path.exists() and dev.predictor.reference is None
+    assert [r[1] for r in dev.journal.references] == ["skipped"]
+    assert sources.opened[0].position < 30  # stopped about 1 s in
+    assert dev.player.played() == ["happy0"]  # the first window follows
+
+
+def test_calibrate_retakes_the_shot(tmp_path):
+    from emusify.reference import load_reference
+
+    old = stored_reference(np.full(4, 0.2))
+    runner, dev, _, _, path = calibrated(tmp_path, [NEUTRAL, HAPPY], stored=old, force_shot=True)
+    runner.run()
+    new = load_reference(path, "fake")
+    np.testing.assert_allclose(new.vector, probs("neutral"), rtol=1e-6)
+    assert new.taken > old.taken and dev.journal.references[0][1:3] == ("shot", "shot")
+    assert dev.journal.references[0][4] > 0.5  # how far it moved is journaled
+
+
+def test_a_shot_without_a_face_keeps_the_old_reference(tmp_path, caplog):
+    old = stored_reference(np.full(4, 0.2))
+    runner, dev, _, _, path = calibrated(tmp_path, [NOBODY + NEUTRAL, HAPPY], stored=old, force_shot=True)
+    before = path.read_bytes()
+    with caplog.at_level(logging.WARNING):
+        runner.run()
+    assert path.read_bytes() == before
+    np.testing.assert_allclose(dev.predictor.reference, np.full(4, 0.2))
+    assert [r[1] for r in dev.journal.references] == ["kept"]
+    warning, = [r.getMessage() for r in caplog.records if "calibration shot" in r.getMessage()]
+    assert "a face in 0 of 20 frames" in warning and "keeping" in warning and "\n" not in warning
+
+
+def test_the_tracker_follows_confident_neutral_windows_and_persists(tmp_path):
+    from emusify.reference import load_reference
+
+    start = np.zeros(4)
+    calm = frames(("neutral", 200), confidence=0.95)
+    unsure = frames(("neutral", 200), confidence=0.6)
+    runner, dev, _, _, path = calibrated(tmp_path, [HAPPY, unsure, calm], stored=stored_reference(start),
+                                         cycles=3)
+    runner.run()
+    moved = load_reference(path, "fake")
+    np.testing.assert_allclose(moved.vector, 0.1 * probs("neutral", 0.95), rtol=1e-5)  # one tenth, once
+    np.testing.assert_allclose(dev.predictor.reference, moved.vector)
+    (_, event, source, n, shift), = dev.journal.references
+    assert (event, source, n) == ("updated", "shot", 20) and shift > 0
+    assert moved.taken == 500.0 and moved.updated > 500.0
+
+
+def test_q_during_the_shot_quits_without_storing(tmp_path):
+    runner, dev, sources, _, path = calibrated(tmp_path, [NEUTRAL, HAPPY], presses=[(1.0, "q")])
+    assert runner.run() == 0
+    assert not path.exists() and len(sources.opened) == 1 and dev.journal.windows == []
+
+
+def test_the_preview_asks_for_the_relaxed_face_and_s_there_skips(tmp_path):
+    class SkipPreview(Preview):
+        def show(self, image, landmarks, lines):
+            self.shown.append(lines)
+            return "s" if len(self.shown) == 4 else None
+
+    preview = SkipPreview()
+    runner, dev, sources, _, path = calibrated(tmp_path, [NEUTRAL, HAPPY], preview=preview)
+    runner.run()
+    assert preview.shown[0] == ["relax your face and look at the screen, 5 s; s skips", "face found"]
+    assert not path.exists() and [r[1] for r in dev.journal.references] == ["skipped"]
+    assert len(sources.opened) == 2 and dev.player.played() == ["happy0"]

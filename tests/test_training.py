@@ -14,6 +14,7 @@ from emusify import training
 from emusify.errors import DatasetError, UsageError
 from emusify.evaluation import evaluate_folder, metrics, parse_label_map, save_confusion_png
 from emusify.model import Predictor
+from emusify.reference import reference_from_vectors
 from emusify.samples import samples_from_sessions
 from emusify.training import TrainOptions, make_splits, train
 
@@ -259,3 +260,99 @@ def test_evaluate_folder_without_known_labels(tmp_path):
         evaluate_folder(tmp_path, model, progress=False, extractor=FakeExtractor(), reader=str)
     with pytest.raises(DatasetError, match="not a folder"):
         evaluate_folder(Path(tmp_path / "nope"), model, progress=False, extractor=FakeExtractor())
+
+
+def test_reference_calibration_centres_each_person_on_their_neutral_face():
+    from emusify.samples import calibrate
+
+    sessions = recordings(3, per=10, signal=1.0, person=6.0, seed=5)
+    s = samples(sessions, augment=("jitter",))
+    centred, mean_ref = calibrate(s, "reference")
+    refs = []
+    for g in ("g0", "g1", "g2"):
+        neutral = (s.unit == g) & (s.y == "neutral")
+        refs.append(np.median(s.X[neutral], axis=0))
+        np.testing.assert_allclose(np.median(centred.X[neutral], axis=0), 0.0, atol=1e-5)
+        aug_neutral = neutral[s.aug_of]
+        np.testing.assert_allclose(np.median(centred.aug_X[aug_neutral], axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(mean_ref, np.mean(refs, axis=0), rtol=1e-5)
+
+
+def test_people_without_neutral_rows_are_dropped_or_offset(caplog):
+    from emusify.samples import calibrate
+
+    sessions = [s for s in recordings(3, per=10, signal=1.0, person=6.0, seed=5)
+                if not (s.group == "g2" and s.emotion == "neutral")]
+    s = samples(sessions, augment=("jitter",))
+    with caplog.at_level(logging.WARNING):
+        dropped, _ = calibrate(s, "reference", missing="drop")
+    assert "g2" not in set(dropped.unit) and len(dropped.y) == 80 and len(dropped.aug_X) == 80
+    assert "1 calibration unit(s) without neutral rows left out (30 rows)" in caplog.text
+    assert (dropped.aug_of < len(dropped.y)).all()
+    offset, _ = calibrate(s, "reference", missing="offset")
+    assert len(offset.y) == len(s.y)
+    g2 = offset.unit == "g2"  # its centre is estimated: its moods land near the other people's
+    for emotion in ("angry", "happy", "sad"):
+        others = offset.X[(offset.unit != "g2") & (offset.y == emotion)].mean(axis=0)
+        mine = offset.X[g2 & (offset.y == emotion)].mean(axis=0)
+        assert np.abs(mine - others)[1:].max() < 2.5  # the person offset (sd 6) is gone
+    with pytest.raises(DatasetError, match="record neutral"):
+        calibrate(samples([x for x in sessions if x.emotion != "neutral"]), "reference")
+
+
+def test_reference_training_reads_a_new_person_from_their_relaxed_face():
+    sessions = recordings(5, per=20, signal=1.0, person=6.0, seed=3)
+    options = dataclasses.replace(FAST, folds=5, calibration="reference")
+    model = train(samples(sessions), LAYOUT, options, progress=False)
+    assert model.calibration == "reference" and model.reference_mean.shape == (D,)
+    assert model.meta["validation"]["accuracy"] > 0.8
+    new = recordings(1, per=50, signal=1.0, person=6.0, seed=3)
+    rows = np.concatenate([s.rows for s in new])
+    rows[:, 1:] += np.random.default_rng(9).normal(0, 6.0, D - 1)  # someone else's face
+    truth = np.repeat(EMOTIONS, 50)
+    shot = reference_from_vectors(rows[truth == "neutral"][:10])  # a 10-frame calibration shot
+    guess = np.array(model.labels)[Predictor(model, reference=shot).predict(rows).argmax(axis=1)]
+    assert (guess == truth).mean() > 0.8
+    uncalibrated = np.array(model.labels)[Predictor(model).predict(rows).argmax(axis=1)]
+    assert (uncalibrated == truth).mean() < (guess == truth).mean() - 0.2
+
+
+def test_evaluate_never_calibrates_on_the_scored_images(tmp_path):
+    sessions = recordings(4, per=20, signal=3.0, person=0.0, seed=2)
+    model = train(samples(sessions), LAYOUT, dataclasses.replace(FAST, calibration="reference"),
+                  progress=False)
+    rng = np.random.default_rng(1)
+    face = rng.normal(0, 20.0, D)  # this person's face is far from the training people's
+    centre = {e: np.mean([s.rows.mean(axis=0) for s in sessions if s.emotion == e], axis=0) for e in EMOTIONS}
+    vectors = {}
+    for e in EMOTIONS:
+        (tmp_path / "photos" / e).mkdir(parents=True)
+        for i in range(3):
+            (tmp_path / "photos" / e / f"{e}{i}.png").write_bytes(b"")
+            vectors[f"{e}{i}"] = centre[e] + face + rng.normal(0, 0.3, D)
+    (tmp_path / "relaxed").mkdir()
+    for i in range(4):
+        (tmp_path / "relaxed" / f"r{i}.png").write_bytes(b"")
+        vectors[f"r{i}"] = centre["neutral"] + face + rng.normal(0, 0.3, D)
+    fakes = dict(progress=False, extractor=FakeExtractor(), reader=lambda p: p.stem,
+                 vectorize=lambda name: vectors[name])
+    from emusify.evaluation import reference_from_folder
+
+    blind = evaluate_folder(tmp_path / "photos", model, **fakes)
+    assert blind["reference"]["source"].startswith("the model's reference_mean")
+    shot = reference_from_folder(tmp_path / "relaxed", **fakes)
+    assert shot.frames == 4
+    seen = evaluate_folder(tmp_path / "photos", model, reference=shot, **fakes)
+    assert seen["reference"] == {"source": "shot", "frames": 4, "layout": shot.layout}
+    # centring on the folder's own mean (the old leak) would read all of them right
+    assert seen["accuracy"] == 1.0 and blind["accuracy"] <= 0.75
+    four = evaluate_folder(tmp_path / "photos", model, reference=shot, moods=["sad", "happy"], **fakes)
+    assert four["moods"] == ["happy", "sad"] and four["n_images"] == 6
+    assert four["confusion"]["labels"] == ["happy", "sad"]
+    assert four["skipped_labels"] == {"angry": 3, "neutral": 3}
+    assert set(seen) >= {"accuracy", "macro_f1", "per_class", "confusion", "n_images", "n_faces"}
+    with pytest.raises(UsageError, match="unknown mood calm"):
+        evaluate_folder(tmp_path / "photos", model, moods=["calm", "sad"], **fakes)
+    with pytest.raises(DatasetError, match="no face"):
+        reference_from_folder(tmp_path / "photos" / "sad", progress=False, extractor=FakeExtractor(),
+                              reader=lambda p: "blank", vectorize=lambda name: vectors[name])

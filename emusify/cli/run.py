@@ -20,12 +20,16 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """\
 Every few minutes, watch the camera for a short window, read the mood from face landmarks and
 play a song from songs/<mood>/. The camera is off between windows; the music never stops.
-Keys (terminal or preview window): n next song, space or p pause/resume, q quit."""
+Keys (terminal or preview window): n next song, space or p pause/resume, q quit.
+On the first start (no reference face stored in the data folder yet) it first asks for about
+5 s of your relaxed face, the reference it reads your moods against (s skips it; --calibrate
+takes it again). Only feature numbers are stored (DATA/reference.json), never an image."""
 
 EPILOG = """\
 examples:
   python run.py                                  webcam 0, defaults from setup.cfg
   python run.py --source clip.mp4 --cycles 3     a video file stands in for the webcam
+  python run.py --calibrate                      take the relaxed-face reference again first
   python run.py --policy uplift                  lift low moods (sad -> happy, angry -> neutral)
   python run.py --report --out moods.png         draw the mood journal and exit
 No sound card? Set SDL_AUDIODRIVER=dummy."""
@@ -56,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"match, uplift, or a map such as 'sad=happy,angry=neutral' (default: {d.policy})")
     p.add_argument("--preview", action=argparse.BooleanOptionalAction, default=False,
                    help="show the camera with landmarks and probabilities during a window (default: off)")
+    p.add_argument("--calibrate", action="store_true",
+                   help=f"start with a new calibration shot: {d.calibrate_seconds:g} s of your relaxed "
+                        "face (setting calibrate_seconds), stored as <data>/reference.json; without it "
+                        "the shot is taken only when no reference is stored (default: off)")
     p.add_argument("--report", action="store_true", help="draw the mood journal as a PNG and exit")
     p.add_argument("--out", type=Path, metavar="PNG",
                    help="where --report writes (default: mood_report.png beside the journal)")
@@ -91,6 +99,7 @@ def command(args: argparse.Namespace) -> int:
     predictor = Predictor(model, labels=moods_to_read(model.labels, library.folders(), policy))
     with ExitStack() as stack:
         devices = open_devices(settings, stack, predictor, library, args.preview)
+        devices.calibration = reference_keeper(settings, model, predictor, devices.journal, args.calibrate)
         runner = Runner(settings, devices, predictor.labels, policy)
         devices.player.on_error = runner.song_failed  # a song failing inside a fade is skipped
         with _sigterm_stops(runner):
@@ -113,6 +122,20 @@ def moods_to_read(labels: Sequence[str], folders: Sequence[str], policy: Any) ->
     log.info("reading the moods with songs: %s (the model also knows %s)", ", ".join(keep),
              ", ".join(m for m in labels if m not in keep))
     return keep
+
+
+def reference_keeper(settings: Settings, model: Any, predictor: Any, journal: Any, calibrate: bool) -> Any:
+    """The reference face for a "reference" model (emusify.calibration decides which); None otherwise."""
+    from emusify.calibration import Calibration, model_reference
+    from emusify.features import LAYOUT
+
+    if model.calibration != "reference":
+        if calibrate:
+            log.warning("--calibrate: this model (calibration %s) does not read a reference face; "
+                        "retrain it with train.py to use one", model.calibration)
+        return None
+    return Calibration(settings.reference_path, LAYOUT, predictor, journal, own=model_reference(model),
+                       force_shot=calibrate)
 
 
 def choose_model(settings: Settings, explicit: bool = False) -> Path:

@@ -1,0 +1,227 @@
+"""run.py's reference face: which one to start from, the calibration shot, and keeping it current.
+
+A model with "reference" calibration reads deviations from the user's relaxed face
+(:mod:`emusify.reference`). Which reference run.py uses, in order:
+
+1. ``run.py --calibrate``: a new calibration shot, always.
+2. The newer of the stored reference (``<data>/reference.json``: a shot, kept current by the
+   tracker) and a personal model's own reference (the median of the user's neutral recordings,
+   written by train.py). Retraining after recording neutral again makes the model's win; a shot
+   taken after training wins over the model's.
+3. Neither (the starter, or a personal model without neutral recordings): a calibration shot
+   before the first window; skipping it (``s``) leaves the model's ``reference_mean`` (the
+   average of the training people's relaxed faces) in use until the next start.
+
+After every window, frames read as neutral with high confidence move the reference slowly
+(:class:`emusify.reference.ReferenceTracker`); each change is saved and journaled.
+Pure logic: no device library is imported here, frames come from the caller's source.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from emusify.errors import CameraError
+from emusify.reference import Reference, ReferenceTracker, load_reference, make_reference, save_reference
+
+log = logging.getLogger(__name__)
+
+SHOT_MIN_FRAMES = 5  # fewer face frames than this: the shot is not used
+SKIP_KEYS = {"s", "S"}
+
+
+def shot_text(seconds_left: float) -> str:
+    """What the status line and the preview say during the shot."""
+    return f"relax your face and look at the screen, {math.ceil(max(seconds_left, 0.0))} s; s skips"
+
+
+class ShotResult(NamedTuple):
+    """What a calibration shot saw."""
+
+    vectors: np.ndarray  # (n, d) face vectors of the frames with a face
+    frames: int  # frames analysed
+    skipped: bool  # the user pressed s
+    backend: str | None  # the landmark detector of most face frames
+
+
+def take_shot(source: Any, extractor: Any, vectorize: Callable[[Any], np.ndarray], seconds: float,
+              fps: float, *, keys: Callable[[], list[str]] = list,
+              on_key: Callable[[str], None] | None = None,
+              show: Callable[[str], None] | None = None, preview: Any = None,
+              stopped: Callable[[], bool] = lambda: False) -> ShotResult:
+    """Read ``seconds`` of frames (sampled at ``fps``) and keep their face vectors.
+
+    ``keys()`` gives the keys pressed since the last call: ``s`` skips, others go to ``on_key``
+    (the runner's quit, pause...). ``show(text)`` draws the status line; ``preview`` (with
+    ``.show(image, landmarks, lines)``) shows the camera. A source of stills (not ``is_video``)
+    gives ``seconds * fps`` images. A camera that stops ends the shot with what it has.
+    """
+    vectors: list[np.ndarray] = []
+    backends: Counter[str] = Counter()
+    analysed, first, next_sample = 0, None, 0.0
+    limit = max(1, math.ceil(seconds * fps))
+
+    def result(skipped: bool) -> ShotResult:
+        X = np.asarray(vectors, dtype=np.float64) if vectors else np.zeros((0, 0))
+        top = backends.most_common(1)[0][0] if backends else None
+        return ShotResult(X, analysed, skipped, top)
+
+    while not stopped():
+        for key in keys():
+            if key in SKIP_KEYS:
+                return result(True)
+            if on_key is not None:
+                on_key(key)
+        try:
+            frame = source.read()
+        except CameraError as exc:
+            log.warning("camera stopped during the calibration shot (%s)", exc)
+            break
+        if frame is None:
+            break
+        first = frame.timestamp if first is None else first
+        elapsed = frame.timestamp - first if source.is_video else analysed / fps
+        if elapsed >= seconds or (not source.is_video and analysed >= limit):
+            break
+        if source.is_video:
+            if elapsed + 1e-6 < next_sample:
+                continue
+            while next_sample <= elapsed + 1e-6:
+                next_sample += 1.0 / fps
+        landmarks = extractor.extract(frame.image)
+        analysed += 1
+        if landmarks is not None:
+            vectors.append(np.asarray(vectorize(landmarks), dtype=np.float64))
+            backends[str(getattr(landmarks, "detector", None))] += 1
+        text = shot_text(seconds - elapsed)
+        if show is not None:
+            show(text)
+        if preview is not None:
+            key = preview.show(frame.image, landmarks, [text, "face found" if landmarks is not None
+                                                          else "NO FACE - look at the screen"])
+            if key in SKIP_KEYS:
+                return result(True)
+            if key and on_key is not None:
+                on_key(key)
+    return result(False)
+
+
+@dataclass
+class Calibration:
+    """The reference face run.py uses: chosen at start, replaced by a shot, tracked, saved, journaled.
+
+    ``predictor.reference`` is set whenever the reference changes; ``journal.reference(...)``
+    notes it. ``own`` is a personal model's reference (see :func:`model_reference`).
+    """
+
+    path: Path
+    layout: Any  # (name, length) of the feature layout
+    predictor: Any  # has a settable ``reference``
+    journal: Any
+    own: Reference | None = None
+    force_shot: bool = False  # run.py --calibrate
+    tracker: ReferenceTracker | None = field(default=None, init=False)
+    needs_shot: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        stored = load_reference(self.path, self.layout)
+        own, reference = self.own, None
+        if own is not None and (stored is None or own.updated > stored.updated):
+            reference, why = own, "your neutral recordings (in the model)"
+        elif stored is not None:
+            reference, why = stored, f"the calibration shot of {_when(stored.taken)} ({self.path})"
+        self._use(reference)
+        self.needs_shot = self.force_shot or reference is None
+        if reference is not None:
+            log.info("reference face: %s%s", why, "; --calibrate takes a new one" if self.force_shot else "")
+
+    @property
+    def reference(self) -> Reference | None:
+        """The user's reference in use (None: the model's reference_mean)."""
+        return self.tracker.reference if self.tracker is not None else None
+
+    def use_shot(self, shot: ShotResult, when: float) -> Reference | None:
+        """Make, save and use the reference of a shot; keep the old one when it has too few faces."""
+        self.needs_shot = False
+        source = self.reference.source if self.reference is not None else None
+        if shot.skipped:
+            log.info("calibration shot skipped: %s", self._current())
+            self.journal.reference(when, "skipped", source, len(shot.vectors))
+            return None
+        if len(shot.vectors) < SHOT_MIN_FRAMES:
+            log.warning("calibration shot: a face in %d of %d frames (need %d); keeping %s. "
+                        "Face the camera in good light and run run.py --calibrate", len(shot.vectors),
+                        shot.frames, SHOT_MIN_FRAMES, self._current())
+            self.journal.reference(when, "kept", source, len(shot.vectors))
+            return None
+        reference = make_reference(shot.vectors, str(self.layout[0]), "shot", shot.backend, when)
+        old = self.reference
+        self._use(reference)
+        self._save(reference)
+        self.journal.reference(when, "shot", "shot", reference.frames, _shift(old, reference))
+        log.info("calibration shot: reference face from %d frames, saved to %s", reference.frames, self.path)
+        return reference
+
+    def after_window(self, vectors: Any, proba: Any, labels: Any, when: float) -> None:
+        """Let confident-neutral frames of a window move the reference (saved and journaled).
+
+        ``vectors`` (n, d) and ``proba`` (n, len(labels)): the window's face frames as read.
+        """
+        if self.tracker is None or not len(vectors):
+            return
+        vectors, proba = np.asarray(vectors, dtype=np.float64), np.asarray(proba, dtype=np.float64)
+        old = self.tracker.reference
+        moved = self.tracker.observe(vectors, proba, labels, when)
+        if moved is None:
+            return
+        self.predictor.reference = moved.vector
+        self._save(moved)
+        self.journal.reference(when, "updated", moved.source, moved.frames - old.frames, _shift(old, moved))
+        log.debug("reference face updated from %d neutral frames", moved.frames - old.frames)
+
+    def _use(self, reference: Reference | None) -> None:
+        self.tracker = ReferenceTracker(reference) if reference is not None else None
+        self.predictor.reference = reference.vector if reference is not None else None
+
+    def _save(self, reference: Reference) -> None:
+        try:
+            save_reference(self.path, reference)
+        except OSError as exc:
+            log.warning("cannot save the reference face to %s (%s); it is used until the player stops",
+                        self.path, exc.strerror or exc)
+
+    def _current(self) -> str:
+        if self.reference is None:
+            return "the model's average relaxed face"
+        return f"the reference of {_when(self.reference.updated)} ({self.reference.source})"
+
+
+def model_reference(model: Any) -> Reference | None:
+    """A personal model's own reference: its ``reference_mean`` when train.py made it from the
+    neutral recordings of one person (sidecar ``reference``: source "recordings", people 1)."""
+    info = model.meta.get("reference") if isinstance(model.meta, dict) else None
+    if model.calibration != "reference" or not isinstance(info, dict) or model.reference_mean is None:
+        return None
+    if info.get("source") != "recordings" or info.get("people") != 1:
+        return None
+    taken = float(info.get("taken", 0.0))
+    return Reference(model.reference_mean, int(info.get("frames", 0)), taken, taken, model.layout.name,
+                     info.get("backend"), "recordings")
+
+
+def _shift(old: Reference | None, new: Reference) -> float:
+    if old is None or old.vector.shape != new.vector.shape:
+        return 0.0
+    return float(np.linalg.norm(new.vector - old.vector))
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))

@@ -1,0 +1,95 @@
+"""Which reference face run.py starts from, and the shot over a source of stills (emusify.calibration)."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from emusify.calibration import Calibration, model_reference, take_shot
+from emusify.reference import Reference, load_reference, save_reference
+from tests.fakes import FakeClock, FakeExtractor, FakeJournal, FakePredictor, FakeSources, fake_vectorize
+
+LAYOUT = ("fake", 3)
+
+
+def reference(value: float, when: float, source: str = "shot") -> Reference:
+    return Reference(np.full(3, value), 10, when, when, "fake", None, source)
+
+
+def personal_model(value: float, trained: float, source: str = "recordings", people: int = 1):
+    meta = {"reference": {"source": source, "people": people, "frames": 40, "taken": trained}}
+    return SimpleNamespace(calibration="reference", reference_mean=np.full(3, value), meta=meta,
+                           layout=SimpleNamespace(name="fake"))
+
+
+def keeper(tmp_path, stored=None, own=None, force=False) -> Calibration:
+    path = tmp_path / "reference.json"
+    if stored is not None:
+        save_reference(path, stored)
+    return Calibration(path, LAYOUT, FakePredictor(), FakeJournal(), own=own, force_shot=force)
+
+
+@pytest.mark.parametrize("stored, own, expect, shot", [
+    (None, None, None, True),  # starter, nothing stored: take a shot
+    (reference(0.2, 500.0), None, 0.2, False),  # stored shot
+    (None, reference(0.7, 800.0, "recordings"), 0.7, False),  # a personal model's neutral recordings
+    (reference(0.2, 500.0), reference(0.7, 800.0, "recordings"), 0.7, False),  # retrained after the shot
+    (reference(0.2, 900.0), reference(0.7, 800.0, "recordings"), 0.2, False),  # shot after training
+])
+def test_the_newer_of_the_stored_shot_and_the_models_own_reference_wins(tmp_path, stored, own, expect, shot):
+    cal = keeper(tmp_path, stored, own)
+    assert cal.needs_shot == shot
+    if expect is None:
+        assert cal.predictor.reference is None and cal.reference is None
+    else:
+        np.testing.assert_allclose(cal.predictor.reference, np.full(3, expect))
+
+
+def test_calibrate_asks_for_a_shot_but_keeps_the_old_reference_until_it_succeeds(tmp_path):
+    cal = keeper(tmp_path, reference(0.2, 500.0), force=True)
+    assert cal.needs_shot
+    np.testing.assert_allclose(cal.predictor.reference, np.full(3, 0.2))
+
+
+def test_a_stored_reference_of_another_layout_asks_for_a_new_shot(tmp_path, caplog):
+    other = Reference(np.zeros(3), 10, 1.0, 1.0, "face-v0", None, "shot")
+    with caplog.at_level(logging.WARNING):
+        cal = keeper(tmp_path, other)
+    assert cal.needs_shot and "face-v0" in caplog.text
+
+
+def test_only_a_one_person_model_from_recordings_counts_as_the_users_own():
+    own = model_reference(personal_model(0.5, 700.0))
+    assert own is not None and own.source == "recordings" and own.updated == 700.0
+    assert model_reference(personal_model(0.5, 700.0, people=12)) is None  # the starter's average
+    assert model_reference(personal_model(0.5, 700.0, source="prior")) is None
+    old = personal_model(0.5, 700.0)
+    old.calibration = "session-mean"
+    assert model_reference(old) is None
+
+
+def test_a_shot_over_stills_uses_seconds_times_fps_images(tmp_path):
+    clock = FakeClock()
+    face = [np.array([0.1, 0.2, 0.3])] * 30
+    sources = FakeSources(clock, [face[:3] + [None] + face[3:]], is_video=False)
+    with sources("folder") as source:
+        shot = take_shot(source, FakeExtractor(), fake_vectorize, seconds=2, fps=4)
+    assert shot.frames == 8 and len(shot.vectors) == 7 and not shot.skipped
+    cal = keeper(tmp_path)
+    made = cal.use_shot(shot, when=1234.0)
+    assert made is not None and made.frames == 7
+    assert load_reference(tmp_path / "reference.json", LAYOUT).taken == 1234.0
+    assert cal.journal.references == [(1234.0, "shot", "shot", 7, 0.0)]
+
+
+def test_a_reference_that_cannot_be_saved_is_still_used(tmp_path, caplog):
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    cal = Calibration(tmp_path / "blocked" / "reference.json", LAYOUT, FakePredictor(), FakeJournal())
+    shot = SimpleNamespace(vectors=np.ones((6, 3)), frames=6, skipped=False, backend="holistic")
+    with caplog.at_level(logging.WARNING):
+        cal.use_shot(shot, when=5.0)
+    np.testing.assert_allclose(cal.predictor.reference, np.ones(3))
+    assert "cannot save the reference face" in caplog.text
