@@ -244,7 +244,8 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     start = time.monotonic()
     faces = load_faces(variant=args.features)
-    print(f"features {args.features} ({faces.X.shape[1]}); {len(faces.y)} faces; dev performers {', '.join(DEV_PERFORMERS)}\n")
+    print(f"features {args.features} ({faces.X.shape[1]}); {len(faces.y)} faces; "
+          f"dev performers {', '.join(DEV_PERFORMERS)}\n")
     print("| recipe | tcced-dev desk 7/4 | tcced-dev first 7/4 | jaffe desk 7/4 | jaffe first 7/4 "
           "| ckplus48 first 7/4 |")
     print("|---|---|---|---|---|---|")
