@@ -140,7 +140,7 @@ def test_few_sessions_fine_tune_the_starter_model(tmp_path, capsys):
     assert status == ExitStatus.OK
     assert "prior: fine-tuning the starter model" in out and "1 recording session(s)" in out
     model = Model.load(tmp_path / "m.npz")
-    assert model.labels == EMOTIONS and model.calibration == "session-mean"
+    assert model.labels == EMOTIONS and model.calibration == "reference"  # the starter is a "reference" model
     assert model.meta["training"]["prior"]["labels"][:2] == ["angry", "disgust"]  # the starter's moods
     assert model.meta["training"]["options"]["augment"] == ["mirror", "jitter"]
 
