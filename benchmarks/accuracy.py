@@ -37,13 +37,14 @@ import numpy as np
 from anchors import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED, Faces, load_faces
 from extract import load_cache
 from sklearn.exceptions import ConvergenceWarning
-from starter import fit_only, sessions
+from starter import OPTIONS, fit_only, sessions
 
 from emusify.features import LAYOUT
 from emusify.landmarks import Landmarks
 from emusify.model import Model, Predictor
 from emusify.reference import reference_from_vectors
 from emusify.samples import Samples, samples_from_sessions, subset
+from emusify.training import TrainOptions
 
 MOODS = {7: SEVEN, 4: FOUR}
 ROWS = ("taiwanese_tcced, report performers (7)", "taiwanese_tcced, all 14 performers",
@@ -55,14 +56,16 @@ PEER = {7: 0.48, 4: 0.70}  # FER2013 CNN of the peer apps on taiwanese_tcced ima
 class Starters:
     """Starter models rebuilt without some people (cached per left-out set)."""
 
-    def __init__(self) -> None:
-        self.samples: Samples = samples_from_sessions(sessions(SEVEN))
+    def __init__(self, options: TrainOptions = OPTIONS) -> None:
+        self.options = options
+        self.samples: Samples = samples_from_sessions(sessions(SEVEN), options.augment, jitter=options.jitter)
         self._models: dict[frozenset, Model] = {}
 
     def without(self, people) -> Model:
         key = frozenset(people)
         if key not in self._models:
-            self._models[key] = fit_only(subset(self.samples, ~np.isin(self.samples.unit, list(key))))
+            kept = subset(self.samples, ~np.isin(self.samples.unit, list(key)))
+            self._models[key] = fit_only(kept, self.options)
         return self._models[key]
 
 

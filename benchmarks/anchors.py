@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -231,6 +232,44 @@ RECIPES = {
 }
 
 
+PRODUCT_RECIPES = {  # benchmarks/starter.py's recipe with one change (TrainOptions fields)
+    "starter.py as shipped": {},
+    "mirrored copies": {"augment": ("mirror",)},
+    "mirrored and jittered copies": {"augment": ("mirror", "jitter")},
+    "hidden 128": {"hidden": (128,)},
+    "alpha 3": {"alpha": 3.0},
+    "no oversampling": {"balance": "none"},
+}
+
+
+def product_dev(faces: Faces, only: str | None) -> None:
+    """Starter recipes through the product's code (starter.fit_only), scored on development people.
+
+    Each development person is scored by a model built without them and without the report performers.
+    """
+    import dataclasses
+
+    from accuracy import Starters, desk_and_first
+    from starter import OPTIONS
+
+    report = [f"{TCCED}:{p}" for p in REPORT_PERFORMERS]
+    people = [f"{TCCED}:{p}" for p in DEV_PERFORMERS] + sorted(set(faces.person[faces.dataset == "jaffe"]))
+    print("| recipe | tcced-dev desk 7 / 4 | tcced-dev first 7 / 4 | jaffe desk 7 / 4 | jaffe first 7 / 4 |")
+    print("|---|---|---|---|---|")
+    for name, change in PRODUCT_RECIPES.items():
+        if only and only not in name:
+            continue
+        starters = Starters(dataclasses.replace(OPTIONS, **change))
+        hits = {"tcced": defaultdict(list), "jaffe": defaultdict(list)}
+        for person in people:
+            model = starters.without([person] + report)
+            desk_and_first(faces, person, model, hits[person.split(":")[0].replace(TCCED, "tcced")])
+        t, j = hits["tcced"], hits["jaffe"]
+        print(f"| {name} | " + " | ".join(f"{cell(h['desk', 7])} / {cell(h['desk', 4])} | "
+                                          f"{cell(h['first', 7])} / {cell(h['first', 4])}" for h in (t, j))
+              + " |", flush=True)
+
+
 def cell(hits: list) -> str:
     return f"{np.mean(hits):.2f}" if hits else "-"
 
@@ -238,12 +277,17 @@ def cell(hits: list) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", metavar="TEXT", help="only recipes whose name contains TEXT")
+    parser.add_argument("--product", action="store_true",
+                        help="starter recipes through the product's code (PRODUCT_RECIPES) instead")
     parser.add_argument("--features", choices=VARIANTS, default="face-local-v1",
                         help="the face vector (default: face-local-v1, the product's)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     start = time.monotonic()
     faces = load_faces(variant=args.features)
+    if args.product:
+        product_dev(faces, args.only)
+        return
     print(f"features {args.features} ({faces.X.shape[1]}); {len(faces.y)} faces; "
           f"dev performers {', '.join(DEV_PERFORMERS)}\n")
     print("| recipe | tcced-dev desk 7/4 | tcced-dev first 7/4 | jaffe desk 7/4 | jaffe first 7/4 "

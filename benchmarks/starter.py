@@ -95,12 +95,12 @@ def build(labels: tuple[str, ...] = SEVEN) -> Model:
     return train(samples_from_sessions(sessions(labels)), LAYOUT, OPTIONS)
 
 
-def fit_only(samples: Samples) -> Model:
+def fit_only(samples: Samples, options: TrainOptions = OPTIONS) -> Model:
     """The same recipe without the validation: train()'s final fit (for leave-people-out benchmarks)."""
-    centred, reference = calibrate(samples, OPTIONS.calibration, OPTIONS.missing)
+    centred, reference = calibrate(samples, options.calibration, options.missing)
     labels = emotions_of(centred)
-    pipe = fit_pipeline(*training_side(centred, np.arange(len(centred.y))), labels, OPTIONS)
-    return model_from_pipeline(pipe, (LAYOUT.name, LAYOUT.length), OPTIONS, reference)
+    pipe = fit_pipeline(*training_side(centred, np.arange(len(centred.y))), labels, options)
+    return model_from_pipeline(pipe, (LAYOUT.name, LAYOUT.length), options, reference)
 
 
 def main() -> None:
