@@ -64,54 +64,82 @@ def take_shot(source: Any, extractor: Any, vectorize: Callable[[Any], np.ndarray
     ``.show(image, landmarks, lines)``) shows the camera. A source of stills (not ``is_video``)
     gives ``seconds * fps`` images. A camera that stops ends the shot with what it has.
     """
-    vectors: list[np.ndarray] = []
-    backends: Counter[str] = Counter()
-    analysed, first, next_sample = 0, None, 0.0
-    limit = max(1, math.ceil(seconds * fps))
-
-    def result(skipped: bool) -> ShotResult:
-        X = np.asarray(vectors, dtype=np.float64) if vectors else np.zeros((0, 0))
-        top = backends.most_common(1)[0][0] if backends else None
-        return ShotResult(X, analysed, skipped, top)
-
+    shot = _Shot(seconds, fps, bool(source.is_video))
     while not stopped():
-        for key in keys():
-            if key in SKIP_KEYS:
-                return result(True)
-            if on_key is not None:
-                on_key(key)
+        if _skip(keys(), on_key):
+            return shot.result(True)
         try:
             frame = source.read()
         except CameraError as exc:
             log.warning("camera stopped during the calibration shot (%s)", exc)
             break
-        if frame is None:
+        if frame is None or shot.over(frame.timestamp):
             break
-        first = frame.timestamp if first is None else first
-        elapsed = frame.timestamp - first if source.is_video else analysed / fps
-        if elapsed >= seconds or (not source.is_video and analysed >= limit):
-            break
-        if source.is_video:
-            if elapsed + 1e-6 < next_sample:
-                continue
-            while next_sample <= elapsed + 1e-6:
-                next_sample += 1.0 / fps
+        if not shot.due():
+            continue
         landmarks = extractor.extract(frame.image)
-        analysed += 1
-        if landmarks is not None:
-            vectors.append(np.asarray(vectorize(landmarks), dtype=np.float64))
-            backends[str(getattr(landmarks, "detector", None))] += 1
-        text = shot_text(seconds - elapsed)
+        shot.add(landmarks, vectorize)
+        text = shot_text(seconds - shot.elapsed)
         if show is not None:
             show(text)
         if preview is not None:
-            key = preview.show(frame.image, landmarks, [text, "face found" if landmarks is not None
-                                                          else "NO FACE - look at the screen"])
-            if key in SKIP_KEYS:
-                return result(True)
-            if key and on_key is not None:
-                on_key(key)
-    return result(False)
+            lines = [text, "face found" if landmarks is not None else "NO FACE - look at the screen"]
+            key = preview.show(frame.image, landmarks, lines)
+            if _skip([key] if key else [], on_key):
+                return shot.result(True)
+    return shot.result(False)
+
+
+def _skip(keys: list[str], on_key: Callable[[str], None] | None) -> bool:
+    """True when ``s`` is among ``keys``; the other keys go to ``on_key``."""
+    for key in keys:
+        if key in SKIP_KEYS:
+            return True
+        if on_key is not None:
+            on_key(key)
+    return False
+
+
+@dataclass
+class _Shot:
+    """The shot's progress: time read, frames sampled, face vectors kept."""
+
+    seconds: float
+    fps: float
+    is_video: bool
+    elapsed: float = 0.0
+    analysed: int = 0
+    first: float | None = None
+    next_sample: float = 0.0
+    vectors: list = field(default_factory=list)
+    backends: Counter = field(default_factory=Counter)
+
+    def over(self, timestamp: float) -> bool:
+        """Note the frame's time; True once the shot's length is reached."""
+        self.first = timestamp if self.first is None else self.first
+        self.elapsed = timestamp - self.first if self.is_video else self.analysed / self.fps
+        return self.elapsed >= self.seconds
+
+    def due(self) -> bool:
+        """A video frame is analysed at ``fps`` by its timestamp; every still is."""
+        if not self.is_video:
+            return True
+        if self.elapsed + 1e-6 < self.next_sample:
+            return False
+        while self.next_sample <= self.elapsed + 1e-6:
+            self.next_sample += 1.0 / self.fps
+        return True
+
+    def add(self, landmarks: Any, vectorize: Callable[[Any], np.ndarray]) -> None:
+        self.analysed += 1
+        if landmarks is not None:
+            self.vectors.append(np.asarray(vectorize(landmarks), dtype=np.float64))
+            self.backends[str(getattr(landmarks, "detector", None))] += 1
+
+    def result(self, skipped: bool) -> ShotResult:
+        X = np.asarray(self.vectors, dtype=np.float64) if self.vectors else np.zeros((0, 0))
+        top = self.backends.most_common(1)[0][0] if self.backends else None
+        return ShotResult(X, self.analysed, skipped, top)
 
 
 @dataclass
@@ -132,12 +160,7 @@ class Calibration:
     needs_shot: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        stored = load_reference(self.path, self.layout)
-        own, reference = self.own, None
-        if own is not None and (stored is None or own.updated > stored.updated):
-            reference, why = own, "your neutral recordings (in the model)"
-        elif stored is not None:
-            reference, why = stored, f"the calibration shot of {_when(stored.taken)} ({self.path})"
+        reference, why = choose_reference(load_reference(self.path, self.layout), self.own, self.path)
         self._use(reference)
         self.needs_shot = self.force_shot or reference is None
         if reference is not None:
@@ -202,6 +225,20 @@ class Calibration:
         if self.reference is None:
             return "the model's average relaxed face"
         return f"the reference of {_when(self.reference.updated)} ({self.reference.source})"
+
+
+def choose_reference(stored: Reference | None, own: Reference | None,
+                     path: Path | None = None) -> tuple[Reference | None, str]:
+    """The newer of a stored reference and a personal model's own one, and a few words on which."""
+    if own is not None and (stored is None or own.updated > stored.updated):
+        return own, "your neutral recordings (in the model)"
+    if stored is not None:
+        what = (f"the calibration shot of {_when(stored.taken)}" if stored.source == "shot"
+                else f"your stored reference ({stored.source})")
+        if stored.updated > stored.taken:
+            what += f", kept current until {_when(stored.updated)}"
+        return stored, what + (f" ({path})" if path else "")
+    return None, "the model's average relaxed face"
 
 
 def model_reference(model: Any) -> Reference | None:

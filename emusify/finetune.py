@@ -17,7 +17,7 @@ import numpy as np
 
 from emusify.model import Model
 from emusify.reference import NEUTRAL, reference_from_vectors
-from emusify.samples import Samples
+from emusify.samples import Samples, reference_info
 from emusify.training import TrainOptions, cross_validate, emotions_of, model_meta, training_side
 
 STEPS, LEARNING_RATE, ALPHA = 300, 3e-3, 1.0  # full-batch Adam steps, step size, pull to the prior
@@ -131,6 +131,9 @@ def train_from_prior(samples: Samples, prior: Model, options: TrainOptions, prog
     model.calibration, model.reference_mean = mode, offset
     model.meta = model_meta(samples, options, time.monotonic() - started, validation)
     model.meta["training"]["prior"] = _prior_summary(prior, prior_name)
+    if mode == "reference":
+        has_neutral = bool((samples.y == NEUTRAL).any())
+        model.meta["reference"] = reference_info(samples, "recordings" if has_neutral else "prior")
     return model
 
 

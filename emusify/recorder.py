@@ -22,6 +22,9 @@ from emusify.errors import CameraError, UsageError
 log = logging.getLogger(__name__)
 
 BUILTIN_EMOTIONS = ("happy", "sad", "angry", "neutral")
+NEUTRAL = "neutral"  # the relaxed face: recorded first, the reference of the user's own model
+REFERENCE_NOTE = ("first: neutral, your relaxed face (look at the screen as you do when you work); "
+                  "it becomes the reference your other moods are read against")
 QUIT_KEYS = {"q", "Q", "esc", "\x1b"}
 BAR_WIDTH = 20
 
@@ -31,9 +34,18 @@ def known_emotions(discovered: tuple[str, ...]) -> tuple[str, ...]:
     return discovered or BUILTIN_EMOTIONS
 
 
+def guided_order(known: tuple[str, ...]) -> tuple[str, ...]:
+    """The emotions of the guided mode: neutral first (the relaxed face, the user's reference), then the rest.
+
+    Neutral is recorded even without a songs/neutral/ folder: train.py makes the reference face
+    a personal model reads against from it.
+    """
+    return (NEUTRAL,) + tuple(e for e in known if e != NEUTRAL)
+
+
 def check_emotion(emotion: str, known: tuple[str, ...]) -> str:
-    """``emotion`` if it is known; raises UsageError listing the known ones."""
-    if emotion not in known:
+    """``emotion`` if it is known (neutral always is); raises UsageError listing the known ones."""
+    if emotion not in known and emotion != NEUTRAL:
         raise UsageError(
             f"unknown emotion '{emotion}'; known: {', '.join(known)} (add a songs/<emotion>/ folder for more)"
         )
@@ -83,7 +95,10 @@ class _State:
             fraction = self.kept / self.samples if self.samples else 0.0
             head = f"{self.emotion}: {_bar(fraction)} image {self.kept + self.no_face}"
         face = "" if self.face is None else ("face found" if self.face else "NO FACE - face the camera")
-        return [head, f"kept {self.kept} samples", face]
+        lines = [head, f"kept {self.kept} samples", face]
+        if self.emotion == NEUTRAL:  # the reference face: say what it is for, so the user relaxes
+            lines.insert(1, "relax your face and look at the screen as you do at work")
+        return lines
 
 
 def record_session(source: Any, extractor: Any, writer: SessionWriter, *, seconds: float,

@@ -49,8 +49,13 @@ def samples_from_sessions(
     augmenters: dict[str, Callable[[Any], Any]] | None = None,
     jitter: float = 0.02,
     seed: int = 0,
+    unit_of: Callable[[Any], str] | None = None,
 ) -> Samples:
-    """Feature vectors (and augmented copies) of every sample; bad landmarks are skipped with a warning."""
+    """Feature vectors (and augmented copies) of every sample; bad landmarks are skipped with a warning.
+
+    ``unit_of(session)`` names the calibration unit (the person) of a recording; by default its
+    group ("" when unknown). train.py makes all of a user's own recordings one unit.
+    """
     if vectorize is None:
         from emusify.features import face_vector as vectorize
     if augmenters is None:
@@ -74,7 +79,8 @@ def samples_from_sessions(
                 bad += 1
                 continue
             split = str(s.group) if s.group is not None else f"{s.session_id}#{i}"
-            meta.append((s.emotion, split, "" if s.group is None else str(s.group)))
+            unit = unit_of(s) if unit_of is not None else ("" if s.group is None else str(s.group))
+            meta.append((s.emotion, split, unit))
             aug_meta += [(len(rows), kind) for kind, _ in extra]
             aug_rows += [v for _, v in extra]
             rows.append(vector)
@@ -108,8 +114,8 @@ MISSING = ("drop", "offset")
 NEUTRAL = "neutral"
 
 
-def calibrate(samples: Samples, mode: str = "session-mean",
-              missing: str = "drop") -> tuple[Samples, np.ndarray]:
+def calibrate(samples: Samples, mode: str = "session-mean", missing: str = "drop",
+              fit_rows: np.ndarray | None = None) -> tuple[Samples, np.ndarray]:
     """Centre every calibration unit (a person) on its own reference; returns the samples and the mean one.
 
     ``mode="session-mean"``: subtract each unit's mean vector. ``mode="reference"``: subtract the
@@ -119,6 +125,10 @@ def calibrate(samples: Samples, mode: str = "session-mean",
     warning naming how many) or centred on an estimate (``missing="offset"``: its mean of
     per-emotion means, minus the average gap between that mean and the neutral reference over
     the units that have neutral rows).
+
+    ``fit_rows`` (reference mode, a boolean mask): make each unit's reference from its neutral
+    rows among these only (a validation fold's training side), falling back to all its neutral
+    rows for a unit held out entirely (a new person's relaxed face, as run.py's shot gives it).
 
     Returns:
         The centred samples and the mean of the units' references (what a model stores as
@@ -131,7 +141,24 @@ def calibrate(samples: Samples, mode: str = "session-mean",
         raise DatasetError(f"unknown calibration {mode!r}/{missing!r}; use {', '.join(CALIBRATION_MODES)}")
     if mode == "session-mean":
         return _session_mean(samples)
-    return _reference(samples, missing)
+    return _reference(samples, missing, fit_rows)
+
+
+def with_neutral(samples: Samples) -> Samples:
+    """The samples of the calibration units that have neutral rows (others dropped, one warning).
+
+    Raises:
+        DatasetError: no neutral rows at all.
+    """
+    neutral = samples.y == NEUTRAL
+    if not neutral.any():
+        raise DatasetError("reference calibration needs neutral recordings: record neutral with collect.py")
+    lacking = sorted(set(samples.unit.tolist()) - set(samples.unit[neutral].tolist()))
+    if not lacking:
+        return samples
+    log.warning("%d calibration unit(s) without neutral rows left out (%d rows): %s", len(lacking),
+                int(np.isin(samples.unit, lacking).sum()), ", ".join(map(repr, lacking[:5])))
+    return subset(samples, ~np.isin(samples.unit, lacking))
 
 
 def _session_mean(samples: Samples) -> tuple[Samples, np.ndarray]:
@@ -151,38 +178,38 @@ def _session_mean(samples: Samples) -> tuple[Samples, np.ndarray]:
     return samples._replace(X=X, aug_X=aug), np.mean(means, axis=0)
 
 
-def _reference(samples: Samples, missing: str) -> tuple[Samples, np.ndarray]:
+def _reference(samples: Samples, missing: str, fit_rows: np.ndarray | None) -> tuple[Samples, np.ndarray]:
     from emusify.reference import reference_from_vectors
 
+    if missing == "drop":
+        samples = with_neutral(samples)
     neutral = samples.y == NEUTRAL
+    if not neutral.any():
+        raise DatasetError("reference calibration needs neutral recordings: record neutral with collect.py")
+    fit = np.ones(len(samples.y), bool) if fit_rows is None else np.asarray(fit_rows, bool)
     units = np.unique(samples.unit)
     have = [u for u in units if (neutral & (samples.unit == u)).any()]
-    if not have:
-        raise DatasetError("reference calibration needs neutral recordings: record neutral with collect.py")
-    lacking = [u for u in units if u not in have]
-    if lacking and missing == "drop":
-        log.warning("%d calibration unit(s) without neutral rows left out (%d rows): %s", len(lacking),
-                    int(np.isin(samples.unit, lacking).sum()), ", ".join(map(repr, lacking[:5])))
-        samples = subset(samples, ~np.isin(samples.unit, lacking))
-        neutral = samples.y == NEUTRAL
-        lacking = []
     X, aug = samples.X.astype(np.float64), samples.aug_X.astype(np.float64)
     aug_y = samples.y[samples.aug_of] if len(samples.aug_of) else np.zeros(0, str)
+    aug_fit = fit[samples.aug_of] if len(samples.aug_of) else np.zeros(0, bool)
     kinds = np.unique(samples.aug_kind)
     refs, gaps = [], []
     for unit in have:
         rows = samples.unit == unit
-        ref = reference_from_vectors(X[rows & neutral])
+        basis = rows & neutral & fit if (rows & neutral & fit).any() else rows & neutral
+        ref = reference_from_vectors(X[basis])
         refs.append(ref)
         gaps.append(_mean_of_means(X[rows], samples.y[rows]) - ref)
         X[rows] -= ref
         for kind in kinds:
             sel = (samples.aug_kind == kind) & rows[samples.aug_of]
+            base = sel & (aug_y == NEUTRAL)
+            base = base & aug_fit if (base & aug_fit).any() else base
             if sel.any():
-                aug[sel] -= reference_from_vectors(aug[sel & (aug_y == NEUTRAL)]) \
-                    if (sel & (aug_y == NEUTRAL)).any() else ref
+                aug[sel] -= reference_from_vectors(aug[base]) if base.any() else ref
     gap = np.mean(gaps, axis=0)
-    for unit in lacking:  # missing == "offset"
+    lacking = [u for u in units if u not in have]  # missing == "offset"
+    for unit in lacking:
         rows = samples.unit == unit
         X[rows] -= _mean_of_means(X[rows], samples.y[rows]) - gap
         for kind in kinds:
@@ -193,6 +220,18 @@ def _reference(samples: Samples, missing: str) -> tuple[Samples, np.ndarray]:
         log.info("%d calibration unit(s) without neutral rows centred on an estimate", len(lacking))
     centred = samples._replace(X=X.astype(np.float32), aug_X=aug.astype(np.float32))
     return centred, np.mean(refs, axis=0)
+
+
+def reference_info(samples: Samples, source: str = "recordings") -> dict[str, Any]:
+    """What a model's sidecar says about its reference (key "reference"): where it came from,
+    how many people and neutral frames made it, and when (epoch seconds; run.py compares it
+    with a stored calibration shot: the newer wins)."""
+    import time
+
+    neutral = samples.y == NEUTRAL
+    people = len(np.unique(samples.unit[neutral])) if source == "recordings" else 0
+    return {"source": source, "people": people, "frames": int(neutral.sum()) if people else 0,
+            "taken": round(time.time(), 3)}
 
 
 def _mean_of_means(X: np.ndarray, y: np.ndarray) -> np.ndarray:

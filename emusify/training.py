@@ -33,7 +33,7 @@ from emusify import __version__
 from emusify.errors import DatasetError
 from emusify.evaluation import metrics
 from emusify.model import Layout, Model
-from emusify.samples import Samples, calibrate
+from emusify.samples import Samples, calibrate, reference_info, with_neutral
 
 log = logging.getLogger(__name__)
 
@@ -75,30 +75,50 @@ def make_splits(samples: Samples, folds: int, seed: int = 0) -> tuple[str, list,
         notes.append(f"small dataset ({len(y)} samples, only {n} for '{label}'): validation is weak; "
                      "record more with collect.py")
     if n_groups >= 2:
-        k = min(folds, n_groups)
+        # A fold needs a group of each emotion to hold out: never more folds than the emotion
+        # spread over the most groups has groups (two photos per mood: two folds).
+        depth = max(len(np.unique(keys[y == label])) for label in per_class)
         for label in sorted(per_class):
             if len(np.unique(keys[y == label])) < 2:
                 notes.append(f"'{label}' comes from one session/group only: it cannot be validated "
                              "on another; record it again in a new collect.py session")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-            splits = list(cv.split(samples.X, y, keys))
-        known = bool((samples.unit != "").all())
-        how = "leave-one-group-out" if k == n_groups else f"grouped {k}-fold"
-        scheme = f"{how} over {n_groups} groups" if known else f"{k}-fold over samples (no group ids)"
-        if not known:
-            notes.append("some recordings carry no group id: their frames count as independent and "
-                         "validation is optimistic")
-        return scheme, splits, notes
+        k = min(folds, n_groups, depth)
+        splits = _grouped_folds(samples, k, seed) if k >= 2 else []
+        if splits:
+            known = all(s["group"] is not None for s in samples.sessions if s["samples"])
+            how = "leave-one-group-out" if k == n_groups else f"grouped {k}-fold"
+            scheme = f"{how} over {n_groups} groups" if known else f"{k}-fold over samples (no group ids)"
+            if not known:
+                notes.append("some recordings carry no group id: their frames count as independent and "
+                             "validation is optimistic")
+            return scheme, splits, notes
+        notes.append("no emotion was recorded in two sessions/groups: validation across sessions "
+                     "is impossible")
+        return _within_session(y, per_class, notes)
     notes.append("only one session/group: validation across sessions is impossible")
     return _within_session(y, per_class, notes)
+
+
+def _grouped_folds(samples: Samples, k: int, seed: int) -> list:
+    """StratifiedGroupKFold's splits, fewer folds while it cannot make ``k`` (tiny classes)."""
+    for n in range(k, 1, -1):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                cv = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
+                splits = list(cv.split(samples.X, samples.y, samples.split))
+        except ValueError:
+            continue
+        if all(len(test) for _, test in splits):
+            return splits
+    return []
 
 
 def _within_session(y: np.ndarray, per_class: Counter, notes: list[str]) -> tuple[str, list, list[str]]:
     """The last quarter of each emotion's frames held out, or no split when an emotion has one frame."""
     if min(per_class.values()) < 2:
-        notes.append("too few samples for a within-session split: no validation")
+        notes.append("cannot validate yet (an emotion has a single sample): the model is saved "
+                     "unvalidated; record more with collect.py")
         return "none", [], notes
     test = np.concatenate([np.flatnonzero(y == c)[-max(1, round(0.25 * n)):] for c, n in per_class.items()])
     train = np.setdiff1d(np.arange(len(y)), test)
@@ -228,17 +248,41 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
     options = options or TrainOptions()
     labels = emotions_of(samples)
     started = time.monotonic()
-    if options.calibration in ("session-mean", "reference"):
-        samples, reference = calibrate(samples, options.calibration, options.missing)
-        labels = emotions_of(samples)  # dropping people without neutral rows may drop an emotion
+    if options.calibration == "reference":
+        if options.missing == "drop":
+            samples = with_neutral(samples)
+            labels = emotions_of(samples)  # dropping people without neutral rows may drop an emotion
+        fit_predict = _fold_references(samples, labels, options)
+        validation = cross_validate(samples, labels, options, progress, fit_predict)
+        samples, reference = calibrate(samples, "reference", options.missing)
     else:
-        reference = None
-    validation = cross_validate(samples, labels, options, progress)
+        if options.calibration == "session-mean":
+            samples, reference = calibrate(samples, "session-mean")
+        else:
+            reference = None
+        validation = cross_validate(samples, labels, options, progress)
     with tqdm(total=1, desc="final fit", disable=not progress, leave=False) as bar:
         pipe = fit_pipeline(*training_side(samples, np.arange(len(samples.y))), labels, options, bar)
         bar.update()
     meta = model_meta(samples, options, time.monotonic() - started, validation)
+    if options.calibration == "reference":
+        meta["reference"] = reference_info(samples)
     return model_from_pipeline(pipe, layout, options, reference, meta)
+
+
+def _fold_references(samples: Samples, labels: Sequence[str],
+                     options: TrainOptions) -> Callable[[np.ndarray, np.ndarray], list]:
+    """Validation that never makes a reference from the rows it scores, where it can help it: each
+    person's reference comes from their neutral rows on the fold's training side (a person held
+    out entirely is centred on their own neutral rows, as run.py's calibration shot would)."""
+    def fit_predict(train: np.ndarray, test: np.ndarray) -> list:
+        fit = np.zeros(len(samples.y), bool)
+        fit[train] = True
+        centred, _ = calibrate(samples, "reference", options.missing, fit_rows=fit)
+        pipe = fit_pipeline(*training_side(centred, train), labels, options)
+        return pipe.predict(centred.X[test]).tolist()
+
+    return fit_predict
 
 
 def model_meta(samples: Samples, options: TrainOptions, seconds: float,

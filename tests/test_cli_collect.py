@@ -88,7 +88,7 @@ def test_walk_through_uses_the_songs_folders(project, monkeypatch):
     fake_devices(monkeypatch)
     assert collect.main(["--seconds", "0.2", "--pause", "0", "--no-preview", "--group", "me"]) == 0
     assert sorted((s.emotion, s.group) for s in load_sessions(project / "datasets")) == [
-        ("calm", "me"), ("happy", "me")]
+        ("calm", "me"), ("happy", "me"), ("neutral", "me")]  # neutral, the reference, even without songs
 
 
 def test_unknown_emotion_lists_the_known_ones(project, monkeypatch, capsys):
@@ -193,3 +193,18 @@ def test_import_a_labelled_folder(project, sergey, capsys):
     sessions = load_sessions(project / "datasets")
     assert sorted((s.emotion, s.group, len(s)) for s in sessions) == [
         ("happy", "S01", 1), ("happy", "S02", 1), ("sad", "S01", 1)]
+
+
+def test_the_guided_mode_records_neutral_first_and_says_why(project, monkeypatch, capsys):
+    for name in ("sad", "happy", "calm"):
+        (project / "songs" / name).mkdir(parents=True)
+    fake_devices(monkeypatch)
+    assert collect.main(["--seconds", "0.2", "--pause", "0", "--no-preview"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith("first: neutral, your relaxed face") and "reference" in first
+    assert [line.split()[1].rstrip(".") for line in out.splitlines() if line.startswith("next: ")] == \
+        ["calm", "happy", "sad"]
+    assert {s.emotion for s in load_sessions(project / "datasets")} == {"neutral", "calm", "happy", "sad"}
+    # no songs/neutral/ folder, and neutral can still be recorded on its own
+    assert collect.main(["neutral", "--seconds", "0.2", "--no-preview"]) == 0

@@ -17,6 +17,7 @@ from emusify.landmarks import Landmarks
 from emusify.model import Model
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+STARTER = Path(__file__).resolve().parents[1] / "models" / "starter.npz"
 EMOTIONS = ("angry", "happy", "sad")
 MOUTH = np.arange(0, 468, 7)  # a spread of points the "emotions" move
 
@@ -140,7 +141,8 @@ def test_few_sessions_fine_tune_the_starter_model(tmp_path, capsys):
     assert status == ExitStatus.OK
     assert "prior: fine-tuning the starter model" in out and "1 recording session(s)" in out
     model = Model.load(tmp_path / "m.npz")
-    assert model.labels == EMOTIONS and model.calibration == "reference"  # the starter is a "reference" model
+    starter = Model.load(STARTER)
+    assert model.labels == EMOTIONS and model.calibration == starter.calibration  # the prior's way
     assert model.meta["training"]["prior"]["labels"][:2] == ["angry", "disgust"]  # the starter's moods
     assert model.meta["training"]["options"]["augment"] == ["mirror", "jitter"]
 
@@ -183,3 +185,210 @@ def test_prior_starter_with_a_network_of_ones_own_is_a_usage_error(tmp_path, cap
     status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
                          "--prior", "starter", "--hidden", "32")
     assert status == ExitStatus.USAGE and "--prior none" in err and err.count("\n") == 1
+
+
+# The reference face and small data ----------------------------------------------------------------
+
+MOODS = ("angry", "happy", "neutral", "sad")
+
+
+def record_moods(data: Path, per: int, moods=MOODS, imported: bool = False, seed: int = 1,
+                 groups: int = 1) -> np.ndarray:
+    """Recordings of one person (or an import of ``per`` photos per mood, no group ids); returns the face."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.3, 0.7, (468, 3))
+    for g in range(groups):
+        for e, emotion in enumerate(moods):
+            source, group = ("import:photos", None) if imported else ("0", f"run{g}")
+            with SessionWriter(data, emotion, LAYOUT, source, group=group) as writer:
+                for i in range(per):
+                    writer.append(face(rng, e, base), float(i))
+    return base
+
+
+def test_neutral_recordings_become_the_models_reference(tmp_path, capsys):
+    from emusify.calibration import model_reference
+    from emusify.features import face_vector
+
+    base = record_moods(tmp_path / "data", per=8, groups=3)
+    status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--max-steps", "200")
+    assert status == ExitStatus.OK, out
+    assert "reference face: your relaxed face, the median of 24 neutral frames" in out
+    model = Model.load(tmp_path / "m.npz")
+    assert model.calibration == "reference" and model.meta["reference"]["people"] == 1
+    rng = np.random.default_rng(7)
+    relaxed, happy = (np.median([face_vector(face(rng, MOODS.index(m), base)) for _ in range(30)], axis=0)
+                      for m in ("neutral", "happy"))
+    assert np.linalg.norm(model.reference_mean - relaxed) < 0.5 * np.linalg.norm(model.reference_mean - happy)
+    own = model_reference(model)
+    assert own is not None and own.source == "recordings"  # run.py uses it before any shot
+    np.testing.assert_allclose(own.vector, model.reference_mean)
+
+
+def test_without_neutral_training_works_uncalibrated_and_says_what_to_record(tmp_path, capsys):
+    record_moods(tmp_path / "data", per=8, moods=("angry", "happy", "sad"), groups=3)
+    status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--max-steps", "200")
+    assert status == ExitStatus.OK
+    line, = [x for x in out.splitlines() if x.startswith("no neutral recordings")]
+    assert "python collect.py neutral" in line
+    assert Model.load(tmp_path / "m.npz").calibration == "none"
+    status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--calibration", "reference")
+    assert status == ExitStatus.ERROR and "collect.py neutral" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("prior", ["none", "auto"])
+def test_two_imported_photos_per_mood_train_without_a_traceback(tmp_path, capsys, prior):
+    record_moods(tmp_path / "data", per=2, imported=True)  # one import, no group ids: 8 independent photos
+    status, out, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                           "--prior", prior)
+    assert status == ExitStatus.OK, err
+    assert "Traceback" not in out + err
+    model = Model.load(tmp_path / "m.npz")
+    assert model.labels == MOODS and model.meta["validation"]["folds"] == 2
+    assert "validation: 2-fold over samples (no group ids)" in out
+    if prior == "auto":  # one recording per mood: the starter is fine-tuned
+        assert "prior: fine-tuning the starter model" in out
+    else:
+        assert model.calibration == "reference" and "neutral frames" in out
+
+
+def test_one_photo_per_mood_is_saved_unvalidated(tmp_path, capsys, caplog):
+    record_moods(tmp_path / "data", per=1, imported=True)
+    status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+                         "--prior", "none")
+    assert status == ExitStatus.OK and "validation: none" in out
+    assert "cannot validate yet" in caplog.text and Model.load(tmp_path / "m.npz").labels == MOODS
+
+
+def test_fine_tuning_a_reference_starter_keeps_the_users_relaxed_face(tmp_path, capsys, monkeypatch):
+    for g in range(4):  # a stand-in starter: imported people (their relaxed faces) and one recorded
+        rng = np.random.default_rng(g)
+        with SessionWriter(tmp_path / "people", "neutral", LAYOUT, "import:set", group=f"P{g}") as w:
+            w.append(face(rng, 2, rng.uniform(0.3, 0.7, (468, 3))), 0.0)
+    record_moods(tmp_path / "people", per=6, groups=1, seed=5)
+    status, out, _ = run(capsys, "--data", tmp_path / "people", "--model", tmp_path / "starter.npz",
+                         "--prior", "none", "--max-steps", "100")
+    assert status == ExitStatus.OK and Model.load(tmp_path / "starter.npz").calibration == "reference"
+    (tmp_path / "emusify.cfg").write_text(f"[emusify]\nstarter_model = {tmp_path / 'starter.npz'}\n")
+    monkeypatch.setenv("EMUSIFY_CONFIG", str(tmp_path / "emusify.cfg"))
+    record_moods(tmp_path / "me", per=2, imported=True, seed=9)
+    status, out, _ = run(capsys, "--data", tmp_path / "me", "--model", tmp_path / "m.npz")
+    assert status == ExitStatus.OK and "prior: fine-tuning the starter model" in out
+    model = Model.load(tmp_path / "m.npz")
+    assert model.calibration == "reference" and model.meta["reference"]["source"] == "recordings"
+    assert "the median of 2 neutral frames" in out
+    shutil.rmtree(tmp_path / "me" / "neutral")
+    status, out, _ = run(capsys, "--data", tmp_path / "me", "--model", tmp_path / "m.npz")
+    assert status == ExitStatus.OK and "the starter's average relaxed face" in out
+    assert Model.load(tmp_path / "m.npz").meta["reference"]["source"] == "prior"
+
+
+class PhotoExtractor:
+    """Stands in for MediaPipe: a 'photo' (its file stem) is already its landmarks."""
+
+    def __init__(self, static: bool = True, **_: object) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def extract(self, image):
+        return image
+
+
+def test_evaluate_reads_like_run_py_with_reference_and_moods(tmp_path, capsys, monkeypatch):
+    import emusify.camera
+    import emusify.features
+    import emusify.landmarks
+    from emusify.features import face_vector
+    from emusify.reference import Reference, save_reference
+
+    base = record_moods(tmp_path / "data", per=8, groups=3)
+    trained = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz", "--max-steps", "200")
+    assert trained[0] == 0
+    rng = np.random.default_rng(3)
+    other = base + rng.normal(0, 0.01, base.shape)  # someone else
+    faces = {}
+    for e, mood in enumerate(MOODS):
+        for i in range(3):
+            (tmp_path / "photos" / mood).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "photos" / mood / f"{mood}{i}.png").write_bytes(b"")
+            faces[f"{mood}{i}"] = face(rng, e, other)
+    (tmp_path / "relaxed").mkdir()
+    for i in range(4):
+        (tmp_path / "relaxed" / f"r{i}.jpg").write_bytes(b"")
+        faces[f"r{i}"] = face(rng, MOODS.index("neutral"), other)
+    monkeypatch.setattr(emusify.camera, "read_image", lambda p: p.stem)
+    monkeypatch.setattr(emusify.landmarks, "LandmarkExtractor", PhotoExtractor)
+    monkeypatch.setattr(emusify.features, "face_vector", lambda name: face_vector(faces[name]))
+
+    common = ("--evaluate", tmp_path / "photos", "--model", tmp_path / "m.npz", "--data", tmp_path / "data")
+    status, out, _ = run(capsys, *common, "--json", tmp_path / "blind.json")
+    blind = json.loads((tmp_path / "blind.json").read_text())
+    assert status == 0 and "reference face: your neutral recordings (in the model)" in out
+    assert {"accuracy", "macro_f1", "per_class", "confusion", "n_images", "n_faces"} <= set(blind)
+    assert blind["n_images"] == 12 and blind["reference"]["from"] == "your neutral recordings (in the model)"
+
+    status, out, _ = run(capsys, *common, "--reference", tmp_path / "relaxed", "--moods", "sad,happy",
+                         "--json", tmp_path / "shot.json")
+    shot = json.loads((tmp_path / "shot.json").read_text())
+    assert status == 0 and shot["reference"]["frames"] == 4 and shot["reference"]["from"].endswith("relaxed")
+    assert shot["moods"] == ["happy", "sad"] and shot["n_images"] == 6
+    assert shot["confusion"]["labels"] == ["happy", "sad"]
+
+    later = Reference(np.zeros(face_vector(faces["r0"]).shape), 9, 4e9, 4e9, LAYOUT.name, None, "shot")
+    save_reference(tmp_path / "data" / "reference.json", later)  # a shot taken after training: run.py uses it
+    status, out, _ = run(capsys, *common, "--json", tmp_path / "stored.json")
+    stored = json.loads((tmp_path / "stored.json").read_text())
+    assert status == 0 and "the calibration shot of" in stored["reference"]["from"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--moods", "angry,calm"], "--moods: unknown mood calm"),
+    (["--moods", "happy"], "fewer than two moods"),
+])
+def test_evaluate_with_unknown_moods_is_a_usage_error(tmp_path, capsys, argv, message):
+    status, _, err = run(capsys, "--evaluate", tmp_path, "--model", STARTER, *argv)
+    assert status == ExitStatus.USAGE and message in err and err.count("\n") == 1
+
+
+def test_reference_without_evaluate_is_a_usage_error(tmp_path, capsys):
+    record_moods(tmp_path / "data", per=2)
+    status, _, err = run(capsys, "--data", tmp_path / "data", "--reference", tmp_path)
+    assert status == ExitStatus.USAGE and "--evaluate" in err
+
+
+@pytest.mark.slow
+def test_import_two_photos_per_mood_and_train(tmp_path, capsys, monkeypatch):
+    """The issue's case end to end: collect.py --import of 2 images per mood, then train.py."""
+    cv2 = pytest.importorskip("cv2")
+    from emusify.cli import collect
+
+    image = cv2.imread(str(FIXTURES / "sergey.png"))
+    h, w = image.shape[:2]
+    def shift(dx: int, dy: int):
+        return cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h))
+
+    variants = [  # copies that differ a little, like photos of one person
+        image, cv2.flip(image, 1), shift(12, 8), cv2.resize(image, (int(w * 0.8), int(h * 0.8))),
+        shift(-10, 0), cv2.resize(image, (int(w * 1.2), int(h * 1.2))), cv2.GaussianBlur(image, (5, 5), 0),
+        cv2.convertScaleAbs(image, alpha=1.1, beta=10),
+    ]
+    for i, mood in enumerate(MOODS):
+        (tmp_path / "photos" / mood).mkdir(parents=True)
+        for j in range(2):
+            cv2.imwrite(str(tmp_path / "photos" / mood / f"{j}.png"), variants[2 * i + j])
+    monkeypatch.chdir(tmp_path)
+    assert collect.main(["--import", "photos", "--data", "data", "-q"]) == ExitStatus.OK
+    for prior in ("none", "auto"):
+        status, out, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / f"{prior}.npz",
+                               "--prior", prior)
+        assert status == ExitStatus.OK, err
+        assert "samples per emotion" in out and "Traceback" not in out + err
+        assert Model.load(tmp_path / f"{prior}.npz").labels == MOODS

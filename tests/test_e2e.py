@@ -67,7 +67,7 @@ def test_run_py_plays_prints_status_journals_and_exits_0(tmp_path):
     journal = tmp_path / "journal.sqlite"
     assert STARTER.is_file(), "models/starter.npz is missing: build it with benchmarks/starter.py"
     config = tmp_path / "emusify.cfg"  # a user who has not trained yet: the starter model plays
-    config.write_text(f"[emusify]\nmodel = {tmp_path / 'not_trained_yet.npz'}\n")
+    config.write_text(f"[emusify]\nmodel = {tmp_path / 'not_trained_yet.npz'}\ndata = {tmp_path / 'data'}\n")
     command = [
         sys.executable, "run.py", "--source", str(VIDEO), "--window", "4", "--every", "0.2",
         "--cycles", "3", "--journal", str(journal), "--songs", str(demo_songs(tmp_path)),
@@ -85,6 +85,11 @@ def test_run_py_plays_prints_status_journals_and_exits_0(tmp_path):
     assert len(windows) == 3
     assert all(frames == 16 for frames, _ in windows)  # 4 s at 4 fps, sampled by video time
     assert starts and all(folder in discover_emotions(ROOT / "songs") + ("neutral",) for (folder,) in starts)
+    from emusify.model import Model
+
+    if Model.load(STARTER).calibration == "reference":  # a first start: the relaxed-face shot, stored
+        assert "calibration shot: reference face from" in done.stderr
+        assert (tmp_path / "data" / "reference.json").is_file()
 
 
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])

@@ -195,3 +195,11 @@ def test_import_writes_one_recording_per_label_and_group(tmp_path):
     assert sorted(s1.arrays["name"]) == ["happy/S1_a.png", "happy/S1_b.png"]
     summary = recorder.import_summary(result)
     assert "happy: 3 samples" in summary and "1 unreadable, 1 without a face" in summary
+
+
+def test_the_neutral_preview_asks_for_the_relaxed_face(tmp_path):
+    preview = FakePreview()
+    with SessionWriter(tmp_path, "neutral", LAYOUT, source="fake", group="run-1") as writer:
+        record_session(ListSource([True] * 60), FakeExtractor(), writer, seconds=1.0, preview=preview,
+                       show_progress=False)
+    assert preview.shown[-1][0].startswith("neutral: ") and "relax your face" in preview.shown[-1][1]

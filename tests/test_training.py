@@ -356,3 +356,23 @@ def test_evaluate_never_calibrates_on_the_scored_images(tmp_path):
     with pytest.raises(DatasetError, match="no face"):
         reference_from_folder(tmp_path / "photos" / "sad", progress=False, extractor=FakeExtractor(),
                               reader=lambda p: "blank", vectorize=lambda name: vectors[name])
+
+
+def test_a_folds_references_come_from_its_training_side():
+    from emusify.samples import calibrate
+
+    sessions = recordings(3, per=10, signal=1.0, person=0.0, seed=6)
+    for session in sessions:  # every session of g1 is shifted: another day, another light
+        if session.group == "g1":
+            session.rows[:, 1:] += 4.0
+    s = samples(sessions)
+    s = s._replace(unit=np.full(len(s.y), "you"))  # one person, as train.py makes a user's recordings
+    fit = s.split != "g1"
+    centred, _ = calibrate(s, "reference", fit_rows=fit)
+    held_out = (s.split == "g1") & (s.y == "neutral")
+    assert np.median(centred.X[held_out][:, 1:]) == pytest.approx(4.0, abs=0.5)  # not centred on itself
+    everyone, _ = calibrate(s, "reference")
+    assert np.abs(np.median(everyone.X[s.y == "neutral"][:, 1:], axis=0)).max() < 0.5
+    alone = s._replace(unit=s.split)  # g1 is its own person, held out entirely: its own relaxed face
+    centred, _ = calibrate(alone, "reference", fit_rows=fit)
+    assert np.abs(np.median(centred.X[held_out][:, 1:], axis=0)).max() < 0.5

@@ -15,9 +15,11 @@ from emusify.dataset import SessionWriter, new_session_id
 from emusify.errors import ExitStatus, UsageError
 from emusify.recorder import (
     BUILTIN_EMOTIONS,
+    REFERENCE_NOTE,
     RecordResult,
     check_emotion,
     compile_group_regex,
+    guided_order,
     import_folder,
     import_summary,
     known_emotions,
@@ -27,14 +29,16 @@ from emusify.recorder import (
 
 DESCRIPTION = """\
 Record your face's landmarks (never images) while you show one emotion, one file per session
-under DATA/<emotion>/. Without EMOTION, walks you through every emotion in turn: the folders of
-songs/, or {builtin} when songs/ has none. Press q or Esc in the preview to stop early;
+under DATA/<emotion>/. Without EMOTION, walks you through every emotion in turn: neutral first
+(your relaxed face: train.py makes it the reference your other moods are read against), then the
+folders of songs/, or {builtin} when songs/ has none. Press q or Esc in the preview to stop early;
 Ctrl-C keeps what was recorded so far.""".format(builtin="/".join(BUILTIN_EMOTIONS))
 
 EPILOG = """\
 examples:
   python collect.py happy                    record 'happy' from the webcam
-  python collect.py                          every emotion in turn, Enter between them
+  python collect.py                          neutral, then every emotion in turn, Enter between them
+  python collect.py neutral                  record your relaxed face again (then run train.py)
   python collect.py sad --source me.mp4      from a video file (read at its own pace)
   python collect.py --import faces/ --group-regex '^(S[0-9]+)_'
                                              import faces/<label>/*.png, subject id from the name
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = Settings()
     parser = make_parser("collect.py", DESCRIPTION, EPILOG)
     parser.add_argument("emotion", nargs="?", metavar="EMOTION",
-                        help="the emotion to record (default: every emotion in turn)")
+                        help="the emotion to record (default: neutral, then every emotion in turn)")
     parser.add_argument("--source", metavar="SPEC",
                         help=f"webcam index, video file or image folder (default: {d.source})")
     parser.add_argument("--seconds", type=float, metavar="SECONDS",
@@ -104,7 +108,9 @@ def command(args: argparse.Namespace) -> int:
     if args.import_dir is not None:
         return _import(args, settings, devices())
     known = known_emotions(discover_emotions(settings.songs))
-    todo = (check_emotion(args.emotion, known),) if args.emotion else known
+    todo = (check_emotion(args.emotion, known),) if args.emotion else guided_order(known)
+    if not args.emotion:
+        print(REFERENCE_NOTE, flush=True)
     results = _record_all(args, settings, devices(), todo)
     for result in results:
         print(_result_line(result))

@@ -24,14 +24,18 @@ vectors from face landmarks, a small dense network (scikit-learn), validated so 
 recording session (or one subject of an imported set) are never on both sides of a split.
 Prints samples per emotion and session, accuracy, macro-F1, per-class precision/recall and the
 confusion matrix; saves FILE.npz + FILE.json and FILE.confusion.png (the previous model is kept
-as FILE.bak.npz/.json). While some emotion has fewer than three recording sessions, the starter
-model is fine-tuned on your recordings instead of training from scratch (--prior)."""
+as FILE.bak.npz/.json). Your moods are learned as deviations from your relaxed face: the median of
+your neutral recordings, kept in the model (python collect.py records neutral first). While some
+emotion has fewer than three recording sessions, the starter model is fine-tuned on your
+recordings instead of training from scratch (--prior). --evaluate DIR scores a model on labelled
+photos the way run.py reads them (never calibrated on the scored photos)."""
 
 EPILOG = """\
 examples:
   python train.py                                   datasets/ -> models/emusify.npz
-  python train.py --augment mirror --calibration session-mean --prior none
+  python train.py --augment mirror --prior none
   python train.py --evaluate photos/ --label-map anger=angry,happiness=happy --json eval.json
+  python train.py --evaluate photos/ --reference relaxed/ --moods angry,happy,neutral,sad
 """
 
 SESSION_LINES = 40  # more sessions than this: listed per group instead
@@ -48,21 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", default="64", metavar="SIZES",
                    help="hidden layer sizes of the mlp, comma-separated (default: 64)")
     p.add_argument("--alpha", type=float, default=1.0, metavar="L2", help="L2 penalty (default: 1.0)")
-    p.add_argument("--calibration", choices=("none", "session-mean"), default="none",
-                   help="session-mean: learn on each session's deviations from its own mean vector; "
-                        "run.py then subtracts your running mean (default: none)")
+    p.add_argument("--calibration", choices=("auto", "reference", "none", "session-mean"), default="auto",
+                   help="reference: learn on deviations from your relaxed face (the median of your neutral "
+                        "recordings; stored in the model for run.py); auto: reference when neutral is "
+                        "recorded, else none; session-mean: deviations from each person's mean vector "
+                        "(older models) (default: auto)")
     p.add_argument("--augment", default="none", metavar="LIST",
                    help="landmark-space augmentation of the training side: none, mirror, jitter, "
                         "or a comma list (default: none)")
     p.add_argument("--prior", choices=("auto", "starter", "none"), default="auto",
-                   help="start from the starter model (its network, with session-mean calibration) and "
-                        "fine-tune it on your recordings; auto: when some emotion has fewer than "
+                   help="start from the starter model (its network and its calibration: your "
+                        "neutral recordings become the reference face) and fine-tune it on your "
+                        "recordings; auto: when some emotion has fewer than "
                         f"{PRIOR_BELOW} recording sessions and --estimator/--hidden/--alpha/--also are "
                         "not given (default: auto)")
     p.add_argument("--balance", choices=("oversample", "none"), default="oversample",
                    help="oversample rarer emotions to the size of the largest (default: oversample)")
     p.add_argument("--folds", type=int, default=5, metavar="N",
-                   help="validation folds; fewer groups than N: leave-one-group-out (default: 5)")
+                   help="validation folds; fewer groups than N: leave-one-group-out; fewer when an "
+                        "emotion has fewer recordings, none when it cannot be validated yet (default: 5)")
     p.add_argument("--max-steps", type=int, default=1500, metavar="N",
                    help="mini-batch updates per fit at most (default: 1500)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
@@ -70,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead of training: test the model on labelled images DIR/<label>/*")
     p.add_argument("--label-map", metavar="MAP",
                    help="with --evaluate: rename folders to model labels, e.g. anger=angry,happiness=happy")
+    p.add_argument("--reference", type=Path, metavar="REF",
+                   help="with --evaluate: a folder of images of the same person's relaxed face, used as "
+                        "run.py uses its calibration shot (default: what run.py has before a shot: the "
+                        "stored <data>/reference.json or the model's own reference; never the scored images)")
+    p.add_argument("--moods", metavar="LIST",
+                   help="with --evaluate: read only these moods, renormalized, as run.py does with the "
+                        "song folders, e.g. angry,happy,neutral,sad (default: all the model's moods)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the metrics as JSON to OUT")
     return p
 
@@ -88,6 +103,8 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError(f"--json {args.json} would overwrite the model's sidecar; pick another file")
     if args.evaluate is not None:
         return evaluate(args, settings)
+    if args.reference is not None or args.moods is not None:
+        raise UsageError("--reference and --moods work with --evaluate DIR only")
     from emusify.dataset import load_sessions
     from emusify.evaluation import save_confusion_png
     from emusify.features import LAYOUT
@@ -95,17 +112,21 @@ def command(args: argparse.Namespace) -> int:
     from emusify.training import train
 
     options = options_from(args)
-    sessions = []
-    for folder in [settings.data, *args.also]:
+    sessions = _sessions_in(settings.data, load_sessions)
+    n_own = len(sessions)  # the user's own recordings: one person (see person_of)
+    for folder in args.also:
         sessions += _sessions_in(folder, load_sessions)
     prior = choose_prior(args, settings, sessions, options)
     if prior is not None:  # the measured fine-tuning recipe: calibrated, with mirrored and jittered copies
-        options = dataclasses.replace(options, calibration="session-mean",
-                                      augment=tuple(dict.fromkeys(options.augment + ("mirror", "jitter"))))
-    samples = samples_from_sessions(sessions, options.augment, jitter=options.jitter, seed=options.seed)
+        augment = tuple(dict.fromkeys(options.augment + ("mirror", "jitter")))
+        options = dataclasses.replace(options, augment=augment)
+    own = {id(s) for s in sessions[:n_own]}
+    samples = samples_from_sessions(sessions, options.augment, jitter=options.jitter, seed=options.seed,
+                                    unit_of=lambda s: person_of(s, id(s) in own))
     if not len(samples.y):
         raise DatasetError(f"no usable samples under {settings.data}/: record faces with collect.py first")
     print(format_samples(samples.sessions))
+    options = choose_calibration(options, samples, prior)
     if prior is not None:
         from emusify.finetune import train_from_prior
 
@@ -113,6 +134,7 @@ def command(args: argparse.Namespace) -> int:
                                  prior_name=str(settings.starter_model))
     else:
         model = train(samples, LAYOUT, options, progress=not args.quiet)
+    print(reference_line(model))
     validation = model.meta["validation"]
     print(format_metrics(validation))
     model.save(settings.model)
@@ -122,7 +144,8 @@ def command(args: argparse.Namespace) -> int:
                                  f"validation: {validation['scheme']}")
         print(f"confusion matrix: {png}")
     if args.json is not None:
-        write_json(args.json, {"training": model.meta["training"], "validation": validation})
+        write_json(args.json, {"training": model.meta["training"], "validation": validation,
+                               "reference": model.meta.get("reference")})
     return ExitStatus.OK
 
 
@@ -183,6 +206,55 @@ def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list, o
     return prior
 
 
+def person_of(session: Any, own: bool) -> str:
+    """The calibration unit (person) of a recording: all the user's own recordings are one person
+    ("you"); recordings imported with a group id (``--group-regex``) or from ``--also`` folders
+    are the person of their group."""
+    imported = str(getattr(session, "header", {}).get("source", "")).startswith("import:")
+    if own and not (imported and session.group is not None):
+        return "you"
+    return "" if session.group is None else str(session.group)
+
+
+def choose_calibration(options: Any, samples: Any, prior: Any) -> Any:
+    """--calibration auto: "reference" when neutral is recorded, else "none" (and say how to get it).
+
+    With the starter as prior the prior decides (its calibration is kept).
+
+    Raises:
+        DatasetError: --calibration reference without neutral recordings.
+    """
+    has_neutral = bool((samples.y == "neutral").any())
+    if prior is not None:
+        return dataclasses.replace(options, calibration=prior.calibration)
+    if options.calibration == "reference" and not has_neutral:
+        raise DatasetError("--calibration reference needs neutral recordings: record your relaxed face "
+                           "with 'python collect.py neutral', or use --calibration none")
+    if options.calibration != "auto":
+        return options
+    if not has_neutral:
+        print("no neutral recordings: training without a reference face; record your relaxed face with "
+              "'python collect.py neutral' and train again to calibrate")
+    return dataclasses.replace(options, calibration="reference" if has_neutral else "none")
+
+
+def reference_line(model: Any) -> str:
+    """One line saying which reference face the model reads against, and where it came from."""
+    info = model.meta.get("reference", {})
+    if model.calibration == "none":
+        return "reference face: none (the model reads faces as they are)"
+    if model.calibration == "session-mean":
+        return "reference face: the running mean of your frames (session-mean)"
+    if info.get("source") == "prior":
+        return ("reference face: none of your own recorded, the starter's average relaxed face; run.py asks "
+                "for a calibration shot (record 'python collect.py neutral' and train again to build it in)")
+    if info.get("people", 0) > 1:
+        return (f"reference face: each person's neutral frames ({info['people']} people, "
+                f"{info['frames']} frames); new users start from their average")
+    return (f"reference face: your relaxed face, the median of {info.get('frames', 0)} neutral frames "
+            "of your recordings (run.py uses it until a newer calibration shot)")
+
+
 def _sessions_in(folder: Path, load_sessions: Any) -> list:
     if not Path(folder).is_dir():
         raise DatasetError(f"no recordings: {folder}/ does not exist; record faces with collect.py first")
@@ -239,8 +311,11 @@ def format_metrics(result: dict[str, Any]) -> str:
 
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    """--evaluate DIR: the model on a labelled image folder, printed and optionally written as JSON."""
-    from emusify.evaluation import evaluate_folder, parse_label_map
+    """--evaluate DIR: the model on a labelled image folder, printed and optionally written as JSON.
+
+    The path run.py takes: the scored images never calibrate anything (see evaluate_folder).
+    """
+    from emusify.evaluation import check_moods, evaluate_folder, parse_label_map, reference_from_folder
     from emusify.model import Model
 
     label_map = parse_label_map(args.label_map)
@@ -249,16 +324,41 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         log.info("no model at %s: evaluating the starter model %s", path, settings.starter_model)
         path = settings.starter_model
     model = Model.load(path)
-    result = evaluate_folder(args.evaluate, model, label_map, progress=not args.quiet)
+    moods = None
+    if args.moods is not None:
+        moods = check_moods([m.strip() for m in args.moods.split(",") if m.strip()], model.labels)
+    if args.reference is not None:
+        reference = reference_from_folder(args.reference, progress=not args.quiet)
+        origin = f"{reference.frames} face(s) in {args.reference}"
+    else:
+        reference, origin = run_py_reference(settings, model)
+    result = evaluate_folder(args.evaluate, model, label_map, reference=reference, moods=moods,
+                             progress=not args.quiet)
     result["model"] = str(path)
+    result["reference"]["from"] = origin
     print(f"{args.evaluate}: {result['n_images']} images, faces found in {result['n_faces']}")
+    print(f"reference face: {origin if model.calibration != 'none' else 'none (an uncalibrated model)'}")
     if result["skipped_labels"]:
-        print("left out (labels the model does not know): "
+        print("left out (labels not read): "
               + ", ".join(f"{k} ({v})" for k, v in sorted(result["skipped_labels"].items())))
     print(format_metrics({**result, "scheme": f"{path.name} on {args.evaluate}"}))
     if args.json is not None:
         write_json(args.json, result)
     return ExitStatus.OK
+
+
+def run_py_reference(settings: Settings, model: Any) -> tuple[Any, str]:
+    """The reference run.py has before a calibration shot: the newer of the stored one and the
+    model's own, else None (the model's reference_mean); and where it came from."""
+    from emusify.calibration import choose_reference, model_reference
+    from emusify.features import LAYOUT
+    from emusify.reference import load_reference
+
+    if model.calibration != "reference":
+        return None, "the model's reference_mean"
+    stored = load_reference(settings.reference_path, LAYOUT)
+    reference, why = choose_reference(stored, model_reference(model), settings.reference_path)
+    return reference, why
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
