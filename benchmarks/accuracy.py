@@ -137,31 +137,44 @@ def record(data: Path, mine: Faces, lms: dict) -> None:
                     writer.append(lms[TCCED, str(mine.name[i])], float(k), str(mine.name[i]))
 
 
-def personal(faces: Faces, starters: Starters) -> dict[str, dict]:
-    """Personal later day: train.py's defaults on each performer's recordings, scored via run.py's path."""
+def train_py(mine: Faces, lms: dict, prior: Model, argv: tuple[str, ...] = ()) -> Model:
+    """What `python train.py` makes of one performer's training images (recorded as collect.py runs)."""
     from emusify.cli.train import main as train_main
 
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        prior.save(root / "starter.npz")
+        (root / "emusify.cfg").write_text(f"[emusify]\nstarter_model = {root / 'starter.npz'}\n")
+        record(root / "data", mine, lms)
+        os.environ["EMUSIFY_CONFIG"] = str(root / "emusify.cfg")
+        try:
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                status = train_main(["--data", str(root / "data"), "--model", str(root / "me.npz"), "-qq",
+                                     *argv])
+        finally:
+            del os.environ["EMUSIFY_CONFIG"]
+        if status != 0:
+            raise SystemExit(f"train.py failed:\n{out.getvalue()}")
+        return Model.load(root / "me.npz")
+
+
+def personal(faces: Faces, starters: Starters,
+             performers: tuple[str, ...] = DEV_PERFORMERS + REPORT_PERFORMERS,
+             argv: tuple[str, ...] = (), also_without: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Personal later day: train.py (defaults, or ``argv``) on each performer's recordings, read by run.py.
+
+    The prior is the starter rebuilt without the performer (and ``also_without``).
+    """
     lms, rows = faces_landmarks(), {name: defaultdict(list) for name in ROWS[:3]}
-    for performer in DEV_PERFORMERS + REPORT_PERFORMERS:
+    for performer in performers:
         person = f"{TCCED}:{performer}"
         mine = faces.take(faces.person == person)
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            starters.without([person]).save(root / "starter.npz")
-            (root / "emusify.cfg").write_text(f"[emusify]\nstarter_model = {root / 'starter.npz'}\n")
-            record(root / "data", mine, lms)
-            os.environ["EMUSIFY_CONFIG"] = str(root / "emusify.cfg")
-            with contextlib.redirect_stdout(io.StringIO()) as out:
-                status = train_main(["--data", str(root / "data"), "--model", str(root / "me.npz"), "-qq"])
-            del os.environ["EMUSIFY_CONFIG"]
-            if status != 0:
-                raise SystemExit(f"train.py failed for {person}:\n{out.getvalue()}")
-            model = Model.load(root / "me.npz")
+        model = train_py(mine, lms, starters.without([person, *also_without]), argv)
         test = mine.take((mine.session == "3") | ((mine.y == "neutral") & ~mine.calib))
         half = "report" if performer in REPORT_PERFORMERS else "dev"
         prior = "fine-tuned starter" if "prior" in model.meta.get("training", {}) else "from scratch"
         for row in (f"taiwanese_tcced, {half} performers (7)", "taiwanese_tcced, all 14 performers"):
-            rows[row]["prior", 7] = rows[row]["prior", 7] + [prior]
+            rows[row]["prior", 7] = rows[row]["prior", 7] + [f"{prior} ({model.calibration})"]
             for n, moods in MOODS.items():
                 sel = np.isin(test.y, moods) & np.isin(test.y, model.labels)
                 rows[row]["personal", n] += list(read(model, test.X[sel], moods, None) == test.y[sel])

@@ -270,6 +270,40 @@ def product_dev(faces: Faces, only: str | None) -> None:
               + " |", flush=True)
 
 
+PERSONAL_VARIANTS = {  # train.py flags, and fine-tuning settings (emusify.finetune.fine_tune's defaults)
+    "train.py defaults": ((), None),
+    "--prior none": (("--prior", "none"), None),
+    "fine-tune alpha 0.3": ((), {"alpha": 0.3}),
+    "fine-tune alpha 3": ((), {"alpha": 3.0}),
+    "fine-tune 600 steps": ((), {"steps": 600}),
+    "fine-tune 100 steps": ((), {"steps": 100}),
+}
+
+
+def personal_dev(faces: Faces, only: str | None) -> None:
+    """The personal protocol on the development performers (priors built without the report performers)."""
+    from accuracy import Starters, personal
+
+    from emusify import finetune
+
+    starters, report = Starters(), tuple(f"{TCCED}:{p}" for p in REPORT_PERFORMERS)
+    defaults = finetune.fine_tune.__defaults__
+    names = finetune.fine_tune.__code__.co_varnames[4:7]  # steps, learning_rate, alpha
+    print("| variant | tcced-dev personal 7 / 4 |\n|---|---|")
+    for name, (argv, change) in PERSONAL_VARIANTS.items():
+        if only and only not in name:
+            continue
+        if change:
+            finetune.fine_tune.__defaults__ = tuple(change.get(k, v) for k, v in zip(names, defaults))
+        try:
+            rows = personal(faces, starters, DEV_PERFORMERS, argv, report)
+        finally:
+            finetune.fine_tune.__defaults__ = defaults
+        h = rows["taiwanese_tcced, dev performers (7)"]
+        print(f"| {name} | {cell(h['personal', 7])} / {cell(h['personal', 4])} "
+              f"| {', '.join(sorted(set(h['prior', 7])))} |", flush=True)
+
+
 def cell(hits: list) -> str:
     return f"{np.mean(hits):.2f}" if hits else "-"
 
@@ -279,12 +313,17 @@ def main() -> None:
     parser.add_argument("--only", metavar="TEXT", help="only recipes whose name contains TEXT")
     parser.add_argument("--product", action="store_true",
                         help="starter recipes through the product's code (PRODUCT_RECIPES) instead")
+    parser.add_argument("--personal", action="store_true",
+                        help="the personal protocol's variants (PERSONAL_VARIANTS) instead")
     parser.add_argument("--features", choices=VARIANTS, default="face-local-v1",
                         help="the face vector (default: face-local-v1, the product's)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     start = time.monotonic()
     faces = load_faces(variant=args.features)
+    if args.personal:
+        personal_dev(faces, args.only)
+        return
     if args.product:
         product_dev(faces, args.only)
         return
