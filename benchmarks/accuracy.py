@@ -83,7 +83,9 @@ def desk_and_first(faces: Faces, person: str, model: Model, hits: dict) -> None:
     for n, moods in MOODS.items():
         sel = np.isin(scored.y, moods)
         if shot is not None:
-            hits["desk", n] += list(read(model, scored.X[sel], moods, shot) == scored.y[sel])
+            guess = read(model, scored.X[sel], moods, shot)
+            hits["desk", n] += list(guess == scored.y[sel])
+            hits["desk guesses", n] += list(zip(scored.y[sel], guess, scored.session[sel]))
         hits["first", n] += list(read(model, scored.X[sel], moods, None) == scored.y[sel])
 
 
@@ -181,6 +183,18 @@ def personal(faces: Faces, starters: Starters,
     return rows
 
 
+def print_detail(guesses: list) -> None:
+    """Desk, 7 moods: accuracy per elicitation type and the confusion matrix (what limits it)."""
+    truth, guess, kind = (np.array(x) for x in zip(*guesses))
+    names = {"0": "neutral", "1": "theatrical", "2": "FACS", "3": "personal event"}
+    print("\ndesk, 7 moods, all 14 taiwanese_tcced performers, by elicitation type: " + ", ".join(
+        f"{names[k]} {np.mean(truth[kind == k] == guess[kind == k]):.2f} ({int((kind == k).sum())})"
+        for k in sorted(set(kind.tolist()))))
+    print("\n| true \\ read | " + " | ".join(SEVEN) + " |\n|---|" + "---:|" * len(SEVEN))
+    for t in SEVEN:
+        print(f"| {t} | " + " | ".join(str(int(((truth == t) & (guess == g)).sum())) for g in SEVEN) + " |")
+
+
 def cell(hits: list) -> str:
     return f"{np.mean(hits):.2f} ({len(hits)})" if hits else "-"
 
@@ -207,7 +221,9 @@ def main() -> None:
           f"report performers {', '.join(REPORT_PERFORMERS)}")
     print("cells: accuracy (images scored); 4 = angry, happy, neutral, sad (ckplus48: no neutral)\n")
     if not args.skip_generic:
-        print_table(generic(faces, starters), ("desk", "first"))
+        rows = generic(faces, starters)
+        print_table(rows, ("desk", "first"))
+        print_detail(rows["taiwanese_tcced, all 14 performers"]["desk guesses", 7])
     print(f"\nFER2013 CNN of the peer apps, taiwanese_tcced images (issue 9, not re-measured): "
           f"{PEER[7]:.2f} / {PEER[4]:.2f}\n")
     if not args.skip_personal:
