@@ -289,7 +289,7 @@ def personal_dev(faces: Faces, only: str | None) -> None:
     starters, report = Starters(), tuple(f"{TCCED}:{p}" for p in REPORT_PERFORMERS)
     defaults = finetune.fine_tune.__defaults__
     names = finetune.fine_tune.__code__.co_varnames[4:7]  # steps, learning_rate, alpha
-    print("| variant | tcced-dev personal 7 / 4 |\n|---|---|")
+    print("| variant | tcced-dev personal 7 / 4 | train.py chose |\n|---|---|---|")
     for name, (argv, change) in PERSONAL_VARIANTS.items():
         if only and only not in name:
             continue
