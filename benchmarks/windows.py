@@ -167,8 +167,11 @@ def video_report(model: Model, confidence: float, share: float, min_frames: int)
               f"| {c1}/{n1} | {f1} | {' '.join(sure1) or '-'} |")
 
 
-def report(faces: Faces, starters) -> None:
-    """Print the window-level section (``starters.without(people)`` rebuilds the starter)."""
+DEV, HELD = "development", "report"
+
+
+def collect(faces: Faces, starters) -> dict[tuple[str, float], list]:
+    """{(DEV or HELD, noise): windows} of every unseen person with a calibration shot."""
     from accuracy import faces_landmarks
 
     lms = faces_landmarks()
@@ -178,35 +181,34 @@ def report(faces: Faces, starters) -> None:
     for person in people:
         if (faces.calib & (faces.person == person)).sum() != 2:
             continue
-        performer = person.split(":")[1]
-        group = "report: taiwanese_tcced report performers" if performer in REPORT_PERFORMERS else \
-            "development: taiwanese_tcced development performers + jaffe"
+        group = HELD if person.split(":")[1] in REPORT_PERFORMERS else DEV
         for sigma in SIGMAS:
             windows = window_probs(starters.without([person]), faces, person, lms, rng_of(person), sigma)
             groups[group, sigma] += windows
-    min_frames = Settings().min_face_frames
-    dev, held = groups["development: taiwanese_tcced development performers + jaffe", SIGMA], \
-        groups["report: taiwanese_tcced report performers", SIGMA]
-    confidence, share = choose(dev, min_frames)
+    return groups
+
+
+def report(faces: Faces, starters) -> None:
+    """Print the window-level section (``starters.without(people)`` rebuilds the starter)."""
+    groups, min_frames = collect(faces, starters), Settings().min_face_frames
+    confidence, share = choose(groups[DEV, SIGMA], min_frames)
     print(f"\nwindow level, desk, 4 moods ({int(Settings().window * Settings().fps)} frames a window, "
-          f"landmark noise {SIGMA}, min_face_frames {min_frames}); rule: {RULE}\n")
+          f"landmark noise {SIGMA}, min_face_frames {min_frames}); {DEV}: taiwanese_tcced development "
+          f"performers + jaffe, {HELD}: taiwanese_tcced report performers; rule: {RULE}\n")
     print("| people | setting | windows | coverage | precision |\n|---|---|---:|---:|---:|")
-    for name, windows in (("development", dev), ("report", held)):
-        for c, s in ((0.5, 0.5), (confidence, share)):
-            coverage, precision, n = score(windows, c, s, min_frames)
-            print(f"| {name} | min_confidence {c}, min_share {s} | {n} | {coverage:.2f} | {precision:.2f} |")
-    for name, group in (("development", "development: taiwanese_tcced development performers + jaffe"),
-                        ("report", "report: taiwanese_tcced report performers")):
-        for c, s in ((0.5, 0.5), (confidence, share)):
-            coverage, precision, n = score(groups[group, SIGMAS[1]], c, s, min_frames)
-            print(f"| {name}, noise {SIGMAS[1]} | min_confidence {c}, min_share {s} | {n} | {coverage:.2f} "
-                  f"| {precision:.2f} |")
+    for sigma in SIGMAS:
+        for name in (DEV, HELD):
+            for c, s in ((0.5, 0.5), (confidence, share)):
+                coverage, precision, n = score(groups[name, sigma], c, s, min_frames)
+                label = name if sigma == SIGMA else f"{name}, noise {sigma}"
+                print(f"| {label} | min_confidence {c}, min_share {s} | {n} | {coverage:.2f} "
+                      f"| {precision:.2f} |")
     print("\ndevelopment grid (coverage / precision):\n")
     print("| min_confidence | " + " | ".join(f"share {s}" for s in SHARES) + " |")
     print("|---|" + "---|" * len(SHARES))
     for c in CONFIDENCES:
-        print(f"| {c} | " + " | ".join("{:.2f} / {:.2f}".format(*score(dev, c, s, min_frames)[:2])
-                                       for s in SHARES) + " |")
+        cells = (score(groups[DEV, SIGMA], c, s, min_frames)[:2] for s in SHARES)
+        print(f"| {c} | " + " | ".join(f"{cov:.2f} / {prec:.2f}" for cov, prec in cells) + " |")
     for c, s in ((0.5, 0.5), (confidence, share)):
         video_report(Model.load(STARTER), c, s, min_frames)
 
