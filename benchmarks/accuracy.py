@@ -34,8 +34,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from anchors import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED, Faces, load_faces
 from extract import load_cache
+from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED, Faces, load_faces
 from sklearn.exceptions import ConvergenceWarning
 from starter import OPTIONS, fit_only, sessions
 

@@ -26,8 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from anchors import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, TCCED, Faces, load_faces
 from extract import CACHE, DATA
+from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, TCCED, Faces, load_faces
 from sklearn.exceptions import ConvergenceWarning
 
 from emusify import features
