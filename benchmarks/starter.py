@@ -19,7 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
+
+# Before numpy: with threaded BLAS the sums, and so the weights, differ from run to run.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 from extract import SETS, load_cache
