@@ -24,6 +24,7 @@ import itertools
 import warnings
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from extract import CACHE, DATA
@@ -34,7 +35,7 @@ from emusify import features
 from emusify.config import Settings
 from emusify.landmarks import Landmarks
 from emusify.model import Model, Predictor
-from emusify.reference import reference_from_vectors
+from emusify.reference import ReferenceTracker, make_reference, reference_from_vectors
 from emusify.tally import Tally
 
 # Frame-to-frame landmark noise (inter-ocular distances): 0.005 moves the face vector between two
@@ -42,6 +43,7 @@ from emusify.tally import Tally
 # their median, which includes real movement. SIGMAS[0] chooses, SIGMAS[1] shows the sensitivity.
 SIGMAS = (0.005, 0.01)
 SIGMA = SIGMAS[0]
+ROUNDS = 2  # passes over a person's windows for the reference tracker (about 2 hours of use)
 WINDOWS = 3  # windows per person and mood (other frame orders and noise): steadier figures
 CONFIDENCES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SHARES = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -52,13 +54,12 @@ VIDEO_WINDOW = 20  # frames (5 s at 4 fps): the clips are shorter than run.py's 
 VIDEO_SHOT = 8  # frames (2 s) at the start of each clip taken as its calibration shot
 
 
-def window_probs(model: Model, faces: Faces, person: str, lms: dict, rng: np.random.Generator,
-                 sigma: float = SIGMA) -> dict:
-    """[(mood, (frames, 4) probabilities)] of one person's windows (WINDOWS a mood), read with their shot."""
+def window_vectors(faces: Faces, person: str, lms: dict, rng: np.random.Generator,
+                   sigma: float = SIGMA) -> list[tuple[str, np.ndarray]]:
+    """[(mood, (frames, d) face vectors)] of one person's windows (WINDOWS a mood)."""
     settings = Settings()
     frames = int(settings.window * settings.fps)
     mine = faces.take(faces.person == person)
-    predictor = Predictor(model, labels=FOUR, reference=reference_from_vectors(mine.X[mine.calib]))
     found = []
     for mood, _ in itertools.product(FOUR, range(WINDOWS)):
         names = rng.permutation(mine.name[(mine.y == mood) & ~mine.calib])
@@ -66,7 +67,7 @@ def window_probs(model: Model, faces: Faces, person: str, lms: dict, rng: np.ran
             continue
         dataset = person.split(":")[0]
         shown = [features.jitter(lms[dataset, str(names[i % len(names)])], sigma, rng) for i in range(frames)]
-        found.append((mood, predictor.predict(np.stack([features.face_vector(lm) for lm in shown]))))
+        found.append((mood, np.stack([features.face_vector(lm) for lm in shown])))
     return found
 
 
@@ -170,27 +171,76 @@ def video_report(model: Model, confidence: float, share: float, min_frames: int)
 DEV, HELD = "development", "report"
 
 
-def collect(faces: Faces, starters) -> dict[tuple[str, float], list]:
-    """{(DEV or HELD, noise): windows} of every unseen person with a calibration shot."""
+class Person(NamedTuple):
+    """One unseen person's model, calibration shot and windows (at noise SIGMA)."""
+
+    group: str  # DEV or HELD
+    model: Model
+    shot: np.ndarray  # (2, d) face vectors of the shot
+    windows: list[tuple[str, np.ndarray]]
+
+
+def collect(faces: Faces, starters) -> tuple[dict[tuple[str, float], list], list[Person]]:
+    """{(DEV or HELD, noise): [(mood, probabilities)]} of every unseen person with a shot, and the people."""
     from accuracy import faces_landmarks
 
     lms = faces_landmarks()
     groups: dict[tuple[str, float], list] = defaultdict(list)
-    people = [f"{TCCED}:{p}" for p in DEV_PERFORMERS + REPORT_PERFORMERS]
+    people, found = [f"{TCCED}:{p}" for p in DEV_PERFORMERS + REPORT_PERFORMERS], []
     people += sorted(set(faces.person[faces.dataset == "jaffe"].tolist()))
     for person in people:
-        if (faces.calib & (faces.person == person)).sum() != 2:
+        shot = faces.X[faces.calib & (faces.person == person)]
+        if len(shot) != 2:
             continue
-        group = HELD if person.split(":")[1] in REPORT_PERFORMERS else DEV
+        group, model = HELD if person.split(":")[1] in REPORT_PERFORMERS else DEV, starters.without([person])
+        predictor = Predictor(model, labels=FOUR, reference=reference_from_vectors(shot))
         for sigma in SIGMAS:
-            windows = window_probs(starters.without([person]), faces, person, lms, rng_of(person), sigma)
-            groups[group, sigma] += windows
-    return groups
+            windows = window_vectors(faces, person, lms, rng_of(person), sigma)
+            groups[group, sigma] += [(mood, predictor.predict(X)) for mood, X in windows]
+            if sigma == SIGMA:
+                found.append(Person(group, model, shot, windows))
+    return groups, found
+
+
+def tracked(person: Person, confidence: float, share: float, min_frames: int) -> tuple[list, int]:
+    """Decisions over ROUNDS passes of a person's windows in random order, with the shot fixed and with
+    run.py's ReferenceTracker moving it after every window: ([(truth, fixed, tracked)], moves)."""
+    fixed = Predictor(person.model, labels=FOUR, reference=reference_from_vectors(person.shot))
+    moving = Predictor(person.model, labels=FOUR, reference=fixed.reference)
+    tracker = ReferenceTracker(make_reference(person.shot, features.LAYOUT.name, when=0.0))
+    rng, decisions, moves = np.random.default_rng(len(person.windows)), [], 0
+    for index in np.concatenate([rng.permutation(len(person.windows)) for _ in range(ROUNDS)]):
+        mood, X = person.windows[index]
+        p_fixed, p_moving = fixed.predict(X), moving.predict(X)
+        decisions.append((mood, decide(p_fixed, confidence, share, min_frames),
+                          decide(p_moving, confidence, share, min_frames)))
+        moved = tracker.observe(X, p_moving, FOUR, when=0.0)
+        if moved is not None:
+            moving.reference, moves = moved.vector, moves + 1
+    return decisions, moves
+
+
+def tracker_report(people: list[Person], confidence: float, share: float, min_frames: int) -> None:
+    """Coverage and precision with the shot fixed and with the tracker moving it."""
+    print(f"\nthe reference tracker (run.py after every window; {ROUNDS} passes over each person's windows "
+          f"in random order; min_confidence {confidence}, min_share {share})\n")
+    print("| people | windows | fixed shot: coverage / precision | tracked: coverage / precision "
+          "| tracker moves |\n|---|---:|---|---|---:|")
+    for group in (DEV, HELD):
+        rows, moves = [], 0
+        for person in (p for p in people if p.group == group):
+            decisions, moved = tracked(person, confidence, share, min_frames)
+            rows, moves = rows + decisions, moves + moved
+        cells = []
+        for column in (1, 2):
+            sure = [(r[0], r[column]) for r in rows if r[column] is not None]
+            cells.append(f"{len(sure) / len(rows):.2f} / {np.mean([t == m for t, m in sure]):.2f}")
+        print(f"| {group} | {len(rows)} | {cells[0]} | {cells[1]} | {moves} |")
 
 
 def report(faces: Faces, starters) -> None:
     """Print the window-level section (``starters.without(people)`` rebuilds the starter)."""
-    groups, min_frames = collect(faces, starters), Settings().min_face_frames
+    (groups, people), min_frames = collect(faces, starters), Settings().min_face_frames
     confidence, share = choose(groups[DEV, SIGMA], min_frames)
     print(f"\nwindow level, desk, 4 moods ({int(Settings().window * Settings().fps)} frames a window, "
           f"landmark noise {SIGMA}, min_face_frames {min_frames}); {DEV}: taiwanese_tcced development "
@@ -209,6 +259,7 @@ def report(faces: Faces, starters) -> None:
     for c in CONFIDENCES:
         cells = (score(groups[DEV, SIGMA], c, s, min_frames)[:2] for s in SHARES)
         print(f"| {c} | " + " | ".join(f"{cov:.2f} / {prec:.2f}" for cov, prec in cells) + " |")
+    tracker_report(people, confidence, share, min_frames)
     for c, s in ((0.5, 0.5), (confidence, share)):
         video_report(Model.load(STARTER), c, s, min_frames)
 
