@@ -13,9 +13,10 @@ Every frame goes through Predictor(labels=the 4 moods) and emusify.tally.Tally, 
 coverage = share of windows that commit to a mood; precision = share of committed windows that are
 right. min_confidence and min_share are chosen on the DEVELOPMENT people (taiwanese_tcced development
 performers and jaffe) by a rule fixed in advance (RULE), then reported on the report performers.
-The face videos (../shared/data/face_videos, no labels) give coverage and how often consecutive
-committed windows change mood on real frame sequences (the first use, and a shot from each clip's
-first 2 s).
+The same windows, passed twice in random order, show what run.py's ReferenceTracker does to the
+shot over about two hours of use. The face videos (../shared/data/face_videos, no labels) give
+coverage and how often consecutive committed windows change mood on real frame sequences (the first
+use, and a shot from each clip's first 2 s).
 """
 
 from __future__ import annotations
