@@ -181,12 +181,13 @@ class Person(NamedTuple):
     windows: list[tuple[str, np.ndarray]]
 
 
-def collect(faces: Faces, starters) -> tuple[dict[tuple[str, float], list], list[Person]]:
-    """{(DEV or HELD, noise): [(mood, probabilities)]} of every unseen person with a shot, and the people."""
+def collect(faces: Faces, starters) -> tuple[dict[tuple[str, float | str], list], list[Person]]:
+    """{(DEV or HELD, noise or "first use"): [(mood, probabilities)]} of every unseen person with a shot
+    (read with it; "first use": without it, at noise SIGMA), and the people."""
     from accuracy import faces_landmarks
 
     lms = faces_landmarks()
-    groups: dict[tuple[str, float], list] = defaultdict(list)
+    groups: dict[tuple[str, float | str], list] = defaultdict(list)
     people, found = [f"{TCCED}:{p}" for p in DEV_PERFORMERS + REPORT_PERFORMERS], []
     people += sorted(set(faces.person[faces.dataset == "jaffe"].tolist()))
     for person in people:
@@ -195,11 +196,13 @@ def collect(faces: Faces, starters) -> tuple[dict[tuple[str, float], list], list
             continue
         group, model = HELD if person.split(":")[1] in REPORT_PERFORMERS else DEV, starters.without([person])
         predictor = Predictor(model, labels=FOUR, reference=reference_from_vectors(shot))
+        first_use = Predictor(model, labels=FOUR)  # no shot: the model's reference_mean
         for sigma in SIGMAS:
             windows = window_vectors(faces, person, lms, rng_of(person), sigma)
             groups[group, sigma] += [(mood, predictor.predict(X)) for mood, X in windows]
             if sigma == SIGMA:
                 found.append(Person(group, model, shot, windows))
+                groups[group, "first use"] += [(mood, first_use.predict(X)) for mood, X in windows]
     return groups, found
 
 
@@ -254,6 +257,11 @@ def report(faces: Faces, starters) -> None:
                 label = name if sigma == SIGMA else f"{name}, noise {sigma}"
                 print(f"| {label} | min_confidence {c}, min_share {s} | {n} | {coverage:.2f} "
                       f"| {precision:.2f} |")
+    for name in (DEV, HELD):
+        for c, s in ((0.5, 0.5), (confidence, share)):
+            coverage, precision, n = score(groups[name, "first use"], c, s, min_frames)
+            print(f"| {name}, first use (no shot) | min_confidence {c}, min_share {s} | {n} | {coverage:.2f} "
+                  f"| {precision:.2f} |")
     print("\ndevelopment grid (coverage / precision):\n")
     print("| min_confidence | " + " | ".join(f"share {s}" for s in SHARES) + " |")
     print("|---|" + "---|" * len(SHARES))
