@@ -1,7 +1,7 @@
 """Mood accuracy along run.py's path on the cached shared sets (issue 9's protocols).
 
     python benchmarks/extract.py                                  # once: landmarks -> .cache/
-    OMP_NUM_THREADS=1 python benchmarks/accuracy.py               # about 5 minutes on 2 shared cores
+    OMP_NUM_THREADS=1 python benchmarks/accuracy.py               # 1-5 minutes on 2 shared cores
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --skip-personal --skip-windows   # a quicker part
 
 Every figure is what emusify.model.Predictor (run.py's reader) answers, with the reference run.py

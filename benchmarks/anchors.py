@@ -1,6 +1,8 @@
 """Development study for the starter (issue 9): which anchor to learn on, and what to do without neutral.
 
-    OMP_NUM_THREADS=1 python benchmarks/anchors.py     # about 10 minutes on 2 shared cores
+    OMP_NUM_THREADS=1 python benchmarks/anchors.py              # the anchor study, about 5 minutes
+    OMP_NUM_THREADS=1 python benchmarks/anchors.py --product    # starter variants via the product's code
+    OMP_NUM_THREADS=1 python benchmarks/anchors.py --personal   # train.py variants, personal protocol
 
 Development protocols ONLY (nothing here is scored on the people docs/results/accuracy.md reports):
 - tcced-dev: the seven development performers of taiwanese_tcced (DEV_PERFORMERS), one left out at a
