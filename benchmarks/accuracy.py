@@ -1,360 +1,240 @@
-"""Accuracy of face_vector + scikit-learn on the cached shared sets (run benchmarks/extract.py first).
+"""Mood accuracy along run.py's path on the cached shared sets (issue 9's protocols).
 
-    python benchmarks/accuracy.py            # the full table (about 40 minutes on 2 cores)
-    python benchmarks/accuracy.py --quick    # logistic regression only
-    python benchmarks/accuracy.py --mlp-only --only "grouped,leave-one"   # some rows, MLP only
+    python benchmarks/extract.py                                  # once: landmarks -> .cache/
+    OMP_NUM_THREADS=1 python benchmarks/accuracy.py               # 1-5 minutes on 2 shared cores
+    OMP_NUM_THREADS=1 python benchmarks/accuracy.py --skip-personal --skip-windows   # a quicker part
 
-The MLP is train.py's own (emusify.training.fit_pipeline with the TrainOptions defaults: one
-hidden layer of 64, alpha 1.0, classes balanced by oversampling). Hyper-parameters: logistic
-regression's C is chosen by an inner subject-grouped 3-fold search on the training side only
-(nested) for generic rows; personal rows use C=0.1 and the MLP its defaults, all fixed in advance.
-Nothing is chosen on a reported test set. Set OMP_NUM_THREADS=1: threaded BLAS makes these small
-fits several times slower on 2 cores.
-Calibration images (each person's first two neutral images) are never tested on, in any row.
+Every figure is what emusify.model.Predictor (run.py's reader) answers, with the reference run.py
+would have, and never a reference taken from the images it scores:
+- desk, new user: the starter rebuilt without the person (benchmarks/starter.py's recipe, the
+  product's own calibrate/fit code), reference = reference_from_vectors of two of the person's
+  neutral images (the calibration shot, never scored); every other image of theirs is scored.
+- first use: the same model and images, no reference (the model's reference_mean).
+- personal, later day (taiwanese_tcced): per performer, their theatrical and FACS images and two of
+  their three neutral ones are written as collect.py recordings (one run per elicitation type) and
+  train.py runs on them with its defaults (--prior auto, the starter rebuilt without them as the
+  prior); scored: their personal-event images and the third neutral, reference = the model's own
+  (from their neutral recordings).
+7 moods, and 4 (angry, happy, neutral, sad: the demo library) read by the same 7-mood model as
+run.py reads them (Predictor(labels=...)), scored on faces of those moods. Accuracy is pooled over
+images. Development performers (chosen for benchmarks/anchors.py before any figure) and report
+performers of taiwanese_tcced are shown apart; nothing is tuned here.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
+import tempfile
 import time
 import warnings
-from collections.abc import Callable
-from typing import NamedTuple
+from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
-from extract import SETS, load_cache
+from extract import load_cache
+from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED, Faces, load_faces
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, GroupKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from starter import OPTIONS, fit_only, sessions
 
-from emusify import features
-from emusify.finetune import fine_tune, own_mean
+from emusify.features import LAYOUT
 from emusify.landmarks import Landmarks
-from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
+from emusify.model import Model, Predictor
+from emusify.reference import reference_from_vectors
+from emusify.samples import Samples, samples_from_sessions, subset
+from emusify.training import TrainOptions
 
-CLASSES = {7: ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"),
-           4: ("angry", "happy", "neutral", "sad")}
-TCCED = "taiwanese_tcced"
-WEIGHT = 5  # the person's own samples count this many times next to the generic prior
-PRIOR_FRAMES = 5  # the running mean starts from the training mean with this weight
-COPIES = 2  # augmented copies per face
-
-
-class Data(NamedTuple):
-    X: np.ndarray  # (n, d) face vectors
-    aug: np.ndarray  # (n, COPIES, d): mirrored and jittered copies (train.py --augment mirror,jitter)
-    y: np.ndarray
-    group: np.ndarray  # "<set>:<person>", or "<set>:#<i>" when unknown
-    session: np.ndarray
-    calib: np.ndarray  # True: a calibration image (first two neutrals of a person), never tested
+MOODS = {7: SEVEN, 4: FOUR}
+ROWS = ("taiwanese_tcced, report performers (7)", "taiwanese_tcced, all 14 performers",
+        "taiwanese_tcced, dev performers (7)", "jaffe, leave-one-person-out", "jaffe, leave-one-dataset-out",
+        "ckplus48, 5 folds of people")
+PEER = {7: 0.48, 4: 0.70}  # FER2013 CNN of the peer apps on taiwanese_tcced images (issue 9), not re-measured
 
 
-def vectors(face: np.ndarray, size: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The face vector of one cached face and its augmented copies.
+class Starters:
+    """Starter models rebuilt without some people (cached per left-out set)."""
 
-    No turned copy: face3d-v1 aligns the face in 3-D, so a turned head gives the same vector.
+    def __init__(self, options: TrainOptions = OPTIONS) -> None:
+        self.options = options
+        self.samples: Samples = samples_from_sessions(sessions(SEVEN), options.augment, jitter=options.jitter)
+        self._models: dict[frozenset, Model] = {}
+
+    def without(self, people) -> Model:
+        key = frozenset(people)
+        if key not in self._models:
+            kept = subset(self.samples, ~np.isin(self.samples.unit, list(key)))
+            self._models[key] = fit_only(kept, self.options)
+        return self._models[key]
+
+
+def read(model: Model, X: np.ndarray, moods: tuple[str, ...], reference: np.ndarray | None) -> np.ndarray:
+    """What run.py's Predictor answers for each vector (restricted to ``moods``)."""
+    predictor = Predictor(model, labels=moods, reference=reference)
+    return np.array(predictor.labels)[predictor.predict(X).argmax(axis=1)]
+
+
+def desk_and_first(faces: Faces, person: str, model: Model, hits: dict) -> None:
+    """Score one unseen person: desk (their calibration shot) and first use (none)."""
+    mine = faces.take(faces.person == person)
+    scored = mine.take(~mine.calib)
+    shot = reference_from_vectors(mine.X[mine.calib]) if mine.calib.sum() == 2 else None
+    for n, moods in MOODS.items():
+        sel = np.isin(scored.y, moods)
+        if shot is not None:
+            guess = read(model, scored.X[sel], moods, shot)
+            hits["desk", n] += list(guess == scored.y[sel])
+            hits["desk guesses", n] += list(zip(scored.y[sel], guess, scored.session[sel]))
+        hits["first", n] += list(read(model, scored.X[sel], moods, None) == scored.y[sel])
+
+
+def generic(faces: Faces, starters: Starters) -> dict[str, dict]:
+    """Desk and first use on every protocol's people: {row: {(protocol, moods): hits}}."""
+    rows: dict[str, dict] = {name: defaultdict(list) for name in ROWS}
+    for performer in DEV_PERFORMERS + REPORT_PERFORMERS:
+        person = f"{TCCED}:{performer}"
+        half = "report" if performer in REPORT_PERFORMERS else "dev"
+        for row in (f"taiwanese_tcced, {half} performers (7)", "taiwanese_tcced, all 14 performers"):
+            desk_and_first(faces, person, starters.without([person]), rows[row])
+    jaffe = np.unique(faces.person[faces.dataset == "jaffe"])
+    for person in jaffe:
+        desk_and_first(faces, person, starters.without([person]), rows["jaffe, leave-one-person-out"])
+    for person in jaffe:
+        desk_and_first(faces, person, starters.without(jaffe), rows["jaffe, leave-one-dataset-out"])
+    ck = np.unique(faces.person[faces.dataset == "ckplus48"])
+    for fold in np.array_split(ck, 5):  # 5 folds of people (sorted ids)
+        for person in fold:
+            desk_and_first(faces, person, starters.without(fold), rows["ckplus48, 5 folds of people"])
+    return rows
+
+
+def faces_landmarks() -> dict[tuple[str, str], Landmarks]:
+    """Landmarks of every cached face, by (set, file name)."""
+    found = {}
+    for dataset in (TCCED, "jaffe"):
+        cache = load_cache(dataset)
+        for name, face, size, detector in zip(cache["name"], cache["face"], cache["image_size"],
+                                              cache["detector"]):
+            found[dataset, str(name)] = Landmarks(face, None, None, None, (int(size[0]), int(size[1])),
+                                                  str(detector))
+    return found
+
+
+def record(data: Path, mine: Faces, lms: dict) -> None:
+    """The performer's training images as collect.py recordings: one run per elicitation type."""
+    from emusify.dataset import SessionWriter
+
+    calib = np.flatnonzero(mine.calib)
+    run_of = {i: ("1", "2")[k] for k, i in enumerate(calib)}  # one calibration neutral per run
+    run_of.update({i: mine.session[i] for i in np.flatnonzero(np.isin(mine.session, ["1", "2"]))})
+    for run in ("1", "2"):
+        for emotion in SEVEN:
+            rows = [i for i, r in run_of.items() if r == run and mine.y[i] == emotion]
+            if not rows:
+                continue
+            with SessionWriter(data, emotion, (LAYOUT.name, LAYOUT.length), "import", group=f"run-{run}",
+                               session_id=f"run{run}-{emotion}") as writer:
+                for k, i in enumerate(rows):
+                    writer.append(lms[TCCED, str(mine.name[i])], float(k), str(mine.name[i]))
+
+
+def train_py(mine: Faces, lms: dict, prior: Model, argv: tuple[str, ...] = ()) -> Model:
+    """What `python train.py` makes of one performer's training images (recorded as collect.py runs)."""
+    from emusify.cli.train import main as train_main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        prior.save(root / "starter.npz")
+        (root / "emusify.cfg").write_text(f"[emusify]\nstarter_model = {root / 'starter.npz'}\n")
+        record(root / "data", mine, lms)
+        os.environ["EMUSIFY_CONFIG"] = str(root / "emusify.cfg")
+        try:
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                status = train_main(["--data", str(root / "data"), "--model", str(root / "me.npz"), "-qq",
+                                     *argv])
+        finally:
+            del os.environ["EMUSIFY_CONFIG"]
+        if status != 0:
+            raise SystemExit(f"train.py failed:\n{out.getvalue()}")
+        return Model.load(root / "me.npz")
+
+
+def personal(faces: Faces, starters: Starters,
+             performers: tuple[str, ...] = DEV_PERFORMERS + REPORT_PERFORMERS,
+             argv: tuple[str, ...] = (), also_without: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Personal later day: train.py (defaults, or ``argv``) on each performer's recordings, read by run.py.
+
+    The prior is the starter rebuilt without the performer (and ``also_without``).
     """
-    lm = Landmarks(face, None, None, None, (int(size[0]), int(size[1])), "cache")
-    copies = [features.mirror(lm), features.jitter(lm, 0.02, rng)]
-    return features.face_vector(lm), np.stack([features.face_vector(c) for c in copies])
+    lms, rows = faces_landmarks(), {name: defaultdict(list) for name in ROWS[:3]}
+    for performer in performers:
+        person = f"{TCCED}:{performer}"
+        mine = faces.take(faces.person == person)
+        model = train_py(mine, lms, starters.without([person, *also_without]), argv)
+        test = mine.take((mine.session == "3") | ((mine.y == "neutral") & ~mine.calib))
+        half = "report" if performer in REPORT_PERFORMERS else "dev"
+        prior = "fine-tuned starter" if "prior" in model.meta.get("training", {}) else "from scratch"
+        for row in (f"taiwanese_tcced, {half} performers (7)", "taiwanese_tcced, all 14 performers"):
+            rows[row]["prior", 7] = rows[row]["prior", 7] + [f"{prior} ({model.calibration})"]
+            for n, moods in MOODS.items():
+                sel = np.isin(test.y, moods) & np.isin(test.y, model.labels)
+                rows[row]["personal", n] += list(read(model, test.X[sel], moods, None) == test.y[sel])
+    return rows
 
 
-def load(dataset: str) -> Data:
-    """Vectors of one cached set (contempt dropped)."""
-    cache, rng = load_cache(dataset), np.random.default_rng(0)
-    keep = cache["label"] != "contempt"
-    pairs = [vectors(f, s, rng) for f, s in zip(cache["face"][keep], cache["image_size"][keep])]
-    group = np.array([f"{dataset}:{g}" if g else f"{dataset}:#{i}"
-                      for i, g in enumerate(cache["group"][keep])])
-    y, names = cache["label"][keep], cache["name"][keep]
-    calib = np.zeros(len(y), bool)
-    for g in np.unique(group):
-        neutral = np.flatnonzero((group == g) & (y == "neutral"))
-        calib[neutral[np.argsort(names[neutral])][:2]] = len(neutral) >= 2
-    return Data(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), y, group,
-                cache["session"][keep], calib)
+def print_detail(guesses: list) -> None:
+    """Desk, 7 moods: accuracy per elicitation type and the confusion matrix (what limits it)."""
+    truth, guess, kind = (np.array(x) for x in zip(*guesses))
+    names = {"0": "neutral", "1": "theatrical", "2": "FACS", "3": "personal event"}
+    print("\ndesk, 7 moods, all 14 taiwanese_tcced performers, by elicitation type: " + ", ".join(
+        f"{names[k]} {np.mean(truth[kind == k] == guess[kind == k]):.2f} ({int((kind == k).sum())})"
+        for k in sorted(set(kind.tolist()))))
+    print("\n| true \\ read | " + " | ".join(SEVEN) + " |\n|---|" + "---:|" * len(SEVEN))
+    for t in SEVEN:
+        print(f"| {t} | " + " | ".join(str(int(((truth == t) & (guess == g)).sum())) for g in SEVEN) + " |")
 
 
-def take(d: Data, mask: np.ndarray) -> Data:
-    return Data(*(field[mask] for field in d))
+def cell(hits: list) -> str:
+    return f"{np.mean(hits):.2f} ({len(hits)})" if hits else "-"
 
 
-def join(parts: list[Data]) -> Data:
-    return Data(*(np.concatenate(fields) for fields in zip(*parts)))
-
-
-class Trainer:
-    """The MLP exactly as train.py fits it (emusify.training.fit_pipeline with its defaults)."""
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Trainer:
-        labels = sorted(set(y.tolist()))
-        self.pipe = fit_pipeline(X, y, labels, TrainOptions())
-        return self
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.pipe.predict(X)
-
-
-def estimator(kind: str, grouped: bool) -> object:
-    """A fresh pipeline; grouped=True wraps logistic regression in a nested C search."""
-    if kind == "mlp":
-        return Trainer()
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-    if not grouped:
-        return pipe
-    return GridSearchCV(pipe, {"logisticregression__C": [0.01, 0.1, 1.0]}, cv=GroupKFold(3))
-
-
-def fit(kind: str, train: Data, weight: np.ndarray | None = None, augment: bool = False,
-        grouped: bool = False) -> object:
-    """Fit on ``train`` (rows repeated ``weight`` times; augmented copies added when asked)."""
-    X, y, g = train.X, train.y, train.group
-    if augment:
-        X = np.concatenate([X, train.aug.reshape(-1, X.shape[1])])
-        y, g = np.concatenate([y, np.repeat(y, COPIES)]), np.concatenate([g, np.repeat(g, COPIES)])
-    if weight is not None:
-        reps = np.concatenate([weight, np.repeat(weight, COPIES)]) if augment else weight
-        X, y, g = np.repeat(X, reps, axis=0), np.repeat(y, reps), np.repeat(g, reps)
-    model = estimator(kind, grouped and len(np.unique(g)) >= 3)
-    return model.fit(X, y, groups=g) if isinstance(model, GridSearchCV) else model.fit(X, y)
-
-
-def calibrated(d: Data, mode: str) -> Data:
-    """Each person's vectors minus the mean of their calibration neutrals ("neutral") or of all ("mean").
-
-    People without a reference (no calibration neutrals; fewer than 3 images) are dropped.
-    """
-    X, aug, keep = d.X.copy(), d.aug.copy(), np.zeros(len(d.y), bool)
-    for g in np.unique(d.group):
-        mine = d.group == g
-        ref = mine & d.calib if mode == "neutral" else mine
-        if ref.sum() < (2 if mode == "neutral" else 3):
-            continue
-        offset = d.X[ref].mean(axis=0)
-        X[mine] -= offset
-        aug[mine] -= offset
-        keep |= mine
-    return take(d._replace(X=X, aug=aug), keep)
-
-
-def running(d: Data, start: np.ndarray, seed: int = 0) -> Data:
-    """Each person's frames minus the causal running mean of their frames in a random order."""
-    X, rng = d.X.copy(), np.random.default_rng(seed)
-    for g in np.unique(d.group):
-        rows = rng.permutation(np.flatnonzero(d.group == g))
-        sums = np.cumsum(d.X[rows], axis=0) + start * PRIOR_FRAMES
-        X[rows] = d.X[rows] - sums / (np.arange(1, len(rows) + 1) + PRIOR_FRAMES)[:, None]
-    return d._replace(X=X)
-
-
-def evaluate(kind: str, train: Data, test: Data, calibration: str = "none", **options) -> tuple[float, int]:
-    """(accuracy, images scored) on ``test`` (calibration images not scored), with a calibration mode.
-
-    calibration: "none"; "neutral" (a short neutral recording per person); "running" (training people
-    minus their mean, test people minus the running mean of their unlabelled frames).
-    """
-    weight = options.pop("weight", None)
-    if weight is not None:  # per-row weights travel with the rows through calibration
-        train = train._replace(session=np.char.add(train.session, np.char.mod("|%d", weight)))
-    if calibration == "neutral":
-        train, test = calibrated(train, "neutral"), calibrated(test, "neutral")
-    elif calibration == "running":
-        test = running(test, train.X.mean(axis=0))
-        train = calibrated(train, "mean")
-    if weight is not None:
-        options["weight"] = np.array([int(s.rsplit("|", 1)[1]) for s in train.session])
-    test = take(test, ~test.calib)
-    if not len(test.y) or not len(train.y):
-        return float("nan"), 0
-    model = fit(kind, train, **options)
-    return float(np.mean(model.predict(test.X) == test.y)), len(test.y)
-
-
-def restrict(d: Data, labels: tuple[str, ...]) -> Data:
-    return take(d, np.isin(d.y, labels))
-
-
-def first_per_emotion(d: Data, n: int | None) -> Data:
-    """The first ``n`` training images of each emotion (the calibration neutrals always stay)."""
-    if n is None:
-        return d
-    keep = d.calib.copy()
-    for label in np.unique(d.y):
-        keep[np.flatnonzero((d.y == label) & ~d.calib)[:n]] = True
-    return take(d, keep)
-
-
-def personal(sets: dict[str, Data], kind: str, labels: tuple[str, ...], calibration: str = "none",
-             prior: bool = False, per_emotion: int | None = None, augment: bool = False) -> float:
-    """Mean over tcced performers: train on types 1+2, test on type 3 and the third neutral.
-
-    calibration "own": everyone minus their own mean; the performer's mean is taken over their
-    training images only (their recordings), and the same offset is applied to their test images.
-    """
-    t = restrict(sets[TCCED], labels)
-    others = [restrict(sets[s], labels) for s in sets if s != TCCED]
-    scores = []
-    for g in np.unique(t.group):
-        mine = t.group == g
-        train = first_per_emotion(take(t, mine & (np.isin(t.session, ["1", "2"]) | t.calib)), per_emotion)
-        test = take(t, mine & ((t.session == "3") | (t.y == "neutral")))
-        weight, pool, mode = None, join([take(t, ~mine)] + others), calibration
-        if calibration == "own":
-            offset = train.X.mean(axis=0)
-            train = train._replace(X=train.X - offset, aug=train.aug - offset)
-            test = test._replace(X=test.X - offset)
-            pool, mode = calibrated(pool, "mean"), "none"
-        if prior:
-            weight = np.concatenate([np.full(len(train.y), WEIGHT), np.ones(len(pool.y), int)])
-            train = join([train, pool])
-        scores.append(evaluate(kind, train, test, mode, weight=weight, augment=augment)[0])
-    return float(np.nanmean(scores))
-
-
-_GENERIC: dict[tuple[str, tuple[str, ...]], object] = {}
-
-
-def generic_without(sets: dict[str, Data], person: str, labels: tuple[str, ...]):
-    """The starter recipe (train.py's MLP; people with 3+ moods, minus their own mean) without ``person``."""
-    key = (person, labels)
-    if key not in _GENERIC:
-        pool = restrict(join([take(d, d.group != person) for d in sets.values()]), labels)
-        varied = [g for g in np.unique(pool.group) if len(set(pool.y[pool.group == g].tolist())) >= 3]
-        pool = calibrated(take(pool, np.isin(pool.group, varied)), "mean")
-        options = TrainOptions()  # the pool is centred already; fine-tuning centres the performer
-        pipe = fit_pipeline(pool.X, pool.y, sorted(set(pool.y.tolist())), options)
-        _GENERIC[key] = model_from_pipeline(pipe, (features.LAYOUT.name, features.LAYOUT.length), options)
-    return _GENERIC[key]
-
-
-def fine_tuned(sets: dict[str, Data], kind: str, labels: tuple[str, ...],
-               per_emotion: int | None = None) -> float:
-    """Personal later-session with train.py's --prior starter: the starter recipe, minus the performer,
-    fine-tuned on the performer's own (augmented, own-mean centred) training images. MLP only."""
-    if kind != "mlp":
-        return float("nan")
-    t = restrict(sets[TCCED], labels)
-    scores = []
-    for g in np.unique(t.group):
-        mine = t.group == g
-        train = first_per_emotion(take(t, mine & (np.isin(t.session, ["1", "2"]) | t.calib)), per_emotion)
-        test = take(t, mine & ((t.session == "3") | (t.y == "neutral")) & ~t.calib)
-        offset = own_mean(train.X, train.y)
-        X = np.concatenate([train.X, train.aug.reshape(-1, train.X.shape[1])]) - offset
-        y = np.concatenate([train.y, np.repeat(train.y, COPIES)])
-        model = fine_tune(generic_without(sets, g, labels), X, y, sorted(set(train.y.tolist())))
-        scores.append(np.mean(np.array(model.predict(test.X - offset)) == test.y))
-    return float(np.mean(scores))
-
-
-def read_as(sets: dict[str, Data], name: str, kind: str, labels: tuple[str, ...],
-            restrict_to: bool = True) -> float:
-    """Grouped CV with running calibration of a 7-mood MLP, scored on faces of ``labels``: its answer
-    restricted to ``labels`` (what run.py does when only those moods have songs), or, with
-    ``restrict_to=False``, any other answer counted as neutral (where its music would fall back to).
-    MLP only."""
-    if kind != "mlp":
-        return float("nan")
-    d = restrict(sets[name], CLASSES[7])
-    hits = []
-    for tr, te in GroupKFold(7).split(d.X, d.y, d.group):
-        train, test = take(d, np.isin(np.arange(len(d.y)), tr)), take(d, np.isin(np.arange(len(d.y)), te))
-        test, train = running(test, train.X.mean(axis=0)), calibrated(train, "mean")
-        test = take(test, ~test.calib & np.isin(test.y, labels))
-        pipe = fit_pipeline(train.X, train.y, sorted(set(train.y.tolist())), TrainOptions())
-        classes = list(pipe.classes_)
-        proba = pipe.predict_proba(test.X)
-        if restrict_to:
-            guess = np.array(labels)[proba[:, [classes.index(c) for c in labels]].argmax(axis=1)]
-        else:
-            guess = np.array(classes)[proba.argmax(axis=1)]
-            guess = np.where(np.isin(guess, labels), guess, "neutral")
-        hits += list(guess == test.y)
-    return float(np.mean(hits))
-
-
-def grouped(sets: dict[str, Data], name: str, kind: str, labels: tuple[str, ...], calibration: str = "none",
-            augment: bool = False) -> float:
-    """Subject-grouped cross-validation within one set (7 folds)."""
-    d = restrict(sets[name], labels)
-    results = [evaluate(kind, take(d, np.isin(d.group, d.group[tr]) & ~np.isin(np.arange(len(d.y)), te)),
-                        take(d, np.isin(np.arange(len(d.y)), te)), calibration, grouped=True, augment=augment)
-               for tr, te in GroupKFold(7).split(d.X, d.y, d.group)]
-    return _pooled(results)
-
-
-def leave_out(sets: dict[str, Data], name: str, kind: str, labels: tuple[str, ...],
-              calibration: str = "none") -> float:
-    """Train on every other set, test on ``name``."""
-    train = join([restrict(sets[s], labels) for s in sets if s != name])
-    return _pooled([evaluate(kind, train, restrict(sets[name], labels), calibration, grouped=True)])
-
-
-def _pooled(results: list[tuple[float, int]]) -> float:
-    counts = sum(n for _, n in results)
-    return sum(a * n for a, n in results if n) / counts if counts else float("nan")
-
-
-def rows() -> list[tuple[str, Callable[..., float]]]:
-    """(row name, function(sets, kind, labels) -> accuracy) in table order."""
-    table: list[tuple[str, Callable[..., float]]] = [
-        ("personal later-session, own data only", lambda s, k, c: personal(s, k, c)),
-        ("personal + generic prior", lambda s, k, c: personal(s, k, c, prior=True)),
-        ("personal + prior, neutral calibration", lambda s, k, c: personal(s, k, c, "neutral", True)),
-        ("personal + prior, running calibration", lambda s, k, c: personal(s, k, c, "running", True)),
-        ("personal + prior, own-mean calibration", lambda s, k, c: personal(s, k, c, "own", True)),
-        ("personal, starter fine-tuned (train.py --prior)", lambda s, k, c: fine_tuned(s, k, c)),
-        ("personal own only, augmented", lambda s, k, c: personal(s, k, c, augment=True)),
-    ]
-    for n in (1, 2, 4):
-        table.append((f"personal own only, {n} img/emotion",
-                      lambda s, k, c, n=n: personal(s, k, c, per_emotion=n)))
-        table.append((f"personal + prior, {n} img/emotion",
-                      lambda s, k, c, n=n: personal(s, k, c, prior=True, per_emotion=n)))
-        table.append((f"personal + prior, own-mean calibration, {n} img/emotion",
-                      lambda s, k, c, n=n: personal(s, k, c, "own", True, per_emotion=n)))
-        table.append((f"personal, starter fine-tuned (train.py --prior), {n} img/emotion",
-                      lambda s, k, c, n=n: fine_tuned(s, k, c, per_emotion=n)))
-    for cal in ("none", "neutral", "running"):
-        table.append((f"tcced grouped, calibration {cal}",
-                      lambda s, k, c, cal=cal: grouped(s, TCCED, k, c, cal)))
-    table.append(("tcced grouped, augmented", lambda s, k, c: grouped(s, TCCED, k, c, augment=True)))
-    table.append(("tcced grouped, running, 7-mood model, other moods as neutral",
-                  lambda s, k, c: read_as(s, TCCED, k, c, restrict_to=False)))
-    table.append(("tcced grouped, running, 7-mood model read as these moods",
-                  lambda s, k, c: read_as(s, TCCED, k, c)))
-    for cal in ("none", "running"):
-        table.append((f"ckplus48 grouped, calibration {cal}",
-                      lambda s, k, c, cal=cal: grouped(s, "ckplus48", k, c, cal)))
-    for cal in ("none", "neutral", "running"):
-        table.append((f"jaffe leave-one-dataset-out, calibration {cal}",
-                      lambda s, k, c, cal=cal: leave_out(s, "jaffe", k, c, cal)))
-    return table
+def print_table(rows: dict[str, dict], protocols: tuple[str, ...]) -> None:
+    head = " | ".join(f"{p} {n}" for p in protocols for n in MOODS)
+    print(f"| people | {head} |\n|---|" + "---:|" * (len(protocols) * len(MOODS)))
+    for name, hits in rows.items():
+        print(f"| {name} | " + " | ".join(cell(hits[p, n]) for p in protocols for n in MOODS) + " |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="logistic regression only")
-    parser.add_argument("--mlp-only", action="store_true", help="the MLP columns only")
-    parser.add_argument("--only", metavar="TEXT", help="only rows whose name contains one of TEXT,TEXT...")
+    parser.add_argument("--skip-generic", action="store_true", help="leave out desk and first use")
+    parser.add_argument("--skip-personal", action="store_true", help="leave out the personal protocol")
+    parser.add_argument("--skip-windows", action="store_true", help="leave out the window level")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)  # fixed budgets, chosen in advance
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     start = time.monotonic()
-    sets = {name: load(name) for name in SETS}
-    kinds = ("lr",) if args.quick else ("mlp",) if args.mlp_only else ("lr", "mlp")
-    columns = [(k, n) for n in (7, 4) for k in kinds]
-    print(f"layout {features.LAYOUT.name} ({features.LAYOUT.length}); "
-          f"{sum(len(d.y) for d in sets.values())} faces from {len(sets)} sets\n")
-    print("| row | " + " | ".join(f"{k.upper()} {n}-class" for k, n in columns) + " |")
-    print("|---|" + "---:|" * len(columns))
-    for name, run in rows():
-        if args.only and not any(part in name for part in args.only.split(",")):
-            continue
-        cells = [run(sets, k, CLASSES[n]) for k, n in columns]
-        shown = ("n/a" if np.isnan(a) else f"{a:.2f}" for a in cells)
-        print(f"| {name} | " + " | ".join(shown) + " |", flush=True)
+    faces = load_faces()
+    starters = Starters()
+    print(f"layout {LAYOUT.name} ({LAYOUT.length}); {len(faces.y)} faces; starter recipe: "
+          f"benchmarks/starter.py; development performers {', '.join(DEV_PERFORMERS)}, "
+          f"report performers {', '.join(REPORT_PERFORMERS)}")
+    print("cells: accuracy (images scored); 4 = angry, happy, neutral, sad (ckplus48: no neutral)\n")
+    if not args.skip_generic:
+        rows = generic(faces, starters)
+        print_table(rows, ("desk", "first"))
+        print_detail(rows["taiwanese_tcced, all 14 performers"]["desk guesses", 7])
+    print(f"\nFER2013 CNN of the peer apps, taiwanese_tcced images (issue 9, not re-measured): "
+          f"{PEER[7]:.2f} / {PEER[4]:.2f}\n")
+    if not args.skip_personal:
+        rows = personal(faces, starters)
+        print_table(rows, ("personal",))
+        for name, hits in rows.items():
+            print(f"{name}: train.py chose {', '.join(sorted(set(hits['prior', 7])))}")
+    if not args.skip_windows:
+        from windows import report
+
+        report(faces, starters)
     print(f"\n{time.monotonic() - start:.0f} s")
 
 
