@@ -28,6 +28,7 @@ import numpy as np
 from emusify.errors import DatasetError
 from emusify.finetune import fine_tune, user_centre
 from emusify.model import Model
+from emusify.reference import NEUTRAL
 from emusify.samples import samples_from_sessions
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,8 @@ def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.
     run.py's recordings: the offset stored with them (``centre="stored"``), or the one stored with
     the newest of them (``"latest"``: the running mean that had seen the most of the person).
     Others: train.py's centre (:func:`emusify.finetune.user_centre`: a "reference" prior, the
-    relaxed face of their neutral rows or the prior's reference mean; "session-mean", the mean of
+    relaxed face of their neutral rows; without neutral rows the mean of the stored offsets (the
+    user's own reference as run.py used it), else the prior's reference mean; "session-mean", the mean of
     their per-mood means when they show two moods or more), else the mean of the stored offsets,
     else the prior's reference mean. Zero when the prior is not calibrated.
     """
@@ -123,7 +125,10 @@ def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.
     rows = np.repeat(np.array([o is None for o in stored]), counts)
     known = [o for o in stored if o is not None]
     mode = "reference" if prior.calibration == "reference" else "session-mean"
-    if rows.any() and (mode == "reference" or len(set(y[rows].tolist())) >= 2):
+    no_neutral = mode == "reference" and not (y[rows] == NEUTRAL).any()
+    if rows.any() and no_neutral and known:  # the relaxed face run.py read them against beats the
+        fallback = np.mean(known, axis=0)    # starter's average one
+    elif rows.any() and (mode == "reference" or len(set(y[rows].tolist())) >= 2):
         fallback = user_centre(X[rows], y[rows], prior, mode)
     elif known:
         fallback = np.mean(known, axis=0)

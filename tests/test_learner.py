@@ -12,6 +12,7 @@ from emusify.errors import DatasetError
 from emusify.features import LAYOUT, face_vector
 from emusify.learner import learn, session_offsets, update_model
 from emusify.model import Model, backup_path
+from emusify.reference import reference_from_vectors
 from tests.test_features import make_face
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,21 +56,36 @@ def test_a_second_update_keeps_the_previous_model_as_backup(tmp_path):
     assert update.message() == "model updated from 1 correction(s) and 1 confirmation(s)"
 
 
-def test_recordings_from_collect_are_centred_on_their_own_mean_and_corrections_on_theirs(tmp_path):
+def offsets_by_emotion(folder: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+    sessions = load_sessions(folder)
+    X = np.stack([face_vector(lm) for s in sessions for lm in s.landmarks()])
+    y = np.array([s.emotion for s in sessions for _ in range(len(s))])
+    offsets = session_offsets(Model.load(STARTER), sessions, X, y, [len(s) for s in sessions])
+    return {s.emotion: o for s, o in zip(sessions, offsets)}, X, y
+
+
+def test_recordings_from_collect_are_centred_on_the_relaxed_face_and_corrections_on_theirs(tmp_path):
+    stored = np.full(LAYOUT.length, 0.25)
+    record(tmp_path, "happy", range(4))
+    record(tmp_path, "neutral", range(4, 8))
+    record(tmp_path, "angry", range(8, 10), {"kind": "correction", "read": "sad", "offset": stored.tolist()},
+           group="run-c")
+    by_emotion, X, y = offsets_by_emotion(tmp_path)
+    relaxed = reference_from_vectors(X[y == "neutral"])
+    np.testing.assert_allclose(by_emotion["angry"], stored)
+    np.testing.assert_allclose(by_emotion["happy"], relaxed, rtol=1e-5)
+    np.testing.assert_allclose(by_emotion["neutral"], relaxed, rtol=1e-5)
+
+
+def test_without_neutral_recordings_the_reference_run_py_used_centres_them(tmp_path):
     stored = np.full(LAYOUT.length, 0.25)
     record(tmp_path, "happy", range(4))
     record(tmp_path, "sad", range(4, 8))
     record(tmp_path, "angry", range(8, 10), {"kind": "correction", "read": "sad", "offset": stored.tolist()},
            group="run-c")
-    sessions = load_sessions(tmp_path)
-    X = np.stack([face_vector(lm) for s in sessions for lm in s.landmarks()])
-    y = np.array([s.emotion for s in sessions for _ in range(len(s))])
-    offsets = session_offsets(Model.load(STARTER), sessions, X, y, [len(s) for s in sessions])
-    own = (X[y == "happy"].mean(axis=0) + X[y == "sad"].mean(axis=0)) / 2
-    by_emotion = {s.emotion: o for s, o in zip(sessions, offsets)}
-    np.testing.assert_allclose(by_emotion["angry"], stored)
-    np.testing.assert_allclose(by_emotion["happy"], own, rtol=1e-5)
-    np.testing.assert_allclose(by_emotion["sad"], own, rtol=1e-5)
+    by_emotion, _, _ = offsets_by_emotion(tmp_path)
+    for mood in ("angry", "happy", "sad"):  # not the starter's average face
+        np.testing.assert_allclose(by_emotion[mood], stored)
 
 
 def test_a_mood_the_starter_does_not_know_is_a_clear_error(tmp_path):
