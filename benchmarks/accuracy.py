@@ -37,13 +37,13 @@ import numpy as np
 from extract import load_cache
 from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED, Faces, load_faces
 from sklearn.exceptions import ConvergenceWarning
-from starter import OPTIONS, fit_only, sessions
+from starter import BACKENDS, OPTIONS, fit_only, starter_samples
 
 from emusify.features import LAYOUT
 from emusify.landmarks import Landmarks
 from emusify.model import Model, Predictor
 from emusify.reference import reference_from_vectors
-from emusify.samples import Samples, samples_from_sessions, subset
+from emusify.samples import Samples, subset
 from emusify.training import TrainOptions
 
 MOODS = {7: SEVEN, 4: FOUR}
@@ -54,17 +54,18 @@ PEER = {7: 0.48, 4: 0.70}  # FER2013 CNN of the peer apps on taiwanese_tcced ima
 
 
 class Starters:
-    """Starter models rebuilt without some people (cached per left-out set)."""
+    """Starter models rebuilt without some people, on both backends' landmarks (cached per left-out set)."""
 
-    def __init__(self, options: TrainOptions = OPTIONS) -> None:
+    def __init__(self, options: TrainOptions = OPTIONS, backends: tuple[str, ...] = BACKENDS) -> None:
         self.options = options
-        self.samples: Samples = samples_from_sessions(sessions(SEVEN), options.augment, jitter=options.jitter)
+        self.samples: Samples = starter_samples(SEVEN, backends, options)
         self._models: dict[frozenset, Model] = {}
 
     def without(self, people) -> Model:
+        """The starter without ``people`` ("<set>:<person>"; every backend's landmarks of them)."""
         key = frozenset(people)
         if key not in self._models:
-            kept = subset(self.samples, ~np.isin(self.samples.unit, list(key)))
+            kept = subset(self.samples, ~np.isin(self.samples.split, list(key)))
             self._models[key] = fit_only(kept, self.options)
         return self._models[key]
 
@@ -109,11 +110,11 @@ def generic(faces: Faces, starters: Starters) -> dict[str, dict]:
     return rows
 
 
-def faces_landmarks() -> dict[tuple[str, str], Landmarks]:
-    """Landmarks of every cached face, by (set, file name)."""
+def faces_landmarks(backend: str = "holistic") -> dict[tuple[str, str], Landmarks]:
+    """Landmarks of every cached face (``backend``'s cache), by (set, file name)."""
     found = {}
     for dataset in (TCCED, "jaffe"):
-        cache = load_cache(dataset)
+        cache = load_cache(dataset, backend)
         for name, face, size, detector in zip(cache["name"], cache["face"], cache["image_size"],
                                               cache["detector"]):
             found[dataset, str(name)] = Landmarks(face, None, None, None, (int(size[0]), int(size[1])),
@@ -162,12 +163,14 @@ def train_py(mine: Faces, lms: dict, prior: Model, argv: tuple[str, ...] = ()) -
 
 def personal(faces: Faces, starters: Starters,
              performers: tuple[str, ...] = DEV_PERFORMERS + REPORT_PERFORMERS,
-             argv: tuple[str, ...] = (), also_without: tuple[str, ...] = ()) -> dict[str, dict]:
+             argv: tuple[str, ...] = (), also_without: tuple[str, ...] = (),
+             backend: str = "holistic") -> dict[str, dict]:
     """Personal later day: train.py (defaults, or ``argv``) on each performer's recordings, read by run.py.
 
-    The prior is the starter rebuilt without the performer (and ``also_without``).
+    The prior is the starter rebuilt without the performer (and ``also_without``); ``backend``: whose
+    landmarks are recorded (the same as ``faces``').
     """
-    lms, rows = faces_landmarks(), {name: defaultdict(list) for name in ROWS[:3]}
+    lms, rows = faces_landmarks(backend), {name: defaultdict(list) for name in ROWS[:3]}
     for performer in performers:
         person = f"{TCCED}:{performer}"
         mine = faces.take(faces.person == person)
@@ -211,12 +214,17 @@ def main() -> None:
     parser.add_argument("--skip-generic", action="store_true", help="leave out desk and first use")
     parser.add_argument("--skip-personal", action="store_true", help="leave out the personal protocol")
     parser.add_argument("--skip-windows", action="store_true", help="leave out the window level")
+    parser.add_argument("--backend", choices=BACKENDS, default="holistic",
+                        help="whose landmarks of the scored faces (default: holistic)")
+    parser.add_argument("--train", choices=(*BACKENDS, "both"), default="both",
+                        help="whose landmarks the starters learn from (default: both, as starter.py)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     start = time.monotonic()
-    faces = load_faces()
-    starters = Starters()
-    print(f"layout {LAYOUT.name} ({LAYOUT.length}); {len(faces.y)} faces; starter recipe: "
+    faces = load_faces(backend=args.backend)
+    starters = Starters(backends=BACKENDS if args.train == "both" else (args.train,))
+    print(f"layout {LAYOUT.name} ({LAYOUT.length}); {len(faces.y)} faces, {args.backend} landmarks; "
+          f"starters learn from {args.train} landmarks; starter recipe: "
           f"benchmarks/starter.py; development performers {', '.join(DEV_PERFORMERS)}, "
           f"report performers {', '.join(REPORT_PERFORMERS)}")
     print("cells: accuracy (images scored); 4 = angry, happy, neutral, sad (ckplus48: no neutral)\n")
@@ -227,14 +235,14 @@ def main() -> None:
     print(f"\nFER2013 CNN of the peer apps, taiwanese_tcced images (issue 9, not re-measured): "
           f"{PEER[7]:.2f} / {PEER[4]:.2f}\n")
     if not args.skip_personal:
-        rows = personal(faces, starters)
+        rows = personal(faces, starters, backend=args.backend)
         print_table(rows, ("personal",))
         for name, hits in rows.items():
             print(f"{name}: train.py chose {', '.join(sorted(set(hits['prior', 7])))}")
     if not args.skip_windows:
         from windows import report
 
-        report(faces, starters)
+        report(faces, starters, args.backend)
     print(f"\n{time.monotonic() - start:.0f} s")
 
 

@@ -4,7 +4,7 @@
     OMP_NUM_THREADS=1 python benchmarks/corrections.py --people 3 # a quick look
 
 For each performer (leave-one-person-out: a starter is rebuilt without them by the product's own
-recipe, benchmarks/starter.py's sessions + emusify.training's fit), their "recorded" images
+recipe, benchmarks/starter.py's samples of both backends + its fit), their "recorded" images
 (elicitation types 1 and 2 plus their first two neutral photos, as in benchmarks/accuracy.py) are
 streamed as windows: a window is 1-2 images of one mood from one session, each image shown as
 FRAMES frames to the product's Predictor (its running calibration included). The window's mood is
@@ -39,14 +39,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from extract import load_cache
-from starter import OPTIONS, SEVEN, sessions
+from starter import SEVEN, fit_only, starter_samples
 
 from emusify.features import LAYOUT, face_vector
 from emusify.finetune import train_from_prior
 from emusify.landmarks import Landmarks
 from emusify.learner import learn
 from emusify.model import Model, Predictor
-from emusify.samples import calibrate, samples_from_sessions
+from emusify.samples import Samples, samples_from_sessions, subset
 from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
 
 TCCED = "taiwanese_tcced"
@@ -56,6 +56,7 @@ FOUR = ("angry", "happy", "neutral", "sad")
 FRAMES = 18  # frames per image: a still face held for 4.5 s at run.py's 4 fps
 KS = (0, 1, 2, 4, 8)
 UPDATE_SAMPLES = 1000
+_STARTER_SAMPLES: Samples | None = None  # benchmarks/starter.py's training samples, made once
 
 
 class Face(NamedTuple):
@@ -114,11 +115,11 @@ def split(faces: list[Face]) -> tuple[list[Face], list[Face]]:
 
 
 def starter_without(person: str, dataset: str = TCCED) -> Model:
-    """The starter recipe (benchmarks/starter.py: sessions, session-mean, train.py's MLP) minus ``person``."""
-    kept = [s for s in sessions(SEVEN, 3) if s.group != f"{dataset}:{person}"]
-    samples, reference = calibrate(samples_from_sessions(kept))
-    pipe = fit_pipeline(samples.X, samples.y, SEVEN, OPTIONS)
-    return model_from_pipeline(pipe, LAYOUT, OPTIONS, reference)
+    """The starter recipe (benchmarks/starter.py: both backends, relaxed-face reference) minus ``person``."""
+    global _STARTER_SAMPLES
+    if _STARTER_SAMPLES is None:
+        _STARTER_SAMPLES = starter_samples(SEVEN)
+    return fit_only(subset(_STARTER_SAMPLES, _STARTER_SAMPLES.split != f"{dataset}:{person}"))
 
 
 def windows(recorded: list[Face], rng: np.random.Generator) -> list[list[Face]]:

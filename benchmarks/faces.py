@@ -36,13 +36,14 @@ class Faces(NamedTuple):
         return Faces(*(field[mask] for field in self))
 
 
-def cached_vectors(dataset: str) -> dict[str, np.ndarray]:
-    """Face vectors of one cached set (contempt dropped), cached beside the landmarks."""
-    path = CACHE / f"vectors-{dataset}-{features.LAYOUT.name}.npz"
+def cached_vectors(dataset: str, backend: str = "holistic") -> dict[str, np.ndarray]:
+    """Face vectors of one cached set (contempt dropped) on one backend, cached beside the landmarks."""
+    tail = "" if backend == "holistic" else f"-{backend}"
+    path = CACHE / f"vectors-{dataset}-{features.LAYOUT.name}{tail}.npz"
     if path.exists():
         with np.load(path) as data:
             return {k: data[k] for k in data.files}
-    cache = load_cache(dataset)
+    cache = load_cache(dataset, backend)
     keep = cache["label"] != "contempt"
     X = np.stack([features.face_vector(Landmarks(f, None, None, None, (int(s[0]), int(s[1])), "cache"))
                   for f, s in zip(cache["face"][keep], cache["image_size"][keep])])
@@ -51,16 +52,18 @@ def cached_vectors(dataset: str) -> dict[str, np.ndarray]:
     return out
 
 
-def load_faces(sets: tuple[str, ...] = SETS,
-               transform: Callable[[dict, str], np.ndarray] | None = None) -> Faces:
+def load_faces(sets: tuple[str, ...] = SETS, transform: Callable[[dict, str], np.ndarray] | None = None,
+               backend: str = "holistic") -> Faces:
     """Every cached face (contempt left out) of ``sets``; ``transform(vectors, set)`` may replace X.
+
+    ``backend``: whose landmarks (Holistic's landmarks-<set>.npz or Tasks' landmarks-<set>-tasks.npz).
 
     Each person with three or more neutral photos has their first two (by file name) marked as the
     calibration shot (``calib``): never scored, in any protocol.
     """
     parts = []
     for dataset in sets:
-        v = cached_vectors(dataset)
+        v = cached_vectors(dataset, backend)
         if transform is not None:
             v["X"] = transform(v, dataset)
         person = np.array([f"{dataset}:{g}" if g else f"{dataset}:#{i}" for i, g in enumerate(v["group"])])

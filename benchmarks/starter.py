@@ -11,6 +11,11 @@ calibration); people without a neutral image (all of ckplus48, some muxspace ide
 centred on an estimate ("offset": their mean of per-emotion means minus the average gap between
 that mean and the neutral face of the people who have one), if they show at least three emotions.
 Sets without person ids (fer2013_sample) are left out: the anchor needs the person.
+Every image is used twice, with the landmarks of each backend (.cache/landmarks-<set>.npz from
+Holistic, landmarks-<set>-tasks.npz from Tasks): each person-and-backend is its own calibration unit
+(centred on that backend's relaxed face), while validation keeps each person, both backends, on
+one side of a split. So the model reads either backend's landmarks (docs/results/backends.md) and
+its sidecar says backend "mixed" (run.py warns on neither).
 These choices were made on development protocols only (benchmarks/anchors.py; models/STARTER.md).
 """
 
@@ -48,6 +53,7 @@ FOUR = ("angry", "happy", "neutral", "sad")
 # Chosen on held-out people/sets, never on a reported test set: see models/STARTER.md.
 OPTIONS = TrainOptions(calibration="reference", missing="offset")  # train.py's MLP, per-person anchor
 MIN_EMOTIONS = 3  # without a neutral image, a person needs this many emotions for the offset estimate
+BACKENDS = ("holistic", "tasks")  # both backends' landmarks of every image (docs/results/backends.md)
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +61,10 @@ log = logging.getLogger(__name__)
 class CachedSession:
     """The faces of one person and emotion from the landmark cache, shaped like a recording."""
 
-    def __init__(self, dataset: str, group: str, emotion: str, faces: np.ndarray, sizes: np.ndarray) -> None:
-        self.emotion, self.group = emotion, f"{dataset}:{group}"
-        self.session_id = f"{dataset}-{group}-{emotion}"
+    def __init__(self, dataset: str, group: str, emotion: str, faces: np.ndarray, sizes: np.ndarray,
+                 backend: str = "holistic") -> None:
+        self.emotion, self.group, self.backend = emotion, f"{dataset}:{group}", backend
+        self.session_id = f"{dataset}-{group}-{emotion}-{backend}"
         self._faces, self._sizes = faces, sizes
 
     def __len__(self) -> int:
@@ -68,35 +75,57 @@ class CachedSession:
             yield Landmarks(face, None, None, None, (int(size[0]), int(size[1])), "cache")
 
 
-def sessions(labels: tuple[str, ...], min_emotions: int = MIN_EMOTIONS,
-             sets: tuple[str, ...] = SETS) -> list[CachedSession]:
-    """One CachedSession per (set, person, emotion) of the cached sets that know the person.
+def unit_of(session: CachedSession) -> str:
+    """The calibration unit of a cached session: its person on its backend."""
+    return f"{session.group}|{session.backend}"
+
+
+def sessions(labels: tuple[str, ...], min_emotions: int = MIN_EMOTIONS, sets: tuple[str, ...] = SETS,
+             backends: tuple[str, ...] = BACKENDS) -> list[CachedSession]:
+    """One CachedSession per (set, person, emotion, backend) of the cached sets that know the person.
 
     People with a neutral image are kept; people without one only with ``min_emotions`` or more
     emotions: the estimate of their relaxed face from a single expression (most muxspace identities
     have one photo) would erase it.
     """
+    return [s for backend in backends for dataset in sets
+            for s in _sessions(dataset, backend, labels, min_emotions)]
+
+
+def _sessions(dataset: str, backend: str, labels: tuple[str, ...], min_emotions: int) -> list[CachedSession]:
+    """The CachedSessions of one set on one backend (none when the set has no person ids)."""
+    cache = load_cache(dataset, backend)
+    if not (cache["group"] != "").all():
+        log.info("%s: no person ids, left out", dataset)
+        return []
     found = []
-    for dataset in sets:
-        cache = load_cache(dataset)
-        if not (cache["group"] != "").all():
-            log.info("%s: no person ids, left out", dataset)
+    for group in np.unique(cache["group"]):
+        shown = set(cache["label"][cache["group"] == group]) & set(labels)
+        if "neutral" not in shown and len(shown) < min_emotions:
             continue
-        for group in np.unique(cache["group"]):
-            shown = set(cache["label"][cache["group"] == group]) & set(labels)
-            if "neutral" not in shown and len(shown) < min_emotions:
-                continue
-            for emotion in labels:
-                rows = (cache["group"] == group) & (cache["label"] == emotion)
-                if rows.any():
-                    found.append(CachedSession(dataset, str(group), emotion, cache["face"][rows],
-                                               cache["image_size"][rows]))
+        for emotion in labels:
+            rows = (cache["group"] == group) & (cache["label"] == emotion)
+            if rows.any():
+                found.append(CachedSession(dataset, str(group), emotion, cache["face"][rows],
+                                           cache["image_size"][rows], backend))
     return found
 
 
-def build(labels: tuple[str, ...] = SEVEN) -> Model:
+def starter_samples(labels: tuple[str, ...] = SEVEN, backends: tuple[str, ...] = BACKENDS,
+                    options: TrainOptions = OPTIONS, min_emotions: int = MIN_EMOTIONS) -> Samples:
+    """The training samples: split (validation) by person, calibrated per person and backend."""
+    return samples_from_sessions(sessions(labels, min_emotions, backends=backends), options.augment,
+                                 jitter=options.jitter, unit_of=unit_of)
+
+
+def build(labels: tuple[str, ...] = SEVEN, backends: tuple[str, ...] = BACKENDS) -> Model:
     """The starter model, validated (grouped by person) as train.py validates a user's model."""
-    return train(samples_from_sessions(sessions(labels)), LAYOUT, OPTIONS)
+    samples = starter_samples(labels, backends)
+    model = train(samples, LAYOUT, OPTIONS)
+    model.meta["backend"] = backends[0] if len(backends) == 1 else "mixed"
+    # people, not (person, backend) units: reference_mean averages each person once per backend
+    model.meta["reference"]["people"] = len(np.unique(samples.split[samples.y == "neutral"]))
+    return model
 
 
 def fit_only(samples: Samples, options: TrainOptions = OPTIONS) -> Model:
@@ -119,7 +148,8 @@ def main() -> None:
     model = build(labels)
     model.meta["training"]["sources"] = ("ckplus48, jaffe, taiwanese_tcced, muxspace_facial_expressions, "
                                          "yalefaces (../shared/data; research / non-commercial terms)")
-    model.meta["training"]["sessions"] = f"{len(model.meta['training']['sessions'])} (set, person, emotion)"
+    count = len(model.meta["training"]["sessions"])
+    model.meta["training"]["sessions"] = f"{count} (set, person, emotion, backend)"
     model.save(args.model)
     validation = model.meta["validation"]
     png = save_confusion_png(validation["confusion"], args.model.with_suffix(".png"),

@@ -181,12 +181,13 @@ class Person(NamedTuple):
     windows: list[tuple[str, np.ndarray]]
 
 
-def collect(faces: Faces, starters) -> tuple[dict[tuple[str, float | str], list], list[Person]]:
+def collect(faces: Faces, starters,
+            backend: str = "holistic") -> tuple[dict[tuple[str, float | str], list], list[Person]]:
     """{(DEV or HELD, noise or "first use"): [(mood, probabilities)]} of every unseen person with a shot
     (read with it; "first use": without it, at noise SIGMA), and the people."""
     from accuracy import faces_landmarks
 
-    lms = faces_landmarks()
+    lms = faces_landmarks(backend)
     groups: dict[tuple[str, float | str], list] = defaultdict(list)
     people, found = [f"{TCCED}:{p}" for p in DEV_PERFORMERS + REPORT_PERFORMERS], []
     people += sorted(set(faces.person[faces.dataset == "jaffe"].tolist()))
@@ -242,23 +243,26 @@ def tracker_report(people: list[Person], confidence: float, share: float, min_fr
         print(f"| {group} | {len(rows)} | {cells[0]} | {cells[1]} | {moves} |")
 
 
-def report(faces: Faces, starters) -> None:
-    """Print the window-level section (``starters.without(people)`` rebuilds the starter)."""
-    (groups, people), min_frames = collect(faces, starters), Settings().min_face_frames
+def report(faces: Faces, starters, backend: str = "holistic") -> None:
+    """Print the window-level section (``starters.without(people)`` rebuilds the starter; ``backend``:
+    whose landmarks ``faces`` holds)."""
+    (groups, people), min_frames = collect(faces, starters, backend), Settings().min_face_frames
     confidence, share = choose(groups[DEV, SIGMA], min_frames)
+    shipped = (Settings().min_confidence, Settings().min_share)  # run.py's defaults today
+    settings = list(dict.fromkeys(((0.5, 0.5), shipped, (confidence, share))))
     print(f"\nwindow level, desk, 4 moods ({int(Settings().window * Settings().fps)} frames a window, "
           f"landmark noise {SIGMA}, min_face_frames {min_frames}); {DEV}: taiwanese_tcced development "
           f"performers + jaffe, {HELD}: taiwanese_tcced report performers; rule: {RULE}\n")
     print("| people | setting | windows | coverage | precision |\n|---|---|---:|---:|---:|")
     for sigma in SIGMAS:
         for name in (DEV, HELD):
-            for c, s in ((0.5, 0.5), (confidence, share)):
+            for c, s in settings:
                 coverage, precision, n = score(groups[name, sigma], c, s, min_frames)
                 label = name if sigma == SIGMA else f"{name}, noise {sigma}"
                 print(f"| {label} | min_confidence {c}, min_share {s} | {n} | {coverage:.2f} "
                       f"| {precision:.2f} |")
     for name in (DEV, HELD):
-        for c, s in ((0.5, 0.5), (confidence, share)):
+        for c, s in settings:
             coverage, precision, n = score(groups[name, "first use"], c, s, min_frames)
             print(f"| {name}, first use (no shot) | min_confidence {c}, min_share {s} | {n} | {coverage:.2f} "
                   f"| {precision:.2f} |")
