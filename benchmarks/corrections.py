@@ -46,6 +46,7 @@ from emusify.finetune import train_from_prior
 from emusify.landmarks import Landmarks
 from emusify.learner import learn
 from emusify.model import Model, Predictor
+from emusify.reference import reference_from_vectors
 from emusify.samples import Samples, samples_from_sessions, subset
 from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
 
@@ -122,6 +123,14 @@ def starter_without(person: str, dataset: str = TCCED) -> Model:
     return fit_only(subset(_STARTER_SAMPLES, _STARTER_SAMPLES.split != f"{dataset}:{person}"))
 
 
+def take_shot(recorded: list[Face]) -> tuple[np.ndarray, list[Face]]:
+    """(--shot) the reference of the first two recorded neutral photos, and the rest (never streamed)."""
+    neutrals = sorted((f for f in recorded if f.label == "neutral"), key=lambda f: f.name)[:2]
+    names = {f.name for f in neutrals}
+    return reference_from_vectors(np.stack([f.vector for f in neutrals])), [f for f in recorded
+                                                                             if f.name not in names]
+
+
 def windows(recorded: list[Face], rng: np.random.Generator) -> list[list[Face]]:
     """1-2 images of one mood and session per window, in a seeded random order."""
     cells: dict[tuple[str, str], list[Face]] = {}
@@ -142,11 +151,14 @@ def window_mood(predictor: Predictor, faces: list[Face]) -> str:
     return votes.most_common(1)[0][0]
 
 
-def later_accuracy(model: Model | str, labels: tuple[str, ...], later: list[Face], seed: int) -> float:
-    """Each later image scored as its own window, in a seeded order, through a fresh Predictor."""
+def later_accuracy(model: Model | str, labels: tuple[str, ...], later: list[Face], seed: int,
+                   shot: np.ndarray | None = None) -> float:
+    """Each later image scored as its own window, in a seeded order, through a fresh Predictor
+    (with the calibration ``shot`` as reference, as run.py keeps it, for a "reference" model)."""
     if isinstance(model, str):  # a single mood learned: it is the only answer
         return float(np.mean([f.label == model for f in later]))
-    predictor = Predictor(model, labels=tuple(x for x in model.labels if x in labels))
+    predictor = Predictor(model, labels=tuple(x for x in model.labels if x in labels),
+                          reference=shot if model.calibration == "reference" else None)
     order = np.random.default_rng(seed).permutation(len(later))
     return float(np.mean([window_mood(predictor, [later[i]]) == later[i].label for i in order]))
 
@@ -177,10 +189,13 @@ def personal(starter: Model, recorded: list[Face], labels: tuple[str, ...]) -> M
 
 
 def stream(starter: Model, labels: tuple[str, ...], recorded: list[Face], later: list[Face],
-           seed: int) -> dict[str, Any]:
-    """One performer: the stream with the listener's corrections, and the later-session scores."""
-    plain, model = Predictor(starter, labels=labels), starter
-    predictor = Predictor(model, labels=labels)
+           seed: int, shot: np.ndarray | None = None) -> dict[str, Any]:
+    """One performer: the stream with the listener's corrections, and the later-session scores.
+
+    ``shot``: the reference of a calibration shot, kept for every model as run.py keeps it.
+    """
+    plain, model = Predictor(starter, labels=labels, reference=shot), starter
+    predictor = Predictor(model, labels=labels, reference=shot)
     corrections: list[Recording] = []
     right = right_plain = 0
     models: dict[int, Model] = {0: starter}
@@ -196,13 +211,13 @@ def stream(starter: Model, labels: tuple[str, ...], recorded: list[Face], later:
         header = {"feedback": {"kind": "correction", "read": mood, "window": n, "offset": offset}}
         corrections.append(Recording(faces, truth, f"c{n}", f"run-c{n}", header))
         model = learn(starter, corrections, **LEARN).model
-        predictor = Predictor(model, labels=labels)  # swapped in at the next window, as run.py does
+        predictor = Predictor(model, labels=labels, reference=shot)  # from the next window, as run.py
         models[len(corrections)] = model
     result = {"stream": right / len(shown), "stream_plain": right_plain / len(shown),
               "wrong": len(corrections)}
     for k in KS:
         have = min(k, len(corrections))
-        result[f"starter{k}"] = later_accuracy(models[have], labels, later, seed)
+        result[f"starter{k}"] = later_accuracy(models[have], labels, later, seed, shot)
         result[f"scratch{k}"] = (later_accuracy(scratch(corrections[:have]), labels, later, seed)
                                  if have else float("nan"))
     return result
@@ -240,6 +255,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=0, metavar="N", help="only the first N performers")
     parser.add_argument("--dev", action="store_true", help=f"the dev protocol on {DEV} instead of tcced")
+    parser.add_argument("--shot", action="store_true",
+                        help="a calibration shot as run.py takes (two recorded neutral photos, not streamed)")
     parser.add_argument("--centre", choices=("stored", "latest"),
                         help="learn(centre=...) (default: the product's)")
     parser.add_argument("--anchors", type=int, metavar="N", help="learn(anchors=N) (default: the product's)")
@@ -259,14 +276,16 @@ def main() -> None:
     for i, person in enumerate(names):
         starter = last_starter = starter_without(person, dataset)
         recorded, later = (split_dev if args.dev else split)(people[person])
+        shot, streamed = take_shot(recorded) if args.shot else (None, recorded)
         for n, labels in ((7, SEVEN), (4, FOUR)):
             mine = [f for f in later if f.label in labels]
-            rows[n].append(stream(starter, labels, recorded, mine, seed=i))
+            rows[n].append(stream(starter, labels, streamed, mine, seed=i, shot=shot))
             personal_scores[n].append(later_accuracy(personal(starter, recorded, labels), labels, mine, i))
         print(f"  {person}: 7 moods {rows[7][-1]['wrong']} wrong windows, 4 moods {rows[4][-1]['wrong']}",
               flush=True)
     print_table(rows, personal_scores, len(names))
-    print(f"\n{dataset}; learn() options: {LEARN or 'the product defaults'}")
+    print(f"\n{dataset}; learn() options: {LEARN or 'the product defaults'}; "
+          f"{'calibration shot: two recorded neutral photos' if args.shot else 'no calibration shot'}")
     assert last_starter is not None
     every = [f for p in names for f in people[p]]
     median, alone, during = update_time(last_starter, every)

@@ -44,6 +44,17 @@ def test_starter_reads_faces_against_a_relaxed_face(starter):
     assert meta["reference"]["people"] > 1  # the population's face: never mistaken for the user's own
 
 
+def test_starter_runs_on_either_backend_without_a_warning(starter, caplog):
+    """Trained on Holistic and Tasks landmarks alike (docs/results/backends.md): run.py warns on neither."""
+    from emusify.cli.run import warn_if_backends_differ
+
+    meta = json.loads(STARTER.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["backend"] == "mixed"
+    assert not warn_if_backends_differ(starter, "holistic")
+    assert not warn_if_backends_differ(starter, "tasks")
+    assert "trained on" not in caplog.text
+
+
 def test_predictor_gives_a_distribution_per_frame(starter):
     rng = np.random.default_rng(0)
     centre = starter.reference_mean if starter.reference_mean is not None else 0.0
