@@ -35,9 +35,10 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/runner.py
 
-# The starter model from the labelled sets in ../shared/data (landmarks cached in .cache/ first).
+# The starter model from the labelled sets in ../shared/data (both backends' landmarks cached in .cache/ first).
 starter: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/extract.py
+	$(BIN)/python benchmarks/extract.py --backend holistic
+	$(BIN)/python benchmarks/extract.py --backend tasks
 	$(BIN)/python benchmarks/starter.py
 
 $(VENV)/bin/python:

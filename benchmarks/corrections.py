@@ -7,7 +7,9 @@ For each performer (leave-one-person-out: a starter is rebuilt without them by t
 recipe, benchmarks/starter.py's samples of both backends + its fit), their "recorded" images
 (elicitation types 1 and 2 plus their first two neutral photos, as in benchmarks/accuracy.py) are
 streamed as windows: a window is 1-2 images of one mood from one session, each image shown as
-FRAMES frames to the product's Predictor (its running calibration included). The window's mood is
+FRAMES frames to the product's Predictor (no calibration shot: the starter's reference_mean; with
+--shot, two recorded neutral photos are the shot, kept for every updated model as run.py keeps
+the user's reference, and not streamed). The window's mood is
 the majority of its frames' top moods over the moods read (7, or the demo library's 4). A simulated
 listener corrects every wrong window: its landmarks become a correction recording (with the
 Predictor's offset, as run.py stores it) and the model is updated with emusify.learner.learn (what
