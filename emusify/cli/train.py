@@ -130,9 +130,9 @@ def fit_model(args: argparse.Namespace, settings: Settings) -> Any:
     Raises:
         DatasetError: no recordings, or none with usable samples.
     """
-    from emusify.dataset import backend_of_sessions, load_sessions
     from emusify.features import LAYOUT
     from emusify.samples import samples_from_sessions
+    from emusify.sessions import backend_of_sessions, load_sessions
     from emusify.training import train
 
     options = options_from(args)
