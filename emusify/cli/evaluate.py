@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import Any
 
 from emusify.cli.figures import format_metrics, write_json
@@ -15,6 +16,21 @@ from emusify.config import Settings
 from emusify.errors import ExitStatus
 
 log = logging.getLogger(__name__)
+
+
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    """train.py's --evaluate DIR and the flags that only work with it."""
+    p.add_argument("--evaluate", type=Path, metavar="DIR",
+                   help="instead of training: test the model on labelled images DIR/<label>/*")
+    p.add_argument("--label-map", metavar="MAP",
+                   help="with --evaluate: rename folders to model labels, e.g. anger=angry,happiness=happy")
+    p.add_argument("--reference", type=Path, metavar="REF",
+                   help="with --evaluate: a folder of images of the same person's relaxed face, used as "
+                        "run.py uses its calibration shot (default: what run.py has before a shot: the "
+                        "stored <data>/reference.json or the model's own reference; never the scored images)")
+    p.add_argument("--moods", metavar="LIST",
+                   help="with --evaluate: read only these moods, renormalized, as run.py does with the "
+                        "song folders, e.g. angry,happy,neutral,sad (default: all the model's moods)")
 
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from emusify.cli.common import make_parser, run_main, settings_from
-from emusify.cli.evaluate import evaluate
+from emusify.cli.evaluate import add_evaluate_arguments, evaluate
 from emusify.cli.figures import confusion_png, format_metrics, format_samples, reference_line, write_json
 from emusify.config import Settings
 from emusify.errors import DatasetError, ExitStatus, UsageError
@@ -70,17 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=1500, metavar="N",
                    help="mini-batch updates per fit at most (default: 1500)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
-    p.add_argument("--evaluate", type=Path, metavar="DIR",
-                   help="instead of training: test the model on labelled images DIR/<label>/*")
-    p.add_argument("--label-map", metavar="MAP",
-                   help="with --evaluate: rename folders to model labels, e.g. anger=angry,happiness=happy")
-    p.add_argument("--reference", type=Path, metavar="REF",
-                   help="with --evaluate: a folder of images of the same person's relaxed face, used as "
-                        "run.py uses its calibration shot (default: what run.py has before a shot: the "
-                        "stored <data>/reference.json or the model's own reference; never the scored images)")
-    p.add_argument("--moods", metavar="LIST",
-                   help="with --evaluate: read only these moods, renormalized, as run.py does with the "
-                        "song folders, e.g. angry,happy,neutral,sad (default: all the model's moods)")
+    add_evaluate_arguments(p)
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the metrics as JSON to OUT")
     return p
 
