@@ -1,10 +1,8 @@
-"""Recorded landmark samples on disk: one append-only file per recording session.
+"""Recording sessions written to disk: :class:`SessionWriter`, one append-only file per session.
 
-Layout: ``<data>/<emotion>/<session_id>.emrec``. The folder is the label: moving a file to
-another folder relabels it. A file is a sequence of records, each
-``b"EMR1" | kind (1 byte) | length (uint32 LE) | CRC32 of the payload (uint32 LE) | payload``.
-The first record (kind ``H``) is the JSON header; every other record (kind ``C``) is a chunk of
-samples, an ``.npz`` blob (no pickles) holding the arrays in :data:`ARRAYS`.
+Layout: ``<data>/<emotion>/<session_id>.emrec``; the file format is :mod:`emusify.emrec`, reading
+it back is :mod:`emusify.sessions` (its names are re-exported here, so
+``from emusify.dataset import load_sessions`` keeps working).
 
 Safety: the file is written under a hidden temporary name (``.<name>.part``) and renamed to its
 final name once its first chunk is on disk, so no half-written header and no empty session ever
@@ -17,172 +15,27 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import io
 import json
 import logging
 import os
 import re
 import secrets
-import struct
 import time
-import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
-
-import numpy as np
+from typing import Any
 
 from emusify import __version__
+from emusify.emrec import ARRAYS, DETECTORS, FORMAT, SUFFIX, encode_chunk, pack_record
 from emusify.errors import DatasetError
+from emusify.sessions import Session as Session
+from emusify.sessions import Sessions as Sessions
+from emusify.sessions import backend_of_sessions as backend_of_sessions
+from emusify.sessions import load_sessions as load_sessions
+from emusify.sessions import read_session as read_session
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-SUFFIX = ".emrec"
-MAGIC = b"EMR1"
-_FRAME = struct.Struct("<4scII")  # magic, kind, payload length, CRC32 of the payload
-DETECTORS = ("holistic", "facemesh", "tasks", "tasks-crop")  # detector code -> name (append only)
-ARRAYS = {  # name -> (shape of one sample, dtype)
-    "face": ((468, 3), np.float32),
-    "pose": ((33, 4), np.float32),  # NaN where no pose was found
-    "left_hand": ((21, 3), np.float32),  # NaN where absent
-    "right_hand": ((21, 3), np.float32),  # NaN where absent
-    "image_size": ((2,), np.int32),  # width, height
-    "timestamp": ((), np.float64),  # seconds (source time; the image index for imports)
-    "detector": ((), np.uint8),  # index into DETECTORS
-    "name": ((), np.str_),  # file name for image folders and imports, "" for a webcam
-}
 _SAFE_NAME = re.compile(r"^[^/\\.][^/\\]*$")
-_warned: set[tuple[str, int]] = set()
-
-
-@dataclass(frozen=True, eq=False)
-class Session:
-    """One recording file, read back.
-
-    ``group`` is who/when the samples belong to (a subject id, or one collect.py run); None when
-    unknown, in which case treat each sample as independent. ``layout`` is ``(name, length)`` of
-    the feature layout current at record time; it compares equal to a ``FeatureLayout``.
-    """
-
-    path: Path
-    emotion: str
-    session_id: str
-    group: str | None
-    layout: tuple[str, int]
-    arrays: dict[str, np.ndarray] = field(repr=False)
-    len: int
-    header: dict[str, Any] = field(repr=False, default_factory=dict)
-    torn: bool = False  # the file ended in a partial chunk (ignored)
-
-    def __len__(self) -> int:
-        return self.len
-
-    @property
-    def backend(self) -> str | None:
-        """The landmark backend that made the samples ("holistic" or "tasks"); None when not known."""
-        from emusify.landmarks import backend_of
-
-        if self.header.get("backend"):
-            return str(self.header["backend"])
-        return backend_of(DETECTORS[int(code)] for code in np.unique(self.arrays["detector"]))
-
-    def landmarks(self) -> Iterator[Any]:
-        """The samples as ``emusify.landmarks.Landmarks``, in recording order."""
-        from emusify.landmarks import Landmarks
-
-        a = self.arrays
-        for i in range(self.len):
-            yield Landmarks(
-                face=a["face"][i],
-                pose=_or_none(a["pose"][i]),
-                left_hand=_or_none(a["left_hand"][i]),
-                right_hand=_or_none(a["right_hand"][i]),
-                image_size=(int(a["image_size"][i, 0]), int(a["image_size"][i, 1])),
-                detector=DETECTORS[int(a["detector"][i])],
-            )
-
-    def vectors(self, vectorize: Any) -> np.ndarray:
-        """``(len, d)`` float32 feature rows: ``vectorize`` (e.g. ``features.face_vector``) per sample."""
-        rows = [np.asarray(vectorize(lm), dtype=np.float32) for lm in self.landmarks()]
-        return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
-
-
-class Sessions(list):
-    """What :func:`load_sessions` returns: a list of Session plus the files it skipped."""
-
-    def __init__(self, sessions: Any = ()) -> None:
-        super().__init__(sessions)
-        self.skipped: list[tuple[Path, str]] = []  # (file, why) for every unreadable recording
-
-
-def load_sessions(data_dir: Path, emotions: tuple[str, ...] | None = None) -> Sessions:
-    """Every readable recording under ``data_dir/<emotion>/*.emrec``, sorted by path.
-
-    Unreadable files are skipped with a warning naming them and listed in ``.skipped``; files
-    that end in a torn chunk keep their complete chunks. Only ``emotions`` when given.
-    """
-    sessions = Sessions()
-    if not Path(data_dir).is_dir():
-        return sessions
-    for path in sorted(Path(data_dir).glob(f"*/*{SUFFIX}")):
-        if path.name.startswith(".") or (emotions is not None and path.parent.name not in emotions):
-            continue
-        try:
-            session = read_session(path)
-        except DatasetError as exc:
-            log.warning("skipped %s", exc)
-            sessions.skipped.append((path, str(exc)))
-            continue
-        sessions.append(session)
-    if sessions.skipped:
-        log.warning("%d unreadable recording(s) skipped under %s", len(sessions.skipped), data_dir)
-    return sessions
-
-
-def read_session(path: Path) -> Session:
-    """Read one recording; the label is its folder name.
-
-    Raises:
-        DatasetError: not a recording, a damaged header, or no complete chunk.
-    """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read ({exc.strerror})") from None
-    records, end = _records(data)
-    if not records or records[0][0] != b"H":
-        raise DatasetError(f"{path}: not an emusify recording or its header is damaged")
-    try:
-        header = json.loads(records[0][1].decode("utf-8"))
-        layout = (str(header["layout"]["name"]), int(header["layout"]["length"]))
-    except (ValueError, KeyError, TypeError):
-        raise DatasetError(f"{path}: damaged header") from None
-    if header.get("format") != FORMAT:
-        raise DatasetError(f"{path}: recording format {header.get('format')} is not {FORMAT}; "
-                           "update emusify to read it")
-    chunks, torn = _chunks(path, records[1:], end != len(data), len(data))
-    if not chunks:
-        raise DatasetError(f"{path}: no complete chunk of samples")
-    arrays = {name: np.concatenate([c[name] for c in chunks]) for name in ARRAYS}
-    return Session(Path(path), Path(path).parent.name, str(header.get("session_id", Path(path).stem)),
-                   header.get("group"), layout, arrays, len(arrays["face"]), header, torn)
-
-
-def _chunks(path: Path, records: list[tuple[bytes, bytes]], torn: bool,
-            size: int) -> tuple[list[dict[str, np.ndarray]], bool]:
-    """The decoded chunks up to the first damaged one; warns once per file about a damaged tail."""
-    chunks = []
-    for kind, payload in records:
-        chunk = _decode_chunk(payload) if kind == b"C" else None
-        if chunk is None:
-            torn = True  # keep what came before it
-            break
-        chunks.append(chunk)
-    if torn and (str(path), size) not in _warned:
-        _warned.add((str(path), size))
-        log.warning("%s: ends in a damaged or partial chunk; kept %d complete chunk(s)", path, len(chunks))
-    return chunks, torn
 
 
 class SessionWriter:
@@ -249,7 +102,7 @@ class SessionWriter:
         """Append the buffered samples as one fsynced chunk."""
         if not self._buffer or self._file is None:
             return
-        payload = _encode_chunk(self._buffer)
+        payload = encode_chunk(self._buffer)
         self._guard(lambda: self._write(b"C", payload), "write")
         if self.written == 0:
             self._guard(self._publish, "rename")
@@ -278,7 +131,7 @@ class SessionWriter:
         self._write(b"H", json.dumps(self.header).encode("utf-8"))
 
     def _write(self, kind: bytes, payload: bytes) -> None:
-        frame = _FRAME.pack(MAGIC, kind, len(payload), zlib.crc32(payload)) + payload
+        frame = pack_record(kind, payload)
         try:
             self._file.write(frame)
             self._file.flush()
@@ -323,56 +176,6 @@ def new_session_id(when: float | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
-def _encode_chunk(samples: list[tuple[Any, float, str]]) -> bytes:
-    n = len(samples)
-    cols = {name: np.full((n, *shape), np.nan if dtype is np.float32 else 0, dtype=dtype)
-            for name, (shape, dtype) in ARRAYS.items() if dtype is not np.str_}
-    for i, (lm, timestamp, _) in enumerate(samples):
-        cols["face"][i] = lm.face
-        for part in ("pose", "left_hand", "right_hand"):
-            if getattr(lm, part) is not None:
-                cols[part][i] = getattr(lm, part)
-        cols["image_size"][i] = lm.image_size
-        cols["timestamp"][i] = timestamp
-        cols["detector"][i] = DETECTORS.index(lm.detector)
-    cols["name"] = np.array([name for _, _, name in samples], dtype=np.str_).reshape(n)
-    blob = io.BytesIO()
-    np.savez_compressed(blob, **cols)
-    return blob.getvalue()
-
-
-def _decode_chunk(payload: bytes) -> dict[str, np.ndarray] | None:
-    """The arrays of one chunk, or None when they are not what a chunk holds."""
-    try:
-        with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in ARRAYS}
-    except (ValueError, KeyError, OSError, EOFError, zlib.error):
-        return None
-    n = len(arrays["face"])
-    for name, (shape, _) in ARRAYS.items():
-        if arrays[name].shape != (n, *shape):
-            return None
-    return arrays
-
-
-def _records(data: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
-    """The complete, CRC-checked records at the start of ``data`` and the offset where they end."""
-    records, offset = [], 0
-    while offset + _FRAME.size <= len(data):
-        magic, kind, length, crc = _FRAME.unpack_from(data, offset)
-        start = offset + _FRAME.size
-        payload = data[start:start + length]
-        if magic != MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
-            break
-        records.append((kind, payload))
-        offset = start + length
-    return records, offset
-
-
-def _or_none(array: np.ndarray) -> np.ndarray | None:
-    return None if np.isnan(array).all() else array
-
-
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -383,9 +186,3 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def backend_of_sessions(sessions: Sequence[Any]) -> str:
-    """The landmark backend of the recordings ("holistic", "tasks"), "mixed", or "unknown"."""
-    found = {getattr(s, "backend", None) or "unknown" for s in sessions}
-    return found.pop() if len(found) == 1 else "mixed"

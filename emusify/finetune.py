@@ -16,9 +16,10 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from emusify.model import Model
+from emusify.provenance import model_meta
 from emusify.reference import NEUTRAL, reference_from_vectors
 from emusify.samples import Samples, reference_info
-from emusify.training import TrainOptions, cross_validate, emotions_of, model_meta, training_side
+from emusify.training import TrainOptions, cross_validate, emotions_of, training_side
 
 STEPS, LEARNING_RATE, ALPHA = 300, 3e-3, 1.0  # full-batch Adam steps, step size, pull to the prior
 

@@ -148,7 +148,7 @@ def update_model(data_dir: Path, starter_path: Path, model_path: Path) -> Update
     Raises:
         EmusifyError: unreadable starter, no usable recording, or the model cannot be written.
     """
-    from emusify.dataset import backend_of_sessions, load_sessions
+    from emusify.sessions import backend_of_sessions, load_sessions
 
     sessions = [s for s in load_sessions(data_dir) if len(s)]
     if not sessions:

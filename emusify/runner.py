@@ -4,7 +4,8 @@ Every device comes in as an argument (:class:`Devices`), so the loop runs in tes
 clock that does not really sleep. The music never blocks the camera: the player is driven by
 ``update()`` between frames and between the short sleeps of the wait.
 
-Listener feedback (see :mod:`emusify.feedback`, :mod:`emusify.learner`) lives in the
+Reading a window (frames, votes, the calibration shot) lives in the ``WindowReader`` methods of
+:mod:`emusify.window`. Listener feedback (see :mod:`emusify.feedback`, :mod:`emusify.learner`) lives in the
 ``ListenerKeys`` methods the Runner inherits: digit keys correct the last window's mood, ``y``
 confirms it, ``n`` early in a song is a skip, and a model updated in the background is swapped in
 at the start of the next window.
@@ -18,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from emusify.config import Settings
-from emusify.errors import CameraError, ExitStatus, LibraryError
+from emusify.errors import ExitStatus, LibraryError
 from emusify.feedback import ListenerKeys, SkipWatch
 from emusify.policy import Policy
-from emusify.tally import Tally, WindowResult
-from emusify.ui import Status, action_for
+from emusify.tally import WindowResult
+from emusify.ui import Status
+from emusify.window import WindowReader
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,12 @@ class Devices:
     calibration: Any = None  # calibration.Calibration: the reference face (shot, tracker); optional
 
 
-class Runner(ListenerKeys):
+class Runner(WindowReader, ListenerKeys):
     """Runs windows and music until --cycles is reached, q is pressed or a stop is requested.
 
-    The listener's keys (mood digits, y, n as a skip) and the model swap are :class:`ListenerKeys`'
-    methods (emusify.feedback); the loop calls them at its hooks.
+    Reading one window (and the calibration shot) are :class:`WindowReader`'s methods
+    (emusify.window); the listener's keys (mood digits, y, n as a skip) and the model swap are
+    :class:`ListenerKeys`' methods (emusify.feedback); the loop calls them at its hooks.
     """
 
     def __init__(self, settings: Settings, devices: Devices, labels: Sequence[str], policy: Policy) -> None:
@@ -134,124 +137,6 @@ class Runner(ListenerKeys):
             self.request_stop(f"--cycles {self.settings.cycles} done")
             return
         self.wait(self.clock.now() + self.settings.every * 60.0)
-
-    # The window ---------------------------------------------------------------------------------
-
-    def watch(self) -> WindowResult:
-        """Open the source, analyse frames for one window, close it. The music goes on meanwhile."""
-        tally = Tally(self.labels, self.settings.min_confidence, self.settings.min_share,
-                      self.settings.min_face_frames)
-        spec = self.settings.source
-        try:
-            source = self.dev.open_source(spec)
-        except CameraError as exc:
-            if self.cycle == 0:
-                raise
-            log.warning("camera unavailable (%s); the music continues, retrying next cycle", exc)
-            return tally.result()
-        log.info("window %d: watching %s for %.0f s", self.cycle + 1, spec, self.settings.window)
-        self._begin_window()
-        self._seen = []
-        preview = self.dev.preview() if self.dev.preview else None
-        try:
-            with source:
-                self._read_window(source, tally, preview)
-        finally:
-            if preview is not None:
-                preview.close()
-        return tally.result()
-
-    def _read_window(self, source: Any, tally: Tally, preview: Any) -> None:
-        window, step = self.settings.window, 1.0 / self.settings.fps
-        first: float | None = None
-        next_sample = 0.0
-        while self.stop_reason is None:
-            self._tick()
-            try:
-                frame = source.read()
-            except CameraError as exc:
-                log.warning("camera stopped (%s); the window ends with %d frames", exc, tally.frames)
-                return
-            if frame is None:
-                self._ended_early(spec=self.settings.source, frames=tally.frames)
-                return
-            first = frame.timestamp if first is None else first
-            elapsed = frame.timestamp - first
-            if source.is_video:
-                if elapsed >= window:
-                    return
-                if elapsed + 1e-6 < next_sample:
-                    continue
-                while next_sample <= elapsed + 1e-6:
-                    next_sample += step
-            self._window_left = max(window - elapsed, 0.0)
-            self._analyse(frame, tally, preview)
-            self._show(watching=True)
-
-    def _ended_early(self, spec: str, frames: int) -> None:
-        if spec.strip().isdigit():
-            log.warning("the camera stopped delivering frames; the window ends with %d frames", frames)
-        else:
-            log.info("%s ended; the window ends with %d frames", spec, frames)
-
-    def _analyse(self, frame: Any, tally: Tally, preview: Any) -> None:
-        landmarks = self.dev.extractor.extract(frame.image)
-        if self.dev.feedback is not None:
-            self.dev.feedback.frame(landmarks)
-        probs = None
-        if landmarks is not None:
-            vector = self.dev.vectorize(landmarks)
-            probs = self.dev.predictor.predict(vector.reshape(1, -1))[0]
-            if self.dev.calibration is not None:
-                self._seen.append((vector, probs))
-        tally.add(probs)
-        if preview is not None:
-            shown = dict(zip(self.labels, map(float, probs))) if probs is not None else None
-            self._key(preview.show(frame.image, landmarks, shown))
-
-    # The reference face (emusify.calibration) ----------------------------------------------------
-
-    def calibration_shot(self) -> None:
-        """Before the first window, when needed: a few seconds of the relaxed face (s skips).
-
-        Not a window: nothing votes and the music does not change.
-
-        Raises:
-            CameraError: the source cannot be opened (as for the first window).
-        """
-        from emusify.calibration import take_shot
-
-        calibration = self.dev.calibration
-        if calibration is None or not calibration.needs_shot or self.stop_reason is not None:
-            return
-        source = self.dev.open_source(self.settings.source)
-        preview = self.dev.preview() if self.dev.preview else None
-        log.info("calibration shot: relax your face and look at the screen for %.0f s (s skips)",
-                 self.settings.calibrate_seconds)
-        try:
-            with source:
-                shot = take_shot(
-                    source, self.dev.extractor, self.dev.vectorize, self.settings.calibrate_seconds,
-                    self.settings.fps, keys=self.dev.ui.pressed if self.dev.ui else list,
-                    on_key=lambda key: self._act(action_for(key)), show=self._show_note,
-                    preview=preview, stopped=lambda: self.stop_reason is not None)
-        finally:
-            if preview is not None:
-                preview.close()
-        if self.stop_reason is None:
-            calibration.use_shot(shot, self.clock.now())
-
-    def _show_note(self, text: str) -> None:
-        if self.dev.ui is not None:
-            self.dev.ui.show(Status(None, 0.0, None, None, 0.0, None, self.paused, True, 0.0, note=text))
-
-    def _track_reference(self) -> None:
-        """After a window: its confident-neutral frames keep the reference current."""
-        if self.dev.calibration is None or not self._seen:
-            return
-        vectors, probs = zip(*self._seen)
-        self._seen = []
-        self.dev.calibration.after_window(vectors, probs, self.labels, self.clock.now())
 
     # The decision -------------------------------------------------------------------------------
 

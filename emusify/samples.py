@@ -19,7 +19,7 @@ AUGMENTATIONS = ("mirror", "jitter")
 
 
 class SessionLike(Protocol):
-    """What training needs of a recording (``emusify.dataset.Session`` fits)."""
+    """What training needs of a recording (``emusify.sessions.Session`` fits)."""
 
     emotion: str
     session_id: str

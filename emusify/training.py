@@ -9,15 +9,11 @@ on both sides of a split; augmented copies join the training side only.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import logging
-import platform
 import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -29,10 +25,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from emusify import __version__
 from emusify.errors import DatasetError
 from emusify.evaluation import metrics
 from emusify.model import Layout, Model
+from emusify.provenance import model_meta as model_meta
+from emusify.provenance import versions as versions
 from emusify.samples import Samples, calibrate, reference_info, with_neutral
 
 log = logging.getLogger(__name__)
@@ -285,14 +282,6 @@ def _fold_references(samples: Samples, labels: Sequence[str],
     return fit_predict
 
 
-def model_meta(samples: Samples, options: TrainOptions, seconds: float,
-               validation: dict[str, Any]) -> dict[str, Any]:
-    """What a model's sidecar says about its making: time, versions, training summary, validation."""
-    return {"created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "versions": versions(), "training": _summary(samples, options, seconds),
-            "validation": validation}
-
-
 def emotions_of(samples: Samples) -> list[str]:
     """The sorted emotions of ``samples``.
 
@@ -305,26 +294,3 @@ def emotions_of(samples: Samples) -> list[str]:
         raise DatasetError(f"need recordings of at least two emotions (have: {have}); "
                            "record more with collect.py")
     return labels
-
-
-def _summary(samples: Samples, options: TrainOptions, seconds: float) -> dict[str, Any]:
-    return {
-        "samples": len(samples.y),
-        "per_class": dict(sorted(Counter(samples.y.tolist()).items())),
-        "augmented": len(samples.aug_of),
-        "groups": len(np.unique(samples.split)),
-        "sessions": samples.sessions,
-        "options": dataclasses.asdict(options),
-        "seconds": round(seconds, 1),
-    }
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and the libraries that shaped the model."""
-    found = {"python": platform.python_version(), "emusify": __version__}
-    for name in ("numpy", "scikit-learn", "mediapipe"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "absent"
-    return found

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emusify import dataset
+from emusify import dataset, emrec
 from emusify.dataset import SessionWriter, load_sessions, read_session
 from emusify.errors import DatasetError
 from emusify.landmarks import Landmarks
@@ -53,7 +53,7 @@ def chunk_offsets(path: Path) -> list[int]:
     data, offsets, offset = path.read_bytes(), [], 0
     while offset < len(data):
         offsets.append(offset)
-        offset += dataset._FRAME.size + struct.unpack_from("<I", data, offset + 5)[0]
+        offset += emrec.FRAME.size + struct.unpack_from("<I", data, offset + 5)[0]
     return offsets
 
 
@@ -146,7 +146,7 @@ def test_damaged_or_pickled_chunk_is_not_loaded(tmp_path, caplog):
     np.savez(blob, face=np.array([{"evil": 1}], dtype=object))
     payload = blob.getvalue()
     with open(path, "ab") as f:
-        f.write(dataset._FRAME.pack(dataset.MAGIC, b"C", len(payload), zlib.crc32(payload)) + payload)
+        f.write(emrec.FRAME.pack(emrec.MAGIC, b"C", len(payload), zlib.crc32(payload)) + payload)
     with caplog.at_level(logging.WARNING):
         session = read_session(path)
     assert len(session) == 4 and session.torn

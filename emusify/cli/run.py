@@ -107,7 +107,8 @@ def command(args: argparse.Namespace) -> int:
         from emusify.camera import PreviewWindow
 
         PreviewWindow().close()  # no display: CameraError now rather than mid-window
-    from emusify.model import Model, Predictor
+    from emusify.model import Model
+    from emusify.predictor import Predictor
 
     model = Model.load(choose_model(settings, explicit=args.model is not None))
     policy = parse_policy(settings.policy, settings.keep_on_neutral, settings.fallback, model.labels)
@@ -218,7 +219,7 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
     from emusify.features import LAYOUT
     from emusify.feedback import Feedback
     from emusify.learner import Learner, update_model
-    from emusify.model import Predictor
+    from emusify.predictor import Predictor
     from emusify.runner import SystemClock
 
     devices.clock = devices.clock or SystemClock()

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import logging
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
 from emusify.cli.common import make_parser, run_main, settings_from
+from emusify.cli.evaluate import add_evaluate_arguments, evaluate
+from emusify.cli.figures import confusion_png, format_metrics, format_samples, reference_line, write_json
 from emusify.config import Settings
 from emusify.errors import DatasetError, ExitStatus, UsageError
-from emusify.model import backup_path, temp_beside
-
-log = logging.getLogger(__name__)
+from emusify.model import backup_path
 
 DESCRIPTION = """\
 Train the mood model on every recording under the data folder (made with collect.py): feature
@@ -38,7 +35,6 @@ examples:
   python train.py --evaluate photos/ --reference relaxed/ --moods angry,happy,neutral,sad
 """
 
-SESSION_LINES = 40  # more sessions than this: listed per group instead
 PRIOR_BELOW = 3  # --prior auto fine-tunes the starter while some emotion has fewer sessions than this
 
 
@@ -74,17 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=1500, metavar="N",
                    help="mini-batch updates per fit at most (default: 1500)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
-    p.add_argument("--evaluate", type=Path, metavar="DIR",
-                   help="instead of training: test the model on labelled images DIR/<label>/*")
-    p.add_argument("--label-map", metavar="MAP",
-                   help="with --evaluate: rename folders to model labels, e.g. anger=angry,happiness=happy")
-    p.add_argument("--reference", type=Path, metavar="REF",
-                   help="with --evaluate: a folder of images of the same person's relaxed face, used as "
-                        "run.py uses its calibration shot (default: what run.py has before a shot: the "
-                        "stored <data>/reference.json or the model's own reference; never the scored images)")
-    p.add_argument("--moods", metavar="LIST",
-                   help="with --evaluate: read only these moods, renormalized, as run.py does with the "
-                        "song folders, e.g. angry,happy,neutral,sad (default: all the model's moods)")
+    add_evaluate_arguments(p)
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the metrics as JSON to OUT")
     return p
 
@@ -105,10 +91,38 @@ def command(args: argparse.Namespace) -> int:
         return evaluate(args, settings)
     if args.reference is not None or args.moods is not None:
         raise UsageError("--reference and --moods work with --evaluate DIR only")
-    from emusify.dataset import load_sessions
+    return train_and_save(args, settings)
+
+
+def train_and_save(args: argparse.Namespace, settings: Settings) -> int:
+    """Train on the recordings, print the figures, save the model (and its confusion PNG, --json)."""
     from emusify.evaluation import save_confusion_png
+
+    model = fit_model(args, settings)
+    print(reference_line(model))
+    validation = model.meta["validation"]
+    print(format_metrics(validation))
+    model.save(settings.model)
+    print(f"model saved: {settings.model} (+ {settings.model.with_suffix('.json').name})")
+    if "confusion" in validation:
+        png = save_confusion_png(validation["confusion"], confusion_png(settings.model),
+                                 f"validation: {validation['scheme']}")
+        print(f"confusion matrix: {png}")
+    if args.json is not None:
+        write_json(args.json, {"training": model.meta["training"], "validation": validation,
+                               "reference": model.meta.get("reference")})
+    return ExitStatus.OK
+
+
+def fit_model(args: argparse.Namespace, settings: Settings) -> Any:
+    """The model trained (or fine-tuned from the starter) on every recording; prints the samples.
+
+    Raises:
+        DatasetError: no recordings, or none with usable samples.
+    """
     from emusify.features import LAYOUT
     from emusify.samples import samples_from_sessions
+    from emusify.sessions import backend_of_sessions, load_sessions
     from emusify.training import train
 
     options = options_from(args)
@@ -134,22 +148,8 @@ def command(args: argparse.Namespace) -> int:
                                  prior_name=str(settings.starter_model))
     else:
         model = train(samples, LAYOUT, options, progress=not args.quiet)
-    from emusify.dataset import backend_of_sessions
-
     model.meta["backend"] = backend_of_sessions(sessions)
-    print(reference_line(model))
-    validation = model.meta["validation"]
-    print(format_metrics(validation))
-    model.save(settings.model)
-    print(f"model saved: {settings.model} (+ {settings.model.with_suffix('.json').name})")
-    if "confusion" in validation:
-        png = save_confusion_png(validation["confusion"], confusion_png(settings.model),
-                                 f"validation: {validation['scheme']}")
-        print(f"confusion matrix: {png}")
-    if args.json is not None:
-        write_json(args.json, {"training": model.meta["training"], "validation": validation,
-                               "reference": model.meta.get("reference")})
-    return ExitStatus.OK
+    return model
 
 
 def options_from(args: argparse.Namespace) -> Any:
@@ -241,23 +241,6 @@ def choose_calibration(options: Any, samples: Any, prior: Any) -> Any:
     return dataclasses.replace(options, calibration="reference" if has_neutral else "none")
 
 
-def reference_line(model: Any) -> str:
-    """One line saying which reference face the model reads against, and where it came from."""
-    info = model.meta.get("reference", {})
-    if model.calibration == "none":
-        return "reference face: none (the model reads faces as they are)"
-    if model.calibration == "session-mean":
-        return "reference face: the running mean of your frames (session-mean)"
-    if info.get("source") == "prior":
-        return ("reference face: none of your own recorded, the starter's average relaxed face; run.py asks "
-                "for a calibration shot (record 'python collect.py neutral' and train again to build it in)")
-    if info.get("people", 0) > 1:
-        return (f"reference face: each person's neutral frames ({info['people']} people, "
-                f"{info['frames']} frames); new users start from their average")
-    return (f"reference face: your relaxed face, the median of {info.get('frames', 0)} neutral frames "
-            "of your recordings (run.py uses it until a newer calibration shot)")
-
-
 def _sessions_in(folder: Path, load_sessions: Any) -> list:
     if not Path(folder).is_dir():
         raise DatasetError(f"no recordings: {folder}/ does not exist; record faces with collect.py first")
@@ -265,115 +248,3 @@ def _sessions_in(folder: Path, load_sessions: Any) -> list:
     if not sessions:
         raise DatasetError(f"no recordings under {folder}/: record faces with collect.py first")
     return sessions
-
-
-def confusion_png(model: Path) -> Path:
-    """models/emusify.npz -> models/emusify.confusion.png."""
-    return Path(model).with_suffix(".confusion.png")
-
-
-def format_samples(sessions: list[dict[str, Any]]) -> str:
-    """Samples per emotion, then per recording session (per group when there are many)."""
-    per_class: Counter[str] = Counter()
-    for s in sessions:
-        per_class[s["emotion"]] += s["samples"]
-    lines = ["samples per emotion:"]
-    lines += [f"  {label:<12} {n:>7}" for label, n in sorted(per_class.items())]
-    lines.append(f"  {'total':<12} {sum(per_class.values()):>7}")
-    if len(sessions) <= SESSION_LINES:
-        lines.append(f"samples per recording session ({len(sessions)}):")
-        lines += [f"  {s['id']:<28} {s['emotion']:<10} group {s['group'] or '-':<16} {s['samples']:>6}"
-                  for s in sessions]
-    else:
-        groups: Counter[str] = Counter()
-        for s in sessions:
-            groups[str(s["group"] or "-")] += s["samples"]
-        lines.append(f"samples per group ({len(sessions)} sessions in {len(groups)} groups):")
-        lines += [f"  {g:<28} {n:>7}" for g, n in sorted(groups.items())]
-    return "\n".join(lines)
-
-
-def format_metrics(result: dict[str, Any]) -> str:
-    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix as text."""
-    head = f"validation: {result.get('scheme', 'none')}"
-    if "accuracy" not in result:
-        return "\n".join([head, "  no validation figures (see the warnings above)"])
-    lines = [head, f"  accuracy {result['accuracy']:.3f}   macro-F1 {result['macro_f1']:.3f}   "
-                   f"({result['n']} samples)",
-             f"  {'class':<12} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}"]
-    for label, c in result["per_class"].items():
-        lines.append(f"  {label:<12} {c['precision']:>9.3f} {c['recall']:>7.3f} {c['f1']:>6.3f} "
-                     f"{c['support']:>8}")
-    labels, matrix = result["confusion"]["labels"], result["confusion"]["matrix"]
-    width = max(7, *(len(x) + 1 for x in labels))
-    lines.append("confusion matrix (rows: true, columns: predicted):")
-    lines.append(" " * 14 + "".join(f"{x:>{width}}" for x in labels))
-    for label, row in zip(labels, matrix):
-        lines.append(f"  {label:<12}" + "".join(f"{v:>{width}}" for v in row))
-    return "\n".join(lines)
-
-
-def evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    """--evaluate DIR: the model on a labelled image folder, printed and optionally written as JSON.
-
-    The path run.py takes: the scored images never calibrate anything (see evaluate_folder).
-    """
-    from emusify.evaluation import check_moods, evaluate_folder, parse_label_map, reference_from_folder
-    from emusify.model import Model
-
-    label_map = parse_label_map(args.label_map)
-    path = settings.model
-    if args.model is None and not path.is_file() and settings.starter_model.is_file():
-        log.info("no model at %s: evaluating the starter model %s", path, settings.starter_model)
-        path = settings.starter_model
-    model = Model.load(path)
-    from emusify.landmarks import open_extractor
-
-    moods = None
-    if args.moods is not None:
-        moods = check_moods([m.strip() for m in args.moods.split(",") if m.strip()], model.labels)
-    with open_extractor(settings.backend, static=True) as extractor:
-        if args.reference is not None:
-            reference = reference_from_folder(args.reference, progress=not args.quiet, extractor=extractor)
-            origin = f"{reference.frames} face(s) in {args.reference}"
-        else:
-            reference, origin = run_py_reference(settings, model)
-        result = evaluate_folder(args.evaluate, model, label_map, reference=reference, moods=moods,
-                                 progress=not args.quiet, extractor=extractor)
-    result["model"] = str(path)
-    result["reference"]["from"] = origin
-    print(f"{args.evaluate}: {result['n_images']} images, faces found in {result['n_faces']}")
-    print(f"reference face: {origin if model.calibration != 'none' else 'none (an uncalibrated model)'}")
-    if result["skipped_labels"]:
-        print("left out (labels not read): "
-              + ", ".join(f"{k} ({v})" for k, v in sorted(result["skipped_labels"].items())))
-    print(format_metrics({**result, "scheme": f"{path.name} on {args.evaluate}"}))
-    if args.json is not None:
-        write_json(args.json, result)
-    return ExitStatus.OK
-
-
-def run_py_reference(settings: Settings, model: Any) -> tuple[Any, str]:
-    """The reference run.py has before a calibration shot: the newer of the stored one and the
-    model's own, else None (the model's reference_mean); and where it came from."""
-    from emusify.calibration import choose_reference, model_reference
-    from emusify.features import LAYOUT
-    from emusify.reference import load_reference
-
-    if model.calibration != "reference":
-        return None, "the model's reference_mean"
-    stored = load_reference(settings.reference_path, LAYOUT)
-    reference, why = choose_reference(stored, model_reference(model), settings.reference_path)
-    return reference, why
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_beside(path)
-    try:
-        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    print(f"metrics written: {path}")
