@@ -264,8 +264,10 @@ def main() -> None:
     parser.add_argument("--anchors", type=int, metavar="N", help="learn(anchors=N) (default: the product's)")
     parser.add_argument("--steps", type=int, metavar="N", help="fine_tune steps (default: the product's)")
     parser.add_argument("--alpha", type=float, metavar="A", help="fine_tune alpha (default: the product's)")
+    parser.add_argument("--learning-rate", type=float, metavar="R",
+                        help="fine_tune learning_rate (default: the product's)")
     args = parser.parse_args()
-    chosen = {k: getattr(args, k) for k in ("centre", "anchors", "steps", "alpha")}
+    chosen = {k: getattr(args, k) for k in ("centre", "anchors", "steps", "alpha", "learning_rate")}
     LEARN.update({k: v for k, v in chosen.items() if v is not None})
     dataset = DEV if args.dev else TCCED
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
