@@ -38,9 +38,9 @@ DEBOUNCE = 5.0  # seconds after the last correction before the update starts
 # (--dev --shot), never on tcced, which it reports (docs/results/corrections.md has the sweep). With
 # the relaxed-face starter and the shot, the earlier choice (alpha 100, Adam step 3e-3) lowered the
 # stream (0.62 -> 0.50 at 7 moods): Adam's first steps move every weight by about the step size
-# whatever the pull, so even 10 steps did harm. A step of 3e-4 with alpha 1000 was the only setting
-# tried that kept the stream at the starter's level while the later photos gained. 512 anchors beat
-# none; 2048 were about as good as 512 and slower (earlier sweep).
+# whatever the pull, so even 10 steps did harm. Alpha 1000 with a step of 3e-4 or 1e-4 were the only
+# settings tried that kept the stream at the starter's level while the later photos gained (3e-4 a
+# little more). 512 anchors beat none; 2048 were about as good as 512 and slower (earlier sweep).
 ANCHORS = 512  # distillation points that keep the starter's answers for moods not shown
 ALPHA = 1000.0  # L2-SP pull to the starter (train.py's fine-tuning uses 1.0 with recorded sessions)
 LEARNING_RATE = 3e-4  # Adam step (train.py's fine-tuning uses 3e-3 with recorded sessions)
