@@ -122,16 +122,10 @@ def test_feedback_rows_and_song_stats_read_back(tmp_path):
 
 
 def test_a_journal_from_before_feedback_opens_keeps_its_rows_and_gains_the_table(tmp_path):
-    path = tmp_path / "old.sqlite"
-    with sqlite3.connect(path) as db:  # the schema as it was before corrections existed
-        db.executescript("""
-            CREATE TABLE windows (time REAL NOT NULL, frames INTEGER NOT NULL, face_frames INTEGER NOT NULL,
-                votes TEXT NOT NULL, mood TEXT, share REAL NOT NULL, decision TEXT NOT NULL);
-            CREATE TABLE songs (time REAL NOT NULL, event TEXT NOT NULL, path TEXT NOT NULL,
-                title TEXT, artist TEXT, folder TEXT);
-            INSERT INTO windows VALUES (5.0, 72, 60, '{"sad": 40}', 'sad', 0.8, 'sad');
-            INSERT INTO songs VALUES (6.0, 'skip', '/s/x.ogg', 'x', NULL, 'sad');
-        """)
+    path = old_journal(tmp_path, """
+        INSERT INTO windows VALUES (5.0, 72, 60, '{"sad": 40}', 'sad', 0.8, 'sad');
+        INSERT INTO songs VALUES (6.0, 'skip', '/s/x.ogg', 'x', NULL, 'sad');
+    """)
     from emusify.journal import FeedbackRow
 
     with Journal(path) as journal:
@@ -145,17 +139,9 @@ def test_a_journal_from_before_feedback_opens_keeps_its_rows_and_gains_the_table
 
 
 def test_reference_events_are_journaled_and_an_older_journal_gains_the_table(tmp_path):
-    path = tmp_path / "old.sqlite"
-    db = sqlite3.connect(path)  # a journal written before the reference face existed
-    db.executescript("""
-        CREATE TABLE windows (time REAL NOT NULL, frames INTEGER NOT NULL, face_frames INTEGER NOT NULL,
-            votes TEXT NOT NULL, mood TEXT, share REAL NOT NULL, decision TEXT NOT NULL);
-        CREATE TABLE songs (time REAL NOT NULL, event TEXT NOT NULL, path TEXT NOT NULL,
-            title TEXT, artist TEXT, folder TEXT);
+    path = old_journal(tmp_path, """
         INSERT INTO windows VALUES (1.0, 10, 9, '{"happy": 9}', 'happy', 1.0, 'happy');
     """)
-    db.commit()
-    db.close()
     with Journal(path) as journal:
         assert journal.windows()[0].mood == "happy" and journal.references() == []
         journal.reference(5.0, "shot", "shot", 20, 0.0)
@@ -166,3 +152,18 @@ def test_reference_events_are_journaled_and_an_older_journal_gains_the_table(tmp
         events = journal.references()
     assert [(r.event, r.frames) for r in events] == [("shot", 20), ("updated", 12)]
     assert events[1].shift == pytest.approx(0.03) and journal.windows is not None
+
+
+def old_journal(tmp_path: Path, rows: str) -> Path:
+    """A journal as the first release wrote it (windows and songs only), holding ``rows``."""
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE windows (time REAL NOT NULL, frames INTEGER NOT NULL, face_frames INTEGER NOT NULL,
+            votes TEXT NOT NULL, mood TEXT, share REAL NOT NULL, decision TEXT NOT NULL);
+        CREATE TABLE songs (time REAL NOT NULL, event TEXT NOT NULL, path TEXT NOT NULL,
+            title TEXT, artist TEXT, folder TEXT);
+    """ + rows)
+    db.commit()
+    db.close()
+    return path

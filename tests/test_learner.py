@@ -56,6 +56,16 @@ def test_a_second_update_keeps_the_previous_model_as_backup(tmp_path):
     assert update.message() == "model updated from 1 correction(s) and 1 confirmation(s)"
 
 
+def record_with_a_correction(folder: Path, first: str, second: str) -> np.ndarray:
+    """Two collect.py recordings and an angry correction made against a stored offset (returned)."""
+    stored = np.full(LAYOUT.length, 0.25)
+    record(folder, first, range(4))
+    record(folder, second, range(4, 8))
+    record(folder, "angry", range(8, 10), {"kind": "correction", "read": "sad", "offset": stored.tolist()},
+           group="run-c")
+    return stored
+
+
 def offsets_by_emotion(folder: Path) -> tuple[dict, np.ndarray, np.ndarray]:
     sessions = load_sessions(folder)
     X = np.stack([face_vector(lm) for s in sessions for lm in s.landmarks()])
@@ -65,11 +75,7 @@ def offsets_by_emotion(folder: Path) -> tuple[dict, np.ndarray, np.ndarray]:
 
 
 def test_recordings_from_collect_are_centred_on_the_relaxed_face_and_corrections_on_theirs(tmp_path):
-    stored = np.full(LAYOUT.length, 0.25)
-    record(tmp_path, "happy", range(4))
-    record(tmp_path, "neutral", range(4, 8))
-    record(tmp_path, "angry", range(8, 10), {"kind": "correction", "read": "sad", "offset": stored.tolist()},
-           group="run-c")
+    stored = record_with_a_correction(tmp_path, "happy", "neutral")
     by_emotion, X, y = offsets_by_emotion(tmp_path)
     relaxed = reference_from_vectors(X[y == "neutral"])
     np.testing.assert_allclose(by_emotion["angry"], stored)
@@ -78,11 +84,7 @@ def test_recordings_from_collect_are_centred_on_the_relaxed_face_and_corrections
 
 
 def test_without_neutral_recordings_the_reference_run_py_used_centres_them(tmp_path):
-    stored = np.full(LAYOUT.length, 0.25)
-    record(tmp_path, "happy", range(4))
-    record(tmp_path, "sad", range(4, 8))
-    record(tmp_path, "angry", range(8, 10), {"kind": "correction", "read": "sad", "offset": stored.tolist()},
-           group="run-c")
+    stored = record_with_a_correction(tmp_path, "happy", "sad")
     by_emotion, _, _ = offsets_by_emotion(tmp_path)
     for mood in ("angry", "happy", "sad"):  # not the starter's average face
         np.testing.assert_allclose(by_emotion[mood], stored)
