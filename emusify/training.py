@@ -30,7 +30,7 @@ from emusify.evaluation import metrics
 from emusify.model import Layout, Model
 from emusify.provenance import model_meta as model_meta
 from emusify.provenance import versions as versions
-from emusify.samples import Samples, calibrate, reference_info, with_neutral
+from emusify.samples import NEUTRAL, Samples, calibrate, reference_info, with_neutral
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,8 @@ def cross_validate(samples: Samples, labels: Sequence[str], options: TrainOption
     """Out-of-fold predictions over the grouped splits, summed up by :func:`metrics`.
 
     ``fit_predict(train_rows, test_rows)`` fits on the training rows (and their augmented copies)
-    and returns the test rows' labels; by default :func:`fit_pipeline` does the fitting.
+    and returns the test rows' labels, None for a row it must not score (a held-out person's
+    calibration shot); by default :func:`fit_pipeline` does the fitting.
     """
     scheme, splits, notes = make_splits(samples, options.folds, options.seed)
     for note in notes:
@@ -213,9 +214,12 @@ def cross_validate(samples: Samples, labels: Sequence[str], options: TrainOption
             if fit_predict is None:
                 pipe = fit_pipeline(*training_side(samples, train), labels, options, bar)
                 guess += pipe.predict(samples.X[test]).tolist()
-            else:
-                guess += list(fit_predict(train, test))
-            truth += samples.y[test].tolist()
+                truth += samples.y[test].tolist()
+            else:  # None: a row it did not score (a held-out person's calibration shot)
+                pairs = [(t, g) for t, g in zip(samples.y[test].tolist(), fit_predict(train, test))
+                         if g is not None]
+                truth += [t for t, _ in pairs]
+                guess += [g for _, g in pairs]
     result.update(metrics(truth, guess, labels) if truth else {})
     return result
 
@@ -269,17 +273,34 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
 
 def _fold_references(samples: Samples, labels: Sequence[str],
                      options: TrainOptions) -> Callable[[np.ndarray, np.ndarray], list]:
-    """Validation that never makes a reference from the rows it scores, where it can help it: each
-    person's reference comes from their neutral rows on the fold's training side (a person held
-    out entirely is centred on their own neutral rows, as run.py's calibration shot would)."""
+    """Validation that never makes a reference from the rows it scores: each person's reference
+    comes from their neutral rows on the fold's training side; a person held out entirely gives
+    the first half of their neutral rows as a calibration shot, and those rows are not scored
+    (None), as run.py never scores its shot."""
     def fit_predict(train: np.ndarray, test: np.ndarray) -> list:
         fit = np.zeros(len(samples.y), bool)
         fit[train] = True
-        centred, _ = calibrate(samples, "reference", options.missing, fit_rows=fit)
+        shot = _shot_rows(samples, fit, test)
+        centred, _ = calibrate(samples, "reference", options.missing, fit_rows=fit | shot)
         pipe = fit_pipeline(*training_side(centred, train), labels, options)
-        return pipe.predict(centred.X[test]).tolist()
+        guess = pipe.predict(centred.X[test]).tolist()
+        return [None if shot[i] else g for i, g in zip(test, guess)]
 
     return fit_predict
+
+
+def _shot_rows(samples: Samples, fit: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """The first half (at least one) of the neutral test rows of each person with no neutral row in
+    ``fit``: the calibration shot a held-out person gives."""
+    shot = np.zeros(len(samples.y), bool)
+    neutral = samples.y == NEUTRAL
+    for unit in np.unique(samples.unit[test]):
+        rows = samples.unit == unit
+        if (rows & neutral & fit).any():
+            continue
+        candidates = np.intersect1d(np.flatnonzero(rows & neutral), test)
+        shot[candidates[: (len(candidates) + 1) // 2]] = True
+    return shot
 
 
 def emotions_of(samples: Samples) -> list[str]:

@@ -317,6 +317,15 @@ def test_reference_training_reads_a_new_person_from_their_relaxed_face():
     assert (uncalibrated == truth).mean() < (guess == truth).mean() - 0.2
 
 
+def test_reference_validation_never_scores_a_held_out_persons_calibration_shot():
+    sessions = recordings(5, per=20, signal=1.0, person=6.0, seed=3)  # 5 people, 4 moods, 20 rows each
+    options = dataclasses.replace(FAST, folds=5, calibration="reference")
+    validation = train(samples(sessions), LAYOUT, options, progress=False).meta["validation"]
+    # each person is held out once and gives 10 of their 20 neutral rows as the shot, never scored
+    assert validation["n"] == 5 * 4 * 20 - 5 * 10
+    assert validation["per_class"]["neutral"]["support"] == 5 * 10
+
+
 def test_evaluate_never_calibrates_on_the_scored_images(tmp_path):
     sessions = recordings(4, per=20, signal=3.0, person=0.0, seed=2)
     model = train(samples(sessions), LAYOUT, dataclasses.replace(FAST, calibration="reference"),
