@@ -217,11 +217,21 @@ class Learner:
         Returns False when it was still running at the timeout (the daemon thread then dies with
         the program; the model file is written atomically, so the old one stays whole).
         """
+        deadline = self.clock.now() + timeout
         if self._due is not None:
             log.info("learning from your last corrections before quitting (Ctrl-C skips it)")
-            self._due = self.clock.now()
-            self.poll()
-        return self._idle.wait(timeout)
+        while self._due is not None or self._running:  # a press during a running update waits
+            if self._due is not None:                  # for it, then runs its own update
+                self._due = min(self._due, self.clock.now())
+                self.poll()
+            left = deadline - self.clock.now()
+            if left <= 0 or not self._idle.wait(left):
+                return False
+        return True
+
+    def _done(self) -> None:
+        self._running = False
+        self._idle.set()
 
     def _run(self) -> None:
         try:
@@ -230,12 +240,11 @@ class Learner:
             self.failures += 1
             log.warning("the model could not be updated (%s); the current model stays",
                         str(exc) or type(exc).__name__)
+            self._done()
             return
-        finally:
-            self._running = False
-            self._idle.set()
-        with self._lock:
+        with self._lock:  # handed over before finish() can see the learner idle
             self._ready = update
         self.updates += 1
+        self._done()
         log.info("%s in %.1f s (%d samples); it is used from the next window",
                  update.message(), update.seconds, update.samples)

@@ -220,6 +220,31 @@ def test_a_pending_update_runs_at_quit_instead_of_being_lost():
     assert runs == [clock.start] and learner.take().model == "m"
 
 
+def test_a_correction_pressed_while_an_update_runs_is_learned_at_quit_too():
+    import threading
+
+    clock, runs, threads = FakeClock(), [], []
+    release = threading.Event()
+
+    def work():
+        runs.append(len(runs))
+        if len(runs) == 1:
+            release.wait(5)  # the first update is still running when the key and the quit come
+        return Update(f"m{len(runs)}", len(runs), 0, 5, 0.0)
+
+    def start(run):
+        threads.append(threading.Thread(target=run, daemon=True))
+        threads[-1].start()
+
+    learner = Learner(work, clock, delay=0, start=start)
+    learner.poke()
+    learner.poll()  # update 1 starts and blocks
+    learner.poke()  # a second correction arrives meanwhile
+    threading.Timer(0.05, release.set).start()
+    assert learner.finish(timeout=5) is True
+    assert runs == [0, 1] and learner.take().model == "m2"
+
+
 class KeyInPreview:
     """A preview window where ``key`` is typed while the ``at``-th frame is shown."""
 
