@@ -60,8 +60,12 @@ def _draw(windows: Sequence[WindowRow], songs: Sequence[SongRow], out: Path, tit
                                       layout="constrained")
     try:
         colours = _colours(windows, songs)
-        _moods(top, windows, colours)
-        _corrections(top, windows, colours, feedback)
+        rows = _rows(windows, colours, feedback)
+        _moods(top, windows, colours, rows)
+        _corrections(top, feedback, rows)
+        if windows:
+            top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                       title="size: share\nof votes", title_fontsize=8)
         _timeline(bottom, songs, windows, colours)
         started = _plural(_count(songs, "start"), "song")
         top.set_title(f"{title}: {_plural(len(windows), 'window')}, {started} started")
@@ -87,10 +91,16 @@ def _colours(windows: Sequence[WindowRow], songs: Sequence[SongRow]) -> dict[str
     return {n: COLOURS.get(n) or next(others, "#333333") for n in sorted(names)}
 
 
-def _moods(ax: Any, windows: Sequence[WindowRow], colours: dict[str, str]) -> None:
+def _rows(windows: Sequence[WindowRow], colours: dict[str, str],
+          feedback: Sequence[FeedbackRow]) -> list[str]:
+    """The mood rows: unsure, then every mood a window read or voted for or a correction gave."""
+    corrected = {f.corrected for f in feedback if f.kind == "correction" and f.corrected}
+    used = {m for m in colours if any(w.mood == m or w.votes.get(m) for w in windows)}
+    return [UNSURE] + sorted(used | corrected)
+
+
+def _moods(ax: Any, windows: Sequence[WindowRow], colours: dict[str, str], rows: list[str]) -> None:
     """One marker per window on its mood's row; size by share, grey x for unsure."""
-    rows = [m for m in sorted(colours) if any(w.mood == m or w.votes.get(m) for w in windows)]
-    rows = [UNSURE] + rows
     y = {name: i for i, name in enumerate(rows)}
     if len(windows) > 1:
         ax.step([_dt(w.time) for w in windows], [y[w.mood or UNSURE] for w in windows], where="post",
@@ -110,24 +120,17 @@ def _moods(ax: Any, windows: Sequence[WindowRow], colours: dict[str, str]) -> No
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_ylabel("mood of the window")
     ax.grid(axis="x", alpha=0.3)
-    if windows:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="size: share\nof votes",
-                  title_fontsize=8)
-    else:
+    if not windows:
         ax.text(0.5, 0.5, "no camera windows journaled yet", transform=ax.transAxes, ha="center")
 
 
-def _corrections(ax: Any, windows: Sequence[WindowRow], colours: dict[str, str],
-                 feedback: Sequence[FeedbackRow]) -> None:
-    """A star on the mood the listener gave, at the corrected window's time (rows as in _moods)."""
-    rows = [UNSURE] + [m for m in sorted(colours) if any(w.mood == m or w.votes.get(m) for w in windows)]
+def _corrections(ax: Any, feedback: Sequence[FeedbackRow], rows: list[str]) -> None:
+    """A star on the mood the listener gave, at the corrected window's time."""
     marks = [(f.window_time, rows.index(f.corrected)) for f in feedback
              if f.kind == "correction" and f.corrected in rows and f.window_time is not None]
     if marks:
         ax.scatter([_dt(t) for t, _ in marks], [i for _, i in marks], marker="*", s=160, facecolor="none",
                    edgecolor="black", linewidth=1.0, zorder=4, label="your correction")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="size: share\nof votes",
-                  title_fontsize=8)
 
 
 def _timeline(ax: Any, songs: Sequence[SongRow], windows: Sequence[WindowRow],

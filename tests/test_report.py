@@ -96,7 +96,7 @@ def test_corrections_are_starred_on_the_mood_chart(tmp_path, monkeypatch):
     from emusify.journal import FeedbackRow
 
     starred = []
-    monkeypatch.setattr(report, "_corrections", lambda ax, w, c, feedback: starred.extend(feedback))
+    monkeypatch.setattr(report, "_corrections", lambda ax, feedback, rows: starred.extend(feedback))
     with Journal(tmp_path / "j.sqlite") as journal:
         fill(journal)
         journal.feedback(FeedbackRow(1_763_800_400.0, 1_763_800_318.0, "sad", "happy", "correction", 64))
@@ -105,3 +105,17 @@ def test_corrections_are_starred_on_the_mood_chart(tmp_path, monkeypatch):
     monkeypatch.undo()
     with Journal(tmp_path / "j.sqlite") as journal:  # and the real drawing copes with them
         assert draw_report(journal, tmp_path / "r2.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_correction_to_a_mood_no_window_read_still_gets_its_row(tmp_path, monkeypatch):
+    from emusify import report
+    from emusify.journal import FeedbackRow
+
+    seen = []
+    monkeypatch.setattr(report, "_corrections", lambda ax, feedback, rows: seen.append(rows))
+    with Journal(tmp_path / "j.sqlite") as journal:
+        fill(journal)
+        assert not any(w.mood == "surprise" or w.votes.get("surprise") for w in journal.windows())
+        journal.feedback(FeedbackRow(1_763_800_400.0, 1_763_800_318.0, "sad", "surprise", "correction", 64))
+        draw_report(journal, tmp_path / "r.png")
+    assert "surprise" in seen[0]  # the most telling correction: a mood the model never read
