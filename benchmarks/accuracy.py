@@ -4,7 +4,7 @@
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py               # 1-5 minutes on 2 shared cores
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --skip-personal --skip-windows   # a quicker part
 
-Every figure is what emusify.model.Predictor (run.py's reader) answers, with the reference run.py
+Every figure is what emusify.reading.model.Predictor (run.py's reader) answers, with the reference run.py
 would have, and never a reference taken from the images it scores:
 - desk, new user: the starter rebuilt without the person (benchmarks/starter.py's recipe, the
   product's own calibrate/fit code), reference = reference_from_vectors of two of the person's
@@ -39,12 +39,13 @@ from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED, Faces, 
 from sklearn.exceptions import ConvergenceWarning
 from starter import BACKENDS, OPTIONS, fit_only, starter_samples
 
-from emusify.features import LAYOUT
-from emusify.landmarks import Landmarks
-from emusify.model import Model, Predictor
-from emusify.reference import reference_from_vectors
-from emusify.samples import Samples, subset
-from emusify.training import TrainOptions
+from emusify.reading.model import Model
+from emusify.reading.predictor import Predictor
+from emusify.reading.samples import Samples, subset
+from emusify.reading.training import TrainOptions
+from emusify.sensing.features import LAYOUT
+from emusify.sensing.landmarks import Landmarks
+from emusify.sensing.reference import reference_from_vectors
 
 MOODS = {7: SEVEN, 4: FOUR}
 ROWS = ("taiwanese_tcced, report performers (7)", "taiwanese_tcced, all 14 performers",
@@ -124,7 +125,7 @@ def faces_landmarks(backend: str = "holistic") -> dict[tuple[str, str], Landmark
 
 def record(data: Path, mine: Faces, lms: dict) -> None:
     """The performer's training images as collect.py recordings: one run per elicitation type."""
-    from emusify.dataset import SessionWriter
+    from emusify.storage.dataset import SessionWriter
 
     calib = np.flatnonzero(mine.calib)
     run_of = {i: ("1", "2")[k] for k, i in enumerate(calib)}  # one calibration neutral per run

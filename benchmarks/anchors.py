@@ -13,7 +13,7 @@ Per test person, "desk" subtracts the median of two of their neutral images (the
 never scored); "first" subtracts the training people's mean reference (no calibration).
 7 moods, and 4 (angry, happy, neutral, sad) read from the same 7-mood network restricted to those
 moods and renormalized (as run.py does), scored on faces of those four.
-The network is train.py's (emusify.training.fit_pipeline with the TrainOptions defaults unless a
+The network is train.py's (emusify.reading.training.fit_pipeline with the TrainOptions defaults unless a
 row says otherwise).
 """
 
@@ -32,9 +32,9 @@ from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED, Faces, 
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GroupKFold
 
-from emusify import features
-from emusify.landmarks import Landmarks
-from emusify.training import TrainOptions, fit_pipeline
+from emusify.reading.training import TrainOptions, fit_pipeline
+from emusify.sensing import features
+from emusify.sensing.landmarks import Landmarks
 
 
 def aligned_points(dataset: str) -> np.ndarray:
@@ -226,7 +226,8 @@ def product_dev(faces: Faces, only: str | None) -> None:
               + " |", flush=True)
 
 
-PERSONAL_VARIANTS = {  # train.py flags, and fine-tuning settings (emusify.finetune.fine_tune's defaults)
+# train.py flags, and fine-tuning settings (emusify.reading.finetune.fine_tune's defaults)
+PERSONAL_VARIANTS = {
     "train.py defaults": ((), None),
     "--prior none": (("--prior", "none"), None),
     "fine-tune alpha 0.3": ((), {"alpha": 0.3}),
@@ -240,7 +241,7 @@ def personal_dev(faces: Faces, only: str | None) -> None:
     """The personal protocol on the development performers (priors built without the report performers)."""
     from accuracy import Starters, personal
 
-    from emusify import finetune
+    from emusify.reading import finetune
 
     starters, report = Starters(), tuple(f"{TCCED}:{p}" for p in REPORT_PERFORMERS)
     defaults = finetune.fine_tune.__defaults__

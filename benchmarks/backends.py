@@ -34,7 +34,7 @@ from faces import Faces, load_faces
 from sklearn.exceptions import ConvergenceWarning
 from starter import BACKENDS
 
-from emusify.model import Model
+from emusify.reading.model import Model
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("taiwanese_tcced", "jaffe", "ckplus48")

@@ -12,7 +12,7 @@ FRAMES frames to the product's Predictor (no calibration shot: the starter's ref
 the user's reference, and not streamed). The window's mood is
 the majority of its frames' top moods over the moods read (7, or the demo library's 4). A simulated
 listener corrects every wrong window: its landmarks become a correction recording (with the
-Predictor's offset, as run.py stores it) and the model is updated with emusify.learner.learn (what
+Predictor's offset, as run.py stores it) and the model is updated with emusify.reading.learner.learn (what
 run.py's background update runs) and swapped in for the next window.
 
 Reported, as the mean over performers:
@@ -43,18 +43,19 @@ import numpy as np
 from extract import load_cache
 from starter import SEVEN, fit_only, starter_samples
 
-from emusify.features import LAYOUT, face_vector
-from emusify.finetune import train_from_prior
-from emusify.landmarks import Landmarks
-from emusify.learner import learn
-from emusify.model import Model, Predictor
-from emusify.reference import reference_from_vectors
-from emusify.samples import Samples, samples_from_sessions, subset
-from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
+from emusify.reading.finetune import train_from_prior
+from emusify.reading.learner import learn
+from emusify.reading.model import Model
+from emusify.reading.predictor import Predictor
+from emusify.reading.samples import Samples, samples_from_sessions, subset
+from emusify.reading.training import TrainOptions, fit_pipeline, model_from_pipeline
+from emusify.sensing.features import LAYOUT, face_vector
+from emusify.sensing.landmarks import Landmarks
+from emusify.sensing.reference import reference_from_vectors
 
 TCCED = "taiwanese_tcced"
 DEV = "jaffe"  # --dev: settings are chosen here (images of each person split in two), never on tcced
-LEARN: dict[str, Any] = {}  # keyword arguments of emusify.learner.learn (--centre, --anchors)
+LEARN: dict[str, Any] = {}  # keyword arguments of emusify.reading.learner.learn (--centre, --anchors)
 FOUR = ("angry", "happy", "neutral", "sad")
 FRAMES = 18  # frames per image: a still face held for 4.5 s at run.py's 4 fps
 KS = (0, 1, 2, 4, 8)
@@ -71,7 +72,7 @@ class Face(NamedTuple):
 
 
 class Recording:
-    """A list of faces shaped like a recording (emusify.dataset.Session), with run.py's header."""
+    """A list of faces shaped like a recording (emusify.storage.dataset.Session), with run.py's header."""
 
     def __init__(self, faces: list[Face], emotion: str, sid: str, group: str, header: dict | None = None):
         self.faces, self.emotion, self.session_id, self.group = faces, emotion, sid, group
@@ -293,7 +294,7 @@ def main() -> None:
     assert last_starter is not None
     every = [f for p in names for f in people[p]]
     median, alone, during = update_time(last_starter, every)
-    print(f"\nupdate with {UPDATE_SAMPLES} corrected samples (emusify.learner.learn): "
+    print(f"\nupdate with {UPDATE_SAMPLES} corrected samples (emusify.reading.learner.learn): "
           f"median {median:.2f} s wall of 3")
     print(f"a 72-frame window's prediction work: {alone:.2f} s alone, {during:.2f} s during an update")
     print(f"\n{time.monotonic() - started:.0f} s in all")

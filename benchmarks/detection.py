@@ -35,9 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emusify.camera import read_image  # noqa: E402
-from emusify.features import face_vector  # noqa: E402
-from emusify.landmarks import available, open_extractor  # noqa: E402
+from emusify.sensing.camera import read_image  # noqa: E402
+from emusify.sensing.features import face_vector  # noqa: E402
+from emusify.sensing.landmarks import available, open_extractor  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 VIDEOS = ["liveportrait_driving_d9", "liveportrait_driving_d13", "liveportrait_driving_d18"]
@@ -191,8 +191,8 @@ def _agreement(runs: dict, model) -> dict:
 def _labels(vectors: list, model) -> list:
     from emusify.cli.run import moods_to_read
     from emusify.config import discover_emotions
-    from emusify.model import Predictor
-    from emusify.policy import parse_policy
+    from emusify.music.policy import parse_policy
+    from emusify.reading.predictor import Predictor
 
     moods = moods_to_read(model.labels, discover_emotions(ROOT / "songs"), parse_policy("match"))
     predictor = Predictor(model, labels=moods)  # as run.py reads it with the demo library
@@ -246,7 +246,7 @@ def run_sets(per_set: int) -> None:
 def load_model():
     if not MODEL.is_file():
         return None
-    from emusify.model import Model
+    from emusify.reading.model import Model
 
     return Model.load(MODEL)
 

@@ -118,7 +118,7 @@ def main() -> None:
                         help="landmark backend (default: auto, holistic where it is installed)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from emusify.landmarks import open_extractor, resolve_backend  # slow import: mediapipe
+    from emusify.sensing.landmarks import open_extractor, resolve_backend  # slow import: mediapipe
 
     backend = resolve_backend(args.backend)
     missing = [d for d in args.sets or SETS if not (DATA / d).is_dir()]

@@ -10,8 +10,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 from extract import CACHE, SETS, load_cache
 
-from emusify import features
-from emusify.landmarks import Landmarks
+from emusify.sensing import features
+from emusify.sensing.landmarks import Landmarks
 
 SEVEN = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 FOUR = ("angry", "happy", "neutral", "sad")

@@ -49,10 +49,11 @@ def frame_cost(model_path: Path, frames: int, backend: str) -> float:
     import cv2
     import numpy as np
 
-    from emusify.camera import open_source
-    from emusify.features import face_vector
-    from emusify.landmarks import open_extractor
-    from emusify.model import Model, Predictor
+    from emusify.reading.model import Model
+    from emusify.reading.predictor import Predictor
+    from emusify.sensing.camera import open_source
+    from emusify.sensing.features import face_vector
+    from emusify.sensing.landmarks import open_extractor
 
     predictor = Predictor(Model.load(model_path))
     images = []
@@ -97,8 +98,8 @@ def pick_model(tmp: Path) -> Path:
     except ModelError:
         import numpy as np
 
-        from emusify.features import LAYOUT
-        from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
+        from emusify.reading.training import TrainOptions, fit_pipeline, model_from_pipeline
+        from emusify.sensing.features import LAYOUT
 
         labels = ("angry", "happy", "neutral", "sad")
         rng = np.random.default_rng(0)
@@ -114,9 +115,10 @@ def cycle_cpu(model_path: Path, idle_seconds: float, backend: str) -> float:
     """CPU of one window and of an idle wait with the real Runner, extrapolated to the default cycle."""
     from emusify.cli.run import choose_model, open_devices, open_library
     from emusify.config import Settings, load_settings
-    from emusify.model import Model, Predictor
-    from emusify.policy import parse_policy
-    from emusify.runner import Runner
+    from emusify.desk.runner import Runner
+    from emusify.music.policy import parse_policy
+    from emusify.reading.model import Model
+    from emusify.reading.predictor import Predictor
 
     start_cpu, start_wall = cpu(), time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
@@ -222,7 +224,7 @@ def main() -> None:
     os.chdir(ROOT)
     if not VIDEO.is_file():
         sys.exit(f"error: {VIDEO} not found: the benchmark needs ../shared/data")
-    from emusify.landmarks import available
+    from emusify.sensing.landmarks import available
 
     backends = args.backends or list(available())
     rows: dict[str, dict[str, str]] = {}

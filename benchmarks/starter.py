@@ -3,7 +3,7 @@
     python benchmarks/extract.py     # once: landmarks of ../shared/data into .cache/ (about 4 minutes)
     python benchmarks/starter.py     # about 2 minutes on 2 cores; or: make starter
 
-The model is trained with Emusify's own training code (emusify.training.train), so its file, its
+The model is trained with Emusify's own training code (emusify.reading.training.train), so its file, its
 validation (grouped by person: nobody is on both sides of a split) and its sidecar are exactly what
 train.py produces for a user. Only landmarks go into it; the images stay in ../shared/data.
 Every face is read as its deviation from the person's relaxed (neutral) face ("reference"
@@ -33,12 +33,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 from extract import SETS, load_cache
 
-from emusify.evaluation import save_confusion_png
-from emusify.features import LAYOUT
-from emusify.landmarks import Landmarks
-from emusify.model import Model
-from emusify.samples import Samples, calibrate, samples_from_sessions
-from emusify.training import (
+from emusify.reading.evaluation import save_confusion_png
+from emusify.reading.model import Model
+from emusify.reading.samples import Samples, calibrate, samples_from_sessions
+from emusify.reading.training import (
     TrainOptions,
     emotions_of,
     fit_pipeline,
@@ -46,6 +44,8 @@ from emusify.training import (
     train,
     training_side,
 )
+from emusify.sensing.features import LAYOUT
+from emusify.sensing.landmarks import Landmarks
 
 ROOT = Path(__file__).resolve().parents[1]
 SEVEN = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")

@@ -16,10 +16,10 @@ import time
 import numpy as np
 from extract import SETS, load_cache
 
-from emusify import features
-from emusify.landmarks import Landmarks
-from emusify.samples import Samples
-from emusify.training import TrainOptions, train
+from emusify.reading.samples import Samples
+from emusify.reading.training import TrainOptions, train
+from emusify.sensing import features
+from emusify.sensing.landmarks import Landmarks
 
 N = 10_000
 

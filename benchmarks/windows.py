@@ -9,7 +9,7 @@ per mood (other frame orders and noise). A window is what run.py analyses in one
 that mood (taiwanese_tcced: about 5, jaffe: 3; neutral: the one left after the shot), each frame
 with fresh landmark noise (features.jitter, SIGMA inter-ocular distances: a face held still in
 front of a webcam, not a second expression; SIGMAS[1] shows the sensitivity).
-Every frame goes through Predictor(labels=the 4 moods) and emusify.tally.Tally, as in run.py.
+Every frame goes through Predictor(labels=the 4 moods) and emusify.reading.tally.Tally, as in run.py.
 coverage = share of windows that commit to a mood; precision = share of committed windows that are
 right. min_confidence and min_share are chosen on the DEVELOPMENT people (taiwanese_tcced development
 performers and jaffe) by a rule fixed in advance (RULE), then reported on the report performers.
@@ -32,12 +32,13 @@ from extract import CACHE, DATA
 from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, TCCED, Faces, load_faces
 from sklearn.exceptions import ConvergenceWarning
 
-from emusify import features
 from emusify.config import Settings
-from emusify.landmarks import Landmarks
-from emusify.model import Model, Predictor
-from emusify.reference import ReferenceTracker, make_reference, reference_from_vectors
-from emusify.tally import Tally
+from emusify.reading.model import Model
+from emusify.reading.predictor import Predictor
+from emusify.reading.tally import Tally
+from emusify.sensing import features
+from emusify.sensing.landmarks import Landmarks
+from emusify.sensing.reference import ReferenceTracker, make_reference, reference_from_vectors
 
 # Frame-to-frame landmark noise (inter-ocular distances): 0.005 moves the face vector between two
 # frames as much as the stillest quarter of consecutive frames (4 fps) of the face videos; 0.01 as
@@ -120,8 +121,8 @@ def video_landmarks() -> dict[str, list]:
 
 
 def extract_videos(path: Path) -> None:
-    from emusify.camera import VideoSource
-    from emusify.landmarks import LandmarkExtractor
+    from emusify.sensing.camera import VideoSource
+    from emusify.sensing.landmarks import LandmarkExtractor
 
     step, rows = 1.0 / Settings().fps, {"clip": [], "face": [], "size": []}
     with LandmarkExtractor(static=False) as extractor:

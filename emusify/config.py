@@ -18,7 +18,7 @@ from emusify.errors import UsageError
 
 SECTION = "emusify"
 POLICIES = ("match", "uplift")
-BACKENDS = ("auto", "holistic", "tasks")  # the same names as emusify.landmarks.BACKENDS
+BACKENDS = ("auto", "holistic", "tasks")  # the same names as emusify.sensing.landmarks.BACKENDS
 
 
 @dataclass(frozen=True)

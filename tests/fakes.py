@@ -150,7 +150,7 @@ class FakePredictor:
 
     def __init__(self) -> None:
         self.rows = 0
-        self.reference: np.ndarray | None = None  # what emusify.calibration sets
+        self.reference: np.ndarray | None = None  # what emusify.sensing.calibration sets
 
     def predict(self, vectors: np.ndarray) -> np.ndarray:
         self.rows += len(vectors)

@@ -12,10 +12,10 @@ import pytest
 
 from emusify.cli import collect, run, train
 from emusify.config import load_settings
-from emusify.dataset import SessionWriter, backend_of_sessions, read_session
 from emusify.errors import ExitStatus, LandmarkError, UsageError
-from emusify.features import LAYOUT
-from emusify.landmarks import Landmarks, backend_of, resolve_backend
+from emusify.sensing.features import LAYOUT
+from emusify.sensing.landmarks import Landmarks, backend_of, resolve_backend
+from emusify.storage.dataset import SessionWriter, backend_of_sessions, read_session
 
 
 def test_auto_takes_holistic_where_solutions_import_and_tasks_elsewhere() -> None:

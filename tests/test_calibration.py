@@ -1,4 +1,5 @@
-"""Which reference face run.py starts from, and the shot over a source of stills (emusify.calibration)."""
+"""Which reference face run.py starts from, and the shot over a source of stills
+(emusify.sensing.calibration)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from emusify.calibration import Calibration, model_reference, take_shot
-from emusify.reference import Reference, load_reference, save_reference
+from emusify.sensing.calibration import Calibration, model_reference, take_shot
+from emusify.sensing.reference import Reference, load_reference, save_reference
 from tests.fakes import FakeClock, FakeExtractor, FakeJournal, FakePredictor, FakeSources, fake_vectorize
 
 LAYOUT = ("fake", 3)

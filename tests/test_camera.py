@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from emusify import camera
-from emusify.camera import (
+from emusify.errors import CameraError
+from emusify.sensing import camera
+from emusify.sensing.camera import (
     ImageFolderSource,
     PreviewWindow,
     VideoSource,
@@ -19,7 +20,6 @@ from emusify.camera import (
     open_source,
     read_image,
 )
-from emusify.errors import CameraError
 
 FPS = 10.0
 
@@ -231,7 +231,7 @@ def test_preview_returns_key_names(monkeypatch) -> None:
 
 
 def test_draw_puts_dots_where_the_landmarks_are_and_leaves_the_input_alone() -> None:
-    from emusify.landmarks import Landmarks
+    from emusify.sensing.landmarks import Landmarks
 
     face = np.zeros((468, 3), dtype=np.float32)
     face[:, :2] = (0.75, 0.5)

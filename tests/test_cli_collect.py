@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from emusify.cli import collect
-from emusify.dataset import load_sessions
 from emusify.errors import CameraError, ExitStatus
+from emusify.storage.dataset import load_sessions
 from tests.test_recorder import FakeExtractor, ListSource
 
 LAYOUT = ("test-v1", 12)
@@ -159,12 +159,14 @@ def test_collect_from_a_video_file(project, sergey, capsys):
     writer.release()
     status = collect.main(["happy", "--source", "clip.avi", "--seconds", "1", "--no-preview", "-q"])
     assert status == ExitStatus.OK, capsys.readouterr().err
-    from emusify.features import LAYOUT as current
+    from emusify.sensing.features import LAYOUT as current
 
     sessions = load_sessions(project / "datasets")
     assert [(s.emotion, s.layout) for s in sessions] == [("happy", tuple(current))]
     assert 8 <= len(sessions[0]) <= 10  # 1 s of a 10 fps video, each frame has the face
-    assert sessions[0].vectors(__import__("emusify.features").features.face_vector).shape[1] == current.length
+    from emusify.sensing.features import face_vector
+
+    assert sessions[0].vectors(face_vector).shape[1] == current.length
 
 
 @pytest.mark.slow

@@ -11,9 +11,9 @@ import pytest
 
 from emusify.cli import run
 from emusify.config import Settings
+from emusify.desk.runner import Runner
+from emusify.desk.ui import KeyReader, Status, StatusLine, action_for, format_status
 from emusify.errors import LibraryError, ModelError
-from emusify.runner import Runner
-from emusify.ui import KeyReader, Status, StatusLine, action_for, format_status
 
 
 @pytest.fixture
@@ -162,8 +162,8 @@ def test_no_keys_are_read_when_stdin_is_not_a_terminal():
 
 @pytest.mark.slow  # matplotlib
 def test_report_draws_the_journal_and_prints_where(in_tmp, capsys):
-    from emusify.journal import Journal
-    from emusify.tally import WindowResult
+    from emusify.reading.tally import WindowResult
+    from emusify.storage.journal import Journal
     from tests.fakes import Song
 
     song = Song(in_tmp / "a.ogg", "Vibe Ace", "Kevin MacLeod", 61.5, "happy")
@@ -187,7 +187,7 @@ def test_preview_without_a_display_fails_at_start(in_tmp, fixtures, monkeypatch,
 
 
 def test_only_moods_with_songs_are_read_and_neutral_always():
-    from emusify.policy import parse_policy
+    from emusify.music.policy import parse_policy
 
     seven = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
     demo = ("angry", "happy", "neutral", "sad")
@@ -203,7 +203,8 @@ def test_only_moods_with_songs_are_read_and_neutral_always():
 def test_predictor_restricted_to_some_moods_renormalizes():
     import numpy as np
 
-    from emusify.model import Model, Predictor
+    from emusify.reading.model import Model
+    from emusify.reading.predictor import Predictor
 
     model = Model(("angry", "happy", "sad"), ("t", 2), [np.eye(2, 3)], [np.zeros(3)], np.zeros(2), np.ones(2))
     full = Predictor(model).predict(np.array([[1.0, 0.5]]))[0]
@@ -217,7 +218,7 @@ def test_predictor_restricted_to_some_moods_renormalizes():
 def test_reference_keeper_only_for_reference_models(in_tmp, caplog):
     from types import SimpleNamespace
 
-    from emusify.calibration import Calibration
+    from emusify.sensing.calibration import Calibration
     from tests.fakes import FakeJournal, FakePredictor
 
     settings = Settings(data=in_tmp / "data")
@@ -244,7 +245,8 @@ def test_an_updated_model_keeps_the_users_reference_face_and_its_keeper():
     import numpy as np
 
     from emusify.cli.run import swap_predictor
-    from emusify.model import Layout, Model, Predictor
+    from emusify.reading.model import Layout, Model
+    from emusify.reading.predictor import Predictor
 
     def model() -> Model:
         return Model(("happy", "sad"), Layout("test", 3), [np.ones((3, 2))], [np.zeros(2)], np.zeros(3),

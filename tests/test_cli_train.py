@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from emusify.cli.train import main
-from emusify.dataset import SessionWriter
 from emusify.errors import ExitStatus
-from emusify.features import LAYOUT
-from emusify.landmarks import Landmarks
-from emusify.model import Model
+from emusify.reading.model import Model
+from emusify.sensing.features import LAYOUT
+from emusify.sensing.landmarks import Landmarks
+from emusify.storage.dataset import SessionWriter
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STARTER = Path(__file__).resolve().parents[1] / "models" / "starter.npz"
@@ -109,7 +109,7 @@ def test_one_session_trains_and_says_validation_is_weak(tmp_path, capsys, caplog
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["auto", "tasks"])
 def test_evaluate_a_labelled_folder_with_mediapipe(tmp_path, capsys, backend):
-    pytest.importorskip("emusify.camera", reason="emusify.camera is not written yet")
+    pytest.importorskip("emusify.sensing.camera", reason="emusify.sensing.camera is not written yet")
     image = FIXTURES / "sergey.png"
     if not image.is_file():
         pytest.skip("tests/fixtures/sergey.png is missing")
@@ -208,8 +208,8 @@ def record_moods(data: Path, per: int, moods=MOODS, imported: bool = False, seed
 
 
 def test_neutral_recordings_become_the_models_reference(tmp_path, capsys):
-    from emusify.calibration import model_reference
-    from emusify.features import face_vector
+    from emusify.sensing.calibration import model_reference
+    from emusify.sensing.features import face_vector
 
     base = record_moods(tmp_path / "data", per=8, groups=3)
     status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
@@ -304,11 +304,11 @@ class PhotoExtractor:
 
 
 def test_evaluate_reads_like_run_py_with_reference_and_moods(tmp_path, capsys, monkeypatch):
-    import emusify.camera
-    import emusify.features
-    import emusify.landmarks
-    from emusify.features import face_vector
-    from emusify.reference import Reference, save_reference
+    import emusify.sensing.camera
+    import emusify.sensing.features
+    import emusify.sensing.landmarks
+    from emusify.sensing.features import face_vector
+    from emusify.sensing.reference import Reference, save_reference
 
     base = record_moods(tmp_path / "data", per=8, groups=3)
     trained = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz", "--max-steps", "200")
@@ -325,10 +325,10 @@ def test_evaluate_reads_like_run_py_with_reference_and_moods(tmp_path, capsys, m
     for i in range(4):
         (tmp_path / "relaxed" / f"r{i}.jpg").write_bytes(b"")
         faces[f"r{i}"] = face(rng, MOODS.index("neutral"), other)
-    monkeypatch.setattr(emusify.camera, "read_image", lambda p: p.stem)
-    monkeypatch.setattr(emusify.landmarks, "LandmarkExtractor", PhotoExtractor)
-    monkeypatch.setattr(emusify.landmarks, "open_extractor", lambda *a, **k: PhotoExtractor())
-    monkeypatch.setattr(emusify.features, "face_vector", lambda name: face_vector(faces[name]))
+    monkeypatch.setattr(emusify.sensing.camera, "read_image", lambda p: p.stem)
+    monkeypatch.setattr(emusify.sensing.landmarks, "LandmarkExtractor", PhotoExtractor)
+    monkeypatch.setattr(emusify.sensing.landmarks, "open_extractor", lambda *a, **k: PhotoExtractor())
+    monkeypatch.setattr(emusify.sensing.features, "face_vector", lambda name: face_vector(faces[name]))
 
     common = ("--evaluate", tmp_path / "photos", "--model", tmp_path / "m.npz", "--data", tmp_path / "data")
     status, out, _ = run(capsys, *common, "--json", tmp_path / "blind.json")

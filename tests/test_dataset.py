@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emusify import dataset, emrec
-from emusify.dataset import SessionWriter, load_sessions, read_session
 from emusify.errors import DatasetError
-from emusify.landmarks import Landmarks
+from emusify.sensing.landmarks import Landmarks
+from emusify.storage import dataset, emrec
+from emusify.storage.dataset import SessionWriter, load_sessions, read_session
 
 LAYOUT = ("test-v1", 12)
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,8 +127,8 @@ def test_truncated_in_chunk_3_keeps_chunks_1_and_2_and_warns_once(tmp_path, capl
 def test_writer_killed_after_two_chunks_keeps_them(tmp_path):
     script = (
         "import os, sys, numpy as np\n"
-        "from emusify.dataset import SessionWriter\n"
-        "from emusify.landmarks import Landmarks\n"
+        "from emusify.storage.dataset import SessionWriter\n"
+        "from emusify.sensing.landmarks import Landmarks\n"
         "w = SessionWriter(sys.argv[1], 'sad', ('test-v1', 12), source='test', chunk_samples=5)\n"
         "for i in range(13):\n"
         "    w.append(Landmarks(np.zeros((468, 3), np.float32), None, None, None, (4, 3), 'holistic'), i)\n"

@@ -49,8 +49,8 @@ def tiny_model(tmp_path: Path) -> Path:
     """A small logistic model fitted on synthetic vectors with the training module (stand-in starter)."""
     import numpy as np
 
-    from emusify.features import LAYOUT
-    from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
+    from emusify.reading.training import TrainOptions, fit_pipeline, model_from_pipeline
+    from emusify.sensing.features import LAYOUT
 
     labels = ("angry", "happy", "neutral", "sad")
     rng = np.random.default_rng(0)
@@ -85,7 +85,7 @@ def test_run_py_plays_prints_status_journals_and_exits_0(tmp_path):
     assert len(windows) == 3
     assert all(frames == 16 for frames, _ in windows)  # 4 s at 4 fps, sampled by video time
     assert starts and all(folder in discover_emotions(ROOT / "songs") + ("neutral",) for (folder,) in starts)
-    from emusify.model import Model
+    from emusify.reading.model import Model
 
     if Model.load(STARTER).calibration == "reference":  # a first start: the relaxed-face shot, stored
         assert "calibration shot: reference face from" in done.stderr
@@ -151,7 +151,7 @@ def test_pressing_2_after_the_first_window_saves_a_correction_and_updates_the_mo
     log = "".join(lines)
     assert "window 3:" in log and "window 4:" not in log  # the run went on to its end
     (recording,) = (data / "happy").glob("*.emrec")
-    from emusify.dataset import read_session
+    from emusify.storage.dataset import read_session
 
     header = read_session(recording).header
     assert header["feedback"]["kind"] == "correction" and len(read_session(recording)) > 0

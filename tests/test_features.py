@@ -7,12 +7,12 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from emusify import features
-from emusify.features import LAYOUT, face_vector, mirror
+from emusify.sensing import features
+from emusify.sensing.features import LAYOUT, face_vector, mirror
 
 
 class Landmarks(NamedTuple):
-    """Stand-in with the fields of emusify.landmarks.Landmarks."""
+    """Stand-in with the fields of emusify.sensing.landmarks.Landmarks."""
 
     face: np.ndarray
     pose: np.ndarray | None

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from emusify.config import Settings
-from emusify.dataset import load_sessions
-from emusify.feedback import Feedback, mood_for_key, mood_keys
-from emusify.journal import FeedbackRow
-from emusify.landmarks import Landmarks
-from emusify.learner import Learner, Update
-from emusify.policy import parse_policy
-from emusify.runner import Devices, Runner
+from emusify.desk.feedback import Feedback, mood_for_key, mood_keys
+from emusify.desk.runner import Devices, Runner
+from emusify.music.policy import parse_policy
+from emusify.reading.learner import Learner, Update
+from emusify.sensing.landmarks import Landmarks
+from emusify.storage.dataset import load_sessions
+from emusify.storage.journal import FeedbackRow
 from tests.fakes import (
     LABELS,
     FakeClock,
@@ -166,10 +166,10 @@ def test_a_failed_update_is_one_log_line_and_the_old_model_stays(tmp_path, caplo
 
     runner, dev, _, swaps = build(tmp_path, [script("sad")], work=work, presses=[(10, "2")])
     old = dev.predictor
-    with caplog.at_level(logging.WARNING, logger="emusify.learner"):
+    with caplog.at_level(logging.WARNING, logger="emusify.reading.learner"):
         assert runner.run() == 0
     assert dev.predictor is old and swaps == []
-    lines = [r for r in caplog.records if r.name == "emusify.learner"]
+    lines = [r for r in caplog.records if r.name == "emusify.reading.learner"]
     assert len(lines) == 1 and "disk full" in lines[0].getMessage()
     assert dev.learner.failures == 1
 

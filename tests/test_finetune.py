@@ -1,14 +1,14 @@
-"""Fine-tuning a prior model on a user's few samples (emusify.finetune), on synthetic vectors."""
+"""Fine-tuning a prior model on a user's few samples (emusify.reading.finetune), on synthetic vectors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from emusify.finetune import fine_tune, own_mean, restricted, train_from_prior
-from emusify.model import Layout
-from emusify.samples import Samples
-from emusify.training import TrainOptions, fit_pipeline, model_from_pipeline
+from emusify.reading.finetune import fine_tune, own_mean, restricted, train_from_prior
+from emusify.reading.model import Layout
+from emusify.reading.samples import Samples
+from emusify.reading.training import TrainOptions, fit_pipeline, model_from_pipeline
 
 D = 12
 LABELS = ("angry", "happy", "neutral", "sad")

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from emusify.errors import JournalError
-from emusify.journal import Journal, SongRow, WindowRow
+from emusify.storage.journal import Journal, SongRow, WindowRow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def test_rows_survive_a_crash(tmp_path):
     path = tmp_path / "journal.sqlite"
     script = (
         "import os, sys; from pathlib import Path; from types import SimpleNamespace as N\n"
-        "from emusify.journal import Journal\n"
+        "from emusify.storage.journal import Journal\n"
         "j = Journal(Path(sys.argv[1]))\n"
         "j.window(1.0, N(frames=5, face_frames=4, votes={'sad': 4}, mood='sad', share=1.0), 'sad')\n"
         "j.song(2.0, 'start', N(path=Path('/s/x.ogg'), title='x', artist=None, folder='sad'))\n"
@@ -105,7 +105,7 @@ def test_an_unusable_path_is_a_journal_error_naming_the_flag(tmp_path, make):
 
 
 def test_feedback_rows_and_song_stats_read_back(tmp_path):
-    from emusify.journal import FeedbackRow, SongStats
+    from emusify.storage.journal import FeedbackRow, SongStats
 
     with Journal(tmp_path / "j.sqlite") as journal:
         journal.feedback(FeedbackRow(300.0, 100.0, "sad", "happy", "correction", 70))
@@ -126,7 +126,7 @@ def test_a_journal_from_before_feedback_opens_keeps_its_rows_and_gains_the_table
         INSERT INTO windows VALUES (5.0, 72, 60, '{"sad": 40}', 'sad', 0.8, 'sad');
         INSERT INTO songs VALUES (6.0, 'skip', '/s/x.ogg', 'x', NULL, 'sad');
     """)
-    from emusify.journal import FeedbackRow
+    from emusify.storage.journal import FeedbackRow
 
     with Journal(path) as journal:
         assert [w.mood for w in journal.windows()] == ["sad"]

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from emusify.landmarks import Landmarks, prepare, resize_bilinear
+from emusify.sensing.landmarks import Landmarks, prepare, resize_bilinear
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "sergey.png"
 
@@ -25,7 +25,7 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "sergey.png"
 @pytest.fixture(scope="module")
 def need_holistic() -> None:
     """Skip where mediapipe has no solutions (mediapipe 1.2.x on Python 3.13+)."""
-    from emusify.landmarks import holistic_importable
+    from emusify.sensing.landmarks import holistic_importable
 
     if not holistic_importable():
         pytest.skip("this mediapipe has no solutions (Holistic): the Python 3.13+ stack")
@@ -33,7 +33,7 @@ def need_holistic() -> None:
 
 @pytest.fixture(scope="module")
 def sergey() -> np.ndarray:
-    from emusify.camera import read_image
+    from emusify.sensing.camera import read_image
 
     image = read_image(FIXTURE)
     assert image is not None and image.shape == (600, 600, 3)
@@ -42,7 +42,7 @@ def sergey() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def extractor(need_holistic):
-    from emusify.landmarks.holistic import HolisticExtractor
+    from emusify.sensing.landmarks.holistic import HolisticExtractor
 
     with HolisticExtractor(static=True) as extractor:
         yield extractor
@@ -54,7 +54,7 @@ def test_importing_landmarks_does_not_load_mediapipe() -> None:
     old_style = Landmarks(np.zeros((468, 3), np.float32), None, None, None, (4, 3), "holistic")
     assert old_style.blendshapes is None  # records made before blendshapes keep working
     if "mediapipe" not in sys.modules:  # other tests in this session may have loaded it already
-        import emusify.landmarks  # noqa: F401
+        import emusify.sensing.landmarks  # noqa: F401
 
         assert "mediapipe" not in sys.modules
 
@@ -108,7 +108,7 @@ class _BlindHolistic:
 @pytest.mark.usefixtures("need_holistic")
 @pytest.mark.parametrize(("static", "pad"), [(True, 0.0), (True, 0.5), (False, 0.5)])
 def test_facemesh_takes_over_when_holistic_misses(extractor, sergey, static: bool, pad: float) -> None:
-    from emusify.landmarks.holistic import HolisticExtractor as LandmarkExtractor
+    from emusify.sensing.landmarks.holistic import HolisticExtractor as LandmarkExtractor
 
     holistic = extractor.extract(sergey)
     with LandmarkExtractor(static=static, pad=pad) as fallback:
@@ -125,7 +125,7 @@ def test_facemesh_takes_over_when_holistic_misses(extractor, sergey, static: boo
 @pytest.mark.slow
 @pytest.mark.usefixtures("need_holistic")
 def test_without_fallback_a_holistic_miss_is_none(sergey) -> None:
-    from emusify.landmarks.holistic import HolisticExtractor as LandmarkExtractor
+    from emusify.sensing.landmarks.holistic import HolisticExtractor as LandmarkExtractor
 
     with LandmarkExtractor(static=True, fallback=False) as holistic_only:
         holistic_only._holistic.close()
@@ -146,7 +146,7 @@ def test_an_upscaled_small_face_lands_on_the_same_points(extractor, sergey) -> N
 @pytest.mark.usefixtures("need_holistic")
 def test_tracking_mode_and_close_are_safe(sergey) -> None:
     from emusify.errors import LandmarkError
-    from emusify.landmarks.holistic import HolisticExtractor as LandmarkExtractor
+    from emusify.sensing.landmarks.holistic import HolisticExtractor as LandmarkExtractor
 
     extractor = LandmarkExtractor(static=False)
     try:
@@ -163,14 +163,14 @@ def test_tracking_mode_and_close_are_safe(sergey) -> None:
 @pytest.mark.parametrize("backend", ["holistic", "tasks"])
 def test_native_warnings_of_a_graphs_first_frame_stay_out_of_the_terminal(backend: str):
     """MediaPipe's C++ absl warnings go to fd 2 directly; run a child so its fd 2 can be read."""
-    from emusify.landmarks import holistic_importable
+    from emusify.sensing.landmarks import holistic_importable
 
     if backend == "holistic" and not holistic_importable():
         pytest.skip("this mediapipe has no solutions (Holistic): the Python 3.13+ stack")
     script = (
         "import os, cv2\n"
         "os.environ.pop('GLOG_minloglevel', None)\n"
-        "from emusify.landmarks import open_extractor\n"
+        "from emusify.sensing.landmarks import open_extractor\n"
         f"image = cv2.imread({str(FIXTURE)!r})\n"
         f"with open_extractor({backend!r}) as ex:\n"
         "    assert ex.extract(image) is not None and ex.extract(image) is not None\n"

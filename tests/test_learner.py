@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emusify.dataset import SessionWriter, load_sessions
 from emusify.errors import DatasetError
-from emusify.features import LAYOUT, face_vector
-from emusify.learner import learn, session_offsets, update_model
-from emusify.model import Model, backup_path
-from emusify.reference import reference_from_vectors
+from emusify.reading.learner import learn, session_offsets, update_model
+from emusify.reading.model import Model, backup_path
+from emusify.sensing.features import LAYOUT, face_vector
+from emusify.sensing.reference import reference_from_vectors
+from emusify.storage.dataset import SessionWriter, load_sessions
 from tests.test_features import make_face
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emusify.errors import LibraryError
-from emusify.library import Library, names_from_file
+from emusify.music.library import Library, names_from_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ def test_a_two_song_folder_alternates(tmp_path, fixtures):
 def test_missing_folder_falls_back_to_neutral_and_says_so_once(tmp_path, fixtures, caplog):
     layout = {"happy": ["h.wav"], "neutral": ["n1.wav", "n2.wav"], "fear": []}
     library = Library(make_songs(tmp_path / "songs", fixtures, layout), rng=random.Random(0))
-    with caplog.at_level(logging.INFO, logger="emusify.library"):
+    with caplog.at_level(logging.INFO, logger="emusify.music.library"):
         songs = [library.next_song("fear") for _ in range(4)] + [library.next_song("surprise")]
     assert {song.folder for song in songs} == {"neutral"}
     told = [r.getMessage() for r in caplog.records]
@@ -100,7 +100,7 @@ def test_no_playable_song_at_all_is_an_error_showing_the_layout(tmp_path, fixtur
 
 def test_a_corrupt_file_is_skipped_at_scan_and_reported_once(tmp_path, fixtures, caplog):
     root = make_songs(tmp_path / "songs", fixtures, {"happy": ["good.wav", "broken.mp3"]})
-    with caplog.at_level(logging.WARNING, logger="emusify.library"):
+    with caplog.at_level(logging.WARNING, logger="emusify.music.library"):
         library = Library(root, rng=random.Random(0))
         library.scan()
         library.scan()
@@ -112,7 +112,7 @@ def test_a_corrupt_file_is_skipped_at_scan_and_reported_once(tmp_path, fixtures,
 def test_an_unsupported_format_is_reported_once(tmp_path, fixtures, caplog):
     root = make_songs(tmp_path / "songs", fixtures, {"happy": ["good.wav"]})
     (root / "happy" / "track.m4a").write_bytes(b"\0" * 100)
-    with caplog.at_level(logging.WARNING, logger="emusify.library"):
+    with caplog.at_level(logging.WARNING, logger="emusify.music.library"):
         library = Library(root)
         library.scan()
     assert [r.getMessage() for r in caplog.records if "track.m4a" in r.getMessage()] == [
@@ -124,7 +124,7 @@ def test_a_song_that_failed_to_play_is_never_offered_again(tmp_path, fixtures, c
     root = make_songs(tmp_path / "songs", fixtures, {"happy": ["a.wav", "b.wav"], "sad": ["s.wav"]})
     library = Library(root, rng=random.Random(0))
     bad = root / "happy" / "a.wav"
-    with caplog.at_level(logging.WARNING, logger="emusify.library"):
+    with caplog.at_level(logging.WARNING, logger="emusify.music.library"):
         library.mark_bad(bad, "mpg123 error")
         library.mark_bad(bad, "mpg123 error")
         library.scan()
@@ -184,7 +184,7 @@ def test_names_from_file(name, expected):
 
 
 def test_the_demo_library_covers_the_four_main_moods(caplog):
-    with caplog.at_level(logging.WARNING, logger="emusify.library"):
+    with caplog.at_level(logging.WARNING, logger="emusify.music.library"):
         library = Library(ROOT / "songs")
     assert not caplog.records  # every shipped file reads cleanly
     assert {"happy", "sad", "angry", "neutral"} <= set(library.folders())

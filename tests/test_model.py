@@ -18,9 +18,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from emusify.errors import ModelError
-from emusify.features import LAYOUT
-from emusify.model import Model, Predictor, backup_path, sidecar_path
-from emusify.training import TrainOptions, model_from_pipeline
+from emusify.reading.model import Model, backup_path, sidecar_path
+from emusify.reading.predictor import Predictor
+from emusify.reading.training import TrainOptions, model_from_pipeline
+from emusify.sensing.features import LAYOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 D = LAYOUT.length
@@ -79,7 +80,7 @@ def test_sidecar_names_labels_layout_scaler_versions(tmp_path, model):
 
 
 def test_model_module_never_imports_sklearn():
-    code = "import sys, emusify.model; sys.exit('sklearn' in sys.modules)"
+    code = "import sys, emusify.reading.model; sys.exit('sklearn' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
@@ -162,7 +163,7 @@ def test_failed_save_leaves_the_old_model_and_no_temp_files(tmp_path, model, mon
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("emusify.model.np.savez", disk_full)
+    monkeypatch.setattr("emusify.reading.model.np.savez", disk_full)
     with pytest.raises(ModelError, match="No space left"):
         model.save(path)
     assert Model.load(path).labels == model.labels

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import pytest
 
 from emusify.errors import AudioError, LibraryError
-from emusify.player import Player
+from emusify.music.player import Player
 
 
 class Song(NamedTuple):

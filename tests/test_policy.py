@@ -1,7 +1,7 @@
 import pytest
 
 from emusify.errors import UsageError
-from emusify.policy import parse_policy
+from emusify.music.policy import parse_policy
 
 FOLDERS = ("angry", "happy", "neutral", "sad")
 

@@ -8,11 +8,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
-from emusify import recorder
-from emusify.dataset import SessionWriter, load_sessions
 from emusify.errors import UsageError
-from emusify.landmarks import Landmarks
-from emusify.recorder import RecordResult, record_session
+from emusify.sensing import recorder
+from emusify.sensing.landmarks import Landmarks
+from emusify.sensing.recorder import RecordResult, record_session
+from emusify.storage.dataset import SessionWriter, load_sessions
 
 LAYOUT = ("test-v1", 12)
 

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from emusify.reference import (
+from emusify.sensing.reference import (
     Reference,
     ReferenceTracker,
     load_reference,

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from emusify.desk.report import _spans, draw_report
 from emusify.errors import JournalError
-from emusify.journal import Journal
-from emusify.report import _spans, draw_report
+from emusify.storage.journal import Journal
 
 # matplotlib 3.9 with a newer pyparsing warns about its own calls; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated - use:DeprecationWarning")
@@ -72,8 +72,8 @@ def test_songs_span_until_their_end_skip_or_the_next_start():
 
 
 def test_the_text_report_lists_corrections_and_the_most_skipped_songs(tmp_path):
-    from emusify.journal import FeedbackRow
-    from emusify.report import feedback_summary
+    from emusify.desk.report import feedback_summary
+    from emusify.storage.journal import FeedbackRow
 
     with Journal(tmp_path / "j.sqlite") as journal:
         fill(journal)
@@ -92,8 +92,8 @@ def test_the_text_report_lists_corrections_and_the_most_skipped_songs(tmp_path):
 
 
 def test_corrections_are_starred_on_the_mood_chart(tmp_path, monkeypatch):
-    from emusify import report
-    from emusify.journal import FeedbackRow
+    from emusify.desk import report
+    from emusify.storage.journal import FeedbackRow
 
     starred = []
     monkeypatch.setattr(report, "_corrections", lambda ax, feedback, rows: starred.extend(feedback))
@@ -108,8 +108,8 @@ def test_corrections_are_starred_on_the_mood_chart(tmp_path, monkeypatch):
 
 
 def test_a_correction_to_a_mood_no_window_read_still_gets_its_row(tmp_path, monkeypatch):
-    from emusify import report
-    from emusify.journal import FeedbackRow
+    from emusify.desk import report
+    from emusify.storage.journal import FeedbackRow
 
     seen = []
     monkeypatch.setattr(report, "_corrections", lambda ax, feedback, rows: seen.append(rows))

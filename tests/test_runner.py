@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from emusify.config import Settings
+from emusify.desk.runner import Devices, Runner
 from emusify.errors import CameraError
-from emusify.policy import parse_policy
-from emusify.runner import Devices, Runner
+from emusify.music.policy import parse_policy
 from tests.fakes import (
     LABELS,
     FakeClock,
@@ -261,12 +261,12 @@ def test_preview_sees_probabilities_and_its_keys_work():
     assert dev.journal.windows == []  # quit mid-window: no decision
 
 
-# The reference face: calibration shot, persistence and tracking (emusify.calibration) -----------
+# The reference face: calibration shot, persistence and tracking (emusify.sensing.calibration) -----------
 
 def calibrated(tmp_path, scripts, stored=None, force_shot=False, presses=(), **overrides):
     """A runner whose predictor reads against a reference face kept in tmp_path/reference.json."""
-    from emusify.calibration import Calibration
-    from emusify.reference import save_reference
+    from emusify.sensing.calibration import Calibration
+    from emusify.sensing.reference import save_reference
 
     path = tmp_path / "reference.json"
     if stored is not None:
@@ -278,7 +278,7 @@ def calibrated(tmp_path, scripts, stored=None, force_shot=False, presses=(), **o
 
 
 def stored_reference(vector, when=500.0):
-    from emusify.reference import Reference
+    from emusify.sensing.reference import Reference
 
     return Reference(np.asarray(vector, float), 20, when, when, "fake", None, "shot")
 
@@ -287,7 +287,7 @@ NEUTRAL = frames(("neutral", 200))
 
 
 def test_first_start_takes_a_calibration_shot_and_stores_it(tmp_path):
-    from emusify.reference import load_reference
+    from emusify.sensing.reference import load_reference
 
     runner, dev, sources, clock, path = calibrated(tmp_path, [NEUTRAL, HAPPY])
     assert runner.run() == 0
@@ -324,7 +324,7 @@ def test_s_skips_the_shot_and_the_models_reference_stays(tmp_path):
 
 
 def test_calibrate_retakes_the_shot(tmp_path):
-    from emusify.reference import load_reference
+    from emusify.sensing.reference import load_reference
 
     old = stored_reference(np.full(4, 0.2))
     runner, dev, _, _, path = calibrated(tmp_path, [NEUTRAL, HAPPY], stored=old, force_shot=True)
@@ -349,7 +349,7 @@ def test_a_shot_without_a_face_keeps_the_old_reference(tmp_path, caplog):
 
 
 def test_the_tracker_follows_confident_neutral_windows_and_persists(tmp_path):
-    from emusify.reference import load_reference
+    from emusify.sensing.reference import load_reference
 
     start = np.zeros(4)
     calm = frames(("neutral", 200), confidence=0.95)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from emusify.config import discover_emotions
-from emusify.features import LAYOUT
-from emusify.model import Model, Predictor
+from emusify.reading.model import Model
+from emusify.reading.predictor import Predictor
+from emusify.sensing.features import LAYOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "models" / "starter.npz"
@@ -76,7 +77,7 @@ def _happy_rate_gap(result: dict) -> float:
 @pytest.mark.shared
 def test_starter_tells_happy_from_sad_faces(tmp_path, starter):
     """A wiring check (label order, scaler, calibration), not an accuracy figure: see benchmarks/."""
-    from emusify.evaluation import evaluate_folder
+    from emusify.reading.evaluation import evaluate_folder
 
     for label in ("happy", "sad"):
         (tmp_path / label).mkdir()
@@ -92,7 +93,7 @@ def test_starter_tells_happy_from_sad_faces(tmp_path, starter):
 @pytest.mark.shared
 def test_a_calibration_shot_reads_one_person_as_run_py_does(tmp_path, starter):
     """Two relaxed photos of one performer as the shot; their other photos read against it."""
-    from emusify.evaluation import evaluate_folder, reference_from_folder
+    from emusify.reading.evaluation import evaluate_folder, reference_from_folder
 
     person = "02"  # a taiwanese_tcced performer
     shot, scored = tmp_path / "shot", tmp_path / "scored"

@@ -1,6 +1,6 @@
 import pytest
 
-from emusify.tally import Tally
+from emusify.reading.tally import Tally
 from tests.fakes import LABELS, probs
 
 

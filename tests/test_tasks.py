@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 from emusify.errors import LandmarkError
-from emusify.landmarks.image import crop_square, prepare, resize_bilinear, to_image_coordinates
-from emusify.landmarks.tasks import FACE_MODEL, MODELS_DIR, POSE_MODEL, TasksExtractor, _tile_centres
+from emusify.sensing.landmarks.image import crop_square, prepare, resize_bilinear, to_image_coordinates
+from emusify.sensing.landmarks.tasks import FACE_MODEL, MODELS_DIR, POSE_MODEL, TasksExtractor, _tile_centres
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "sergey.png"
 
 
 @pytest.fixture(scope="module")
 def sergey() -> np.ndarray:
-    from emusify.camera import read_image
+    from emusify.sensing.camera import read_image
 
     return read_image(FIXTURE)
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emusify import training
 from emusify.errors import DatasetError, UsageError
-from emusify.evaluation import evaluate_folder, metrics, parse_label_map, save_confusion_png
-from emusify.model import Predictor
-from emusify.reference import reference_from_vectors
-from emusify.samples import samples_from_sessions
-from emusify.training import TrainOptions, make_splits, train
+from emusify.reading import training
+from emusify.reading.evaluation import evaluate_folder, metrics, parse_label_map, save_confusion_png
+from emusify.reading.predictor import Predictor
+from emusify.reading.samples import samples_from_sessions
+from emusify.reading.training import TrainOptions, make_splits, train
+from emusify.sensing.reference import reference_from_vectors
 
 EMOTIONS = ("angry", "happy", "neutral", "sad")
 D = 12
@@ -263,7 +263,7 @@ def test_evaluate_folder_without_known_labels(tmp_path):
 
 
 def test_reference_calibration_centres_each_person_on_their_neutral_face():
-    from emusify.samples import calibrate
+    from emusify.reading.samples import calibrate
 
     sessions = recordings(3, per=10, signal=1.0, person=6.0, seed=5)
     s = samples(sessions, augment=("jitter",))
@@ -279,7 +279,7 @@ def test_reference_calibration_centres_each_person_on_their_neutral_face():
 
 
 def test_people_without_neutral_rows_are_dropped_or_offset(caplog):
-    from emusify.samples import calibrate
+    from emusify.reading.samples import calibrate
 
     sessions = [s for s in recordings(3, per=10, signal=1.0, person=6.0, seed=5)
                 if not (s.group == "g2" and s.emotion == "neutral")]
@@ -345,7 +345,7 @@ def test_evaluate_never_calibrates_on_the_scored_images(tmp_path):
         vectors[f"r{i}"] = centre["neutral"] + face + rng.normal(0, 0.3, D)
     fakes = dict(progress=False, extractor=FakeExtractor(), reader=lambda p: p.stem,
                  vectorize=lambda name: vectors[name])
-    from emusify.evaluation import reference_from_folder
+    from emusify.reading.evaluation import reference_from_folder
 
     blind = evaluate_folder(tmp_path / "photos", model, **fakes)
     assert blind["reference"]["source"].startswith("the model's reference_mean")
@@ -368,7 +368,7 @@ def test_evaluate_never_calibrates_on_the_scored_images(tmp_path):
 
 
 def test_a_folds_references_come_from_its_training_side():
-    from emusify.samples import calibrate
+    from emusify.reading.samples import calibrate
 
     sessions = recordings(3, per=10, signal=1.0, person=0.0, seed=6)
     for session in sessions:  # every session of g1 is shifted: another day, another light

@@ -12,9 +12,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 from emusify.cli.common import make_parser, run_main, settings_from
 from emusify.config import Settings, discover_emotions
-from emusify.dataset import SessionWriter, new_session_id
 from emusify.errors import ExitStatus, UsageError
-from emusify.recorder import (
+from emusify.sensing.recorder import (
     BUILTIN_EMOTIONS,
     REFERENCE_NOTE,
     RecordResult,
@@ -27,6 +26,7 @@ from emusify.recorder import (
     record_session,
     walk_through,
 )
+from emusify.storage.dataset import SessionWriter, new_session_id
 
 DESCRIPTION = """\
 Record your face's landmarks (never images) while you show one emotion, one file per session
@@ -58,9 +58,9 @@ class Devices(NamedTuple):
 
 def devices(backend: str = "auto") -> Devices:
     """The real camera, MediaPipe (``backend``) and preview window (imported here so --help stays fast)."""
-    from emusify.camera import PreviewWindow, open_source, read_image
-    from emusify.features import LAYOUT
-    from emusify.landmarks import open_extractor
+    from emusify.sensing.camera import PreviewWindow, open_source, read_image
+    from emusify.sensing.features import LAYOUT
+    from emusify.sensing.landmarks import open_extractor
 
     return Devices(open_source, partial(open_extractor, backend), read_image, PreviewWindow, tuple(LAYOUT))
 

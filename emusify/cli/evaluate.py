@@ -38,8 +38,13 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     The path run.py takes: the scored images never calibrate anything (see evaluate_folder).
     """
-    from emusify.evaluation import check_moods, evaluate_folder, parse_label_map, reference_from_folder
-    from emusify.model import Model
+    from emusify.reading.evaluation import (
+        check_moods,
+        evaluate_folder,
+        parse_label_map,
+        reference_from_folder,
+    )
+    from emusify.reading.model import Model
 
     label_map = parse_label_map(args.label_map)
     path = settings.model
@@ -47,7 +52,7 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         log.info("no model at %s: evaluating the starter model %s", path, settings.starter_model)
         path = settings.starter_model
     model = Model.load(path)
-    from emusify.landmarks import open_extractor
+    from emusify.sensing.landmarks import open_extractor
 
     moods = None
     if args.moods is not None:
@@ -76,9 +81,9 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def run_py_reference(settings: Settings, model: Any) -> tuple[Any, str]:
     """The reference run.py has before a calibration shot: the newer of the stored one and the
     model's own, else None (the model's reference_mean); and where it came from."""
-    from emusify.calibration import choose_reference, model_reference
-    from emusify.features import LAYOUT
-    from emusify.reference import load_reference
+    from emusify.sensing.calibration import choose_reference, model_reference
+    from emusify.sensing.features import LAYOUT
+    from emusify.sensing.reference import load_reference
 
     if model.calibration != "reference":
         return None, "the model's reference_mean"

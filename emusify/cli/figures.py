@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from emusify.model import temp_beside
+from emusify.reading.model import temp_beside
 
 SESSION_LINES = 40  # more sessions than this: listed per group instead
 

@@ -11,10 +11,10 @@ from typing import Any, Iterator, Sequence
 
 from emusify.cli.common import make_parser, run_main, settings_from
 from emusify.config import Settings
+from emusify.desk.report import feedback_summary
+from emusify.desk.runner import Devices, Runner
 from emusify.errors import JournalError, LibraryError, ModelError
-from emusify.policy import NEUTRAL, parse_policy
-from emusify.report import feedback_summary
-from emusify.runner import Devices, Runner
+from emusify.music.policy import NEUTRAL, parse_policy
 
 log = logging.getLogger(__name__)
 
@@ -97,18 +97,18 @@ def command(args: argparse.Namespace) -> int:
     if args.report:
         return report(settings, args.out)
     parse_policy(settings.policy)  # a bad policy is a usage error before anything starts
-    from emusify.landmarks import resolve_backend
+    from emusify.sensing.landmarks import resolve_backend
 
     resolve_backend(settings.backend)  # so is a backend this mediapipe lacks (LandmarkError, one line)
-    from emusify.camera import open_source
+    from emusify.sensing.camera import open_source
 
     open_source(settings.source).close()  # CameraError names --source, before any music
     if args.preview:
-        from emusify.camera import PreviewWindow
+        from emusify.sensing.camera import PreviewWindow
 
         PreviewWindow().close()  # no display: CameraError now rather than mid-window
-    from emusify.model import Model
-    from emusify.predictor import Predictor
+    from emusify.reading.model import Model
+    from emusify.reading.predictor import Predictor
 
     model = Model.load(choose_model(settings, explicit=args.model is not None))
     policy = parse_policy(settings.policy, settings.keep_on_neutral, settings.fallback, model.labels)
@@ -146,9 +146,9 @@ def moods_to_read(labels: Sequence[str], folders: Sequence[str], policy: Any) ->
 
 
 def reference_keeper(settings: Settings, model: Any, predictor: Any, journal: Any, calibrate: bool) -> Any:
-    """The reference face for a "reference" model (emusify.calibration decides which); None otherwise."""
-    from emusify.calibration import Calibration, model_reference
-    from emusify.features import LAYOUT
+    """The reference face for a "reference" model (emusify.sensing.calibration decides which), else None."""
+    from emusify.sensing.calibration import Calibration, model_reference
+    from emusify.sensing.features import LAYOUT
 
     if model.calibration != "reference":
         if calibrate:
@@ -182,7 +182,7 @@ def choose_model(settings: Settings, explicit: bool = False) -> Path:
 
 def open_library(songs: Path, fallback: str = "neutral"):  # -> Library
     """The songs folder, scanned; LibraryError with the expected layout when it holds nothing."""
-    from emusify.library import Library, layout_hint
+    from emusify.music.library import Library, layout_hint
 
     library = Library(songs, fallback=fallback)  # raises LibraryError when nothing plays
     if not library.folders():
@@ -192,12 +192,12 @@ def open_library(songs: Path, fallback: str = "neutral"):  # -> Library
 
 def open_devices(settings: Settings, stack: ExitStack, predictor, library, preview: bool) -> Devices:
     """Journal, player, landmark extractor and terminal, each closed by ``stack``."""
-    from emusify.camera import PreviewWindow, open_source
-    from emusify.features import face_vector
-    from emusify.journal import Journal
-    from emusify.landmarks import open_extractor
-    from emusify.player import Player
-    from emusify.ui import TerminalUI
+    from emusify.desk.ui import TerminalUI
+    from emusify.music.player import Player
+    from emusify.sensing.camera import PreviewWindow, open_source
+    from emusify.sensing.features import face_vector
+    from emusify.sensing.landmarks import open_extractor
+    from emusify.storage.journal import Journal
 
     journal = stack.enter_context(Journal(settings.journal_path))
     player = stack.enter_context(Player())
@@ -216,11 +216,11 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
     """Corrections, confirmations, background updates and skip-weighted shuffling for ``devices``."""
     from functools import partial
 
-    from emusify.features import LAYOUT
-    from emusify.feedback import Feedback
-    from emusify.learner import Learner, update_model
-    from emusify.predictor import Predictor
-    from emusify.runner import SystemClock
+    from emusify.desk.feedback import Feedback
+    from emusify.desk.runner import SystemClock
+    from emusify.reading.learner import Learner, update_model
+    from emusify.reading.predictor import Predictor
+    from emusify.sensing.features import LAYOUT
 
     devices.clock = devices.clock or SystemClock()
     work = partial(update_model, settings.data, settings.starter_model, settings.model)
@@ -234,7 +234,7 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
 
 def swap_predictor(devices: Devices, new: Any) -> Any:
     """``new`` (for an updated model) takes over the user's reference face, and the keeper of that
-    reference (emusify.calibration) moves it on ``new`` from now on.
+    reference (emusify.sensing.calibration) moves it on ``new`` from now on.
 
     Raises:
         ValueError: the reference does not fit the new model.
@@ -263,7 +263,7 @@ def warn_if_backends_differ(model: Any, backend: str) -> bool:
 
 
 def _holistic_here() -> bool:
-    from emusify.landmarks import holistic_importable
+    from emusify.sensing.landmarks import holistic_importable
 
     return holistic_importable()
 
@@ -273,8 +273,8 @@ def report(settings: Settings, out: Path | None) -> int:
     path = settings.journal_path
     if not path.is_file():
         raise JournalError(f"no journal at {path}: run run.py first, or pass --journal FILE")
-    from emusify.journal import Journal
-    from emusify.report import draw_report
+    from emusify.desk.report import draw_report
+    from emusify.storage.journal import Journal
 
     png = out if out is not None else path.with_name("mood_report.png")
     with Journal(path) as journal:

@@ -13,7 +13,7 @@ from emusify.cli.evaluate import add_evaluate_arguments, evaluate
 from emusify.cli.figures import confusion_png, format_metrics, format_samples, reference_line, write_json
 from emusify.config import Settings
 from emusify.errors import DatasetError, ExitStatus, UsageError
-from emusify.model import backup_path
+from emusify.reading.model import backup_path
 
 DESCRIPTION = """\
 Train the mood model on every recording under the data folder (made with collect.py): feature
@@ -96,7 +96,7 @@ def command(args: argparse.Namespace) -> int:
 
 def train_and_save(args: argparse.Namespace, settings: Settings) -> int:
     """Train on the recordings, print the figures, save the model (and its confusion PNG, --json)."""
-    from emusify.evaluation import save_confusion_png
+    from emusify.reading.evaluation import save_confusion_png
 
     model = fit_model(args, settings)
     print(reference_line(model))
@@ -120,10 +120,10 @@ def fit_model(args: argparse.Namespace, settings: Settings) -> Any:
     Raises:
         DatasetError: no recordings, or none with usable samples.
     """
-    from emusify.features import LAYOUT
-    from emusify.samples import samples_from_sessions
-    from emusify.sessions import backend_of_sessions, load_sessions
-    from emusify.training import train
+    from emusify.reading.samples import samples_from_sessions
+    from emusify.reading.training import train
+    from emusify.sensing.features import LAYOUT
+    from emusify.storage.sessions import backend_of_sessions, load_sessions
 
     options = options_from(args)
     sessions = _sessions_in(settings.data, load_sessions)
@@ -142,7 +142,7 @@ def fit_model(args: argparse.Namespace, settings: Settings) -> Any:
     print(format_samples(samples.sessions))
     options = choose_calibration(options, samples, prior)
     if prior is not None:
-        from emusify.finetune import train_from_prior
+        from emusify.reading.finetune import train_from_prior
 
         model = train_from_prior(samples, prior, options, progress=not args.quiet,
                                  prior_name=str(settings.starter_model))
@@ -154,8 +154,8 @@ def fit_model(args: argparse.Namespace, settings: Settings) -> Any:
 
 def options_from(args: argparse.Namespace) -> Any:
     """TrainOptions from the flags; UsageError for a malformed value."""
-    from emusify.samples import AUGMENTATIONS
-    from emusify.training import TrainOptions
+    from emusify.reading.samples import AUGMENTATIONS
+    from emusify.reading.training import TrainOptions
 
     try:
         hidden = tuple(int(x) for x in args.hidden.split(",") if x.strip())
@@ -179,8 +179,8 @@ def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list, o
         UsageError: --prior starter, and the starter cannot serve (missing, other layout or labels).
     """
     from emusify.errors import ModelError
-    from emusify.model import Model
-    from emusify.training import TrainOptions
+    from emusify.reading.model import Model
+    from emusify.reading.training import TrainOptions
 
     if args.prior == "none":
         return None

@@ -1,7 +1,7 @@
 """Training: grouped validation, the final fit and the numpy-only model it exports.
 
 The only module that imports scikit-learn (and, for the PNG, matplotlib). The fitted network is
-exported to a numpy-only :class:`emusify.model.Model`.
+exported to a numpy-only :class:`emusify.reading.model.Model`.
 
 Honest validation: frames of one group (a collect.py run, or a subject of an imported set) are never
 on both sides of a split; augmented copies join the training side only.
@@ -26,11 +26,10 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from emusify.errors import DatasetError
-from emusify.evaluation import metrics
-from emusify.model import Layout, Model
-from emusify.provenance import model_meta as model_meta
-from emusify.provenance import versions as versions
-from emusify.samples import NEUTRAL, Samples, calibrate, reference_info, with_neutral
+from emusify.reading.evaluation import metrics
+from emusify.reading.model import Layout, Model
+from emusify.reading.provenance import model_meta
+from emusify.reading.samples import NEUTRAL, Samples, calibrate, reference_info, with_neutral
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +237,7 @@ def train(samples: Samples, layout: Sequence, options: TrainOptions | None = Non
     """Validate honestly, then fit on everything; the summary and metrics go into ``model.meta``.
 
     With ``calibration="reference"`` every calibration unit (a person) is centred on the
-    reference of its neutral rows (:func:`emusify.samples.calibrate`) and the model's
+    reference of its neutral rows (:func:`emusify.reading.samples.calibrate`) and the model's
     ``reference_mean`` is the mean of those references: for one person (train.py on a user's
     recordings) that is the user's own reference.
 

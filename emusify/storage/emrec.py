@@ -4,7 +4,7 @@ A file is a sequence of records, each
 ``b"EMR1" | kind (1 byte) | length (uint32 LE) | CRC32 of the payload (uint32 LE) | payload``.
 The first record (kind ``H``) is the JSON header; every other record (kind ``C``) is a chunk of
 samples, an ``.npz`` blob (no pickles) holding the arrays in :data:`ARRAYS`.
-``emusify.dataset`` writes such files, ``emusify.sessions`` reads them.
+``emusify.storage.dataset`` writes such files, ``emusify.storage.sessions`` reads them.
 """
 
 from __future__ import annotations

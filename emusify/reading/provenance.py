@@ -1,7 +1,8 @@
 """What a model's sidecar says about its making: when, with which versions, on what, how validated.
 
 Pure (no scikit-learn): :func:`model_meta` serves both ``training.train`` and
-``finetune.train_from_prior``; ``emusify.training`` re-exports it.
+``finetune.train_from_prior``. ``options`` is any dataclass of training settings (training's
+``TrainOptions``), so this module needs nothing from ``training``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import numpy as np
 from emusify import __version__
 
 if TYPE_CHECKING:
-    from emusify.samples import Samples
-    from emusify.training import TrainOptions
+    from emusify.reading.samples import Samples
 
 
-def model_meta(samples: Samples, options: TrainOptions, seconds: float,
+def model_meta(samples: Samples, options: Any, seconds: float,
                validation: dict[str, Any]) -> dict[str, Any]:
     """What a model's sidecar says about its making: time, versions, training summary, validation."""
     return {"created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -30,7 +30,7 @@ def model_meta(samples: Samples, options: TrainOptions, seconds: float,
             "validation": validation}
 
 
-def _summary(samples: Samples, options: TrainOptions, seconds: float) -> dict[str, Any]:
+def _summary(samples: Samples, options: Any, seconds: float) -> dict[str, Any]:
     return {
         "samples": len(samples.y),
         "per_class": dict(sorted(Counter(samples.y.tolist()).items())),

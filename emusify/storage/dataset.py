@@ -1,8 +1,8 @@
 """Recording sessions written to disk: :class:`SessionWriter`, one append-only file per session.
 
-Layout: ``<data>/<emotion>/<session_id>.emrec``; the file format is :mod:`emusify.emrec`, reading
-it back is :mod:`emusify.sessions` (its names are re-exported here, so
-``from emusify.dataset import load_sessions`` keeps working).
+Layout: ``<data>/<emotion>/<session_id>.emrec``; the file format is :mod:`emusify.storage.emrec`, reading
+it back is :mod:`emusify.storage.sessions` (its names are re-exported here, so
+``from emusify.storage.dataset import load_sessions`` keeps working).
 
 Safety: the file is written under a hidden temporary name (``.<name>.part``) and renamed to its
 final name once its first chunk is on disk, so no half-written header and no empty session ever
@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from emusify import __version__
-from emusify.emrec import ARRAYS, DETECTORS, FORMAT, SUFFIX, encode_chunk, pack_record
 from emusify.errors import DatasetError
-from emusify.sessions import Session as Session
-from emusify.sessions import Sessions as Sessions
-from emusify.sessions import backend_of_sessions as backend_of_sessions
-from emusify.sessions import load_sessions as load_sessions
-from emusify.sessions import read_session as read_session
+from emusify.storage.emrec import ARRAYS, DETECTORS, FORMAT, SUFFIX, encode_chunk, pack_record
+from emusify.storage.sessions import Session as Session
+from emusify.storage.sessions import Sessions as Sessions
+from emusify.storage.sessions import backend_of_sessions as backend_of_sessions
+from emusify.storage.sessions import load_sessions as load_sessions
+from emusify.storage.sessions import read_session as read_session
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """run.py's reference face: which one to start from, the calibration shot, and keeping it current.
 
 A model with "reference" calibration reads deviations from the user's relaxed face
-(:mod:`emusify.reference`). Which reference run.py uses, in order:
+(:mod:`emusify.sensing.reference`). Which reference run.py uses, in order:
 
 1. ``run.py --calibrate``: a new calibration shot, always.
 2. The newer of the stored reference (``<data>/reference.json``: a shot, kept current by the
@@ -13,7 +13,7 @@ A model with "reference" calibration reads deviations from the user's relaxed fa
    average of the training people's relaxed faces) in use until the next start.
 
 After every window, frames read as neutral with high confidence move the reference slowly
-(:class:`emusify.reference.ReferenceTracker`); each change is saved and journaled.
+(:class:`emusify.sensing.reference.ReferenceTracker`); each change is saved and journaled.
 Pure logic: no device library is imported here, frames come from the caller's source.
 """
 
@@ -30,7 +30,13 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from emusify.errors import CameraError
-from emusify.reference import Reference, ReferenceTracker, load_reference, make_reference, save_reference
+from emusify.sensing.reference import (
+    Reference,
+    ReferenceTracker,
+    load_reference,
+    make_reference,
+    save_reference,
+)
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ AUGMENTATIONS = ("mirror", "jitter")
 
 
 class SessionLike(Protocol):
-    """What training needs of a recording (``emusify.sessions.Session`` fits)."""
+    """What training needs of a recording (``emusify.storage.sessions.Session`` fits)."""
 
     emotion: str
     session_id: str
@@ -57,7 +57,7 @@ def samples_from_sessions(
     group ("" when unknown). train.py makes all of a user's own recordings one unit.
     """
     if vectorize is None:
-        from emusify.features import face_vector as vectorize
+        from emusify.sensing.features import face_vector as vectorize
     if augmenters is None:
         augmenters = _default_augmenters(jitter, seed)
     unknown = set(augment) - set(augmenters)
@@ -103,7 +103,7 @@ def _as_samples(rows: list, meta: list, aug_rows: list, aug_meta: list, listing:
 
 
 def _default_augmenters(sigma: float, seed: int) -> dict[str, Callable[[Any], Any]]:
-    from emusify import features
+    from emusify.sensing import features
 
     rng = np.random.default_rng(seed)
     return {"mirror": features.mirror, "jitter": lambda lm: features.jitter(lm, sigma, rng)}
@@ -119,7 +119,7 @@ def calibrate(samples: Samples, mode: str = "session-mean", missing: str = "drop
     """Centre every calibration unit (a person) on its own reference; returns the samples and the mean one.
 
     ``mode="session-mean"``: subtract each unit's mean vector. ``mode="reference"``: subtract the
-    unit's relaxed face, :func:`emusify.reference.reference_from_vectors` of its rows labelled
+    unit's relaxed face, :func:`emusify.sensing.reference.reference_from_vectors` of its rows labelled
     neutral (augmented copies: of their own kind's neutral copies, so a mirrored face is centred
     on its mirrored reference). A unit without neutral rows is dropped (``missing="drop"``, one
     warning naming how many) or centred on an estimate (``missing="offset"``: its mean of
@@ -179,7 +179,7 @@ def _session_mean(samples: Samples) -> tuple[Samples, np.ndarray]:
 
 
 def _reference(samples: Samples, missing: str, fit_rows: np.ndarray | None) -> tuple[Samples, np.ndarray]:
-    from emusify.reference import reference_from_vectors
+    from emusify.sensing.reference import reference_from_vectors
 
     if missing == "drop":
         samples = with_neutral(samples)

@@ -3,9 +3,9 @@
 While run.py runs, the face landmarks of the current window are kept in memory (never an image,
 only frames with a face). When the listener presses a mood's digit ("my mood is this") or ``y``
 ("right"), :meth:`Feedback.save` writes the last window's landmarks as a recording of that mood
-under the data folder (with :class:`emusify.dataset.SessionWriter`, crash-safe like collect.py's),
+under the data folder (with :class:`emusify.storage.dataset.SessionWriter`, crash-safe like collect.py's),
 its header marked as a correction or a confirmation, with the mood the window read and the
-calibration offset the model used; the journal gets a row, and the :class:`~emusify.learner.Learner`
+calibration offset the model used; the journal gets a row, and the :class:`~emusify.reading.learner.Learner`
 is poked to update the model in the background.
 
 :class:`SkipWatch` notices a burst of early skips right after a window changed the music: the
@@ -19,10 +19,10 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from emusify.dataset import SessionWriter, new_session_id
+from emusify.desk.ui import action_for
 from emusify.errors import DatasetError
-from emusify.journal import FeedbackRow
-from emusify.ui import action_for
+from emusify.storage.dataset import SessionWriter, new_session_id
+from emusify.storage.journal import FeedbackRow
 
 log = logging.getLogger(__name__)
 

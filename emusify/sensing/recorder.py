@@ -16,8 +16,8 @@ from typing import Any, Callable, NamedTuple
 
 from tqdm import tqdm
 
-from emusify.dataset import SessionWriter
 from emusify.errors import CameraError, UsageError
+from emusify.storage.dataset import SessionWriter
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 if TYPE_CHECKING:
-    from emusify.landmarks import Landmarks
+    from emusify.sensing.landmarks import Landmarks
 
 
 class FeatureLayout(NamedTuple):

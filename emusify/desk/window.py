@@ -1,9 +1,9 @@
 """One window of run.py's watching: open the source, read frames at --fps for --window seconds,
 let each face vote; and the reference face around it (the calibration shot before the first
-window, the tracker after each one, see :mod:`emusify.calibration`).
+window, the tracker after each one, see :mod:`emusify.sensing.calibration`).
 
-:class:`WindowReader` is a mixin of :class:`emusify.runner.Runner`, as
-:class:`emusify.feedback.ListenerKeys` is: the loop (music, keys, status line) stays in the runner,
+:class:`WindowReader` is a mixin of :class:`emusify.desk.runner.Runner`, as
+:class:`emusify.desk.feedback.ListenerKeys` is: the loop (music, keys, status line) stays in the runner,
 and the window calls back into it between frames so the music never waits for the camera.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from emusify.desk.ui import Status, action_for
 from emusify.errors import CameraError
-from emusify.tally import Tally, WindowResult
-from emusify.ui import Status, action_for
+from emusify.reading.tally import Tally, WindowResult
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class WindowReader:
             shown = dict(zip(self.labels, map(float, probs))) if probs is not None else None
             self._key(preview.show(frame.image, landmarks, shown))
 
-    # The reference face (emusify.calibration) ----------------------------------------------------
+    # The reference face (emusify.sensing.calibration) ----------------------------------------------------
 
     def calibration_shot(self) -> None:
         """Before the first window, when needed: a few seconds of the relaxed face (s skips).
@@ -129,7 +129,7 @@ class WindowReader:
         Raises:
             CameraError: the source cannot be opened (as for the first window).
         """
-        from emusify.calibration import take_shot
+        from emusify.sensing.calibration import take_shot
 
         calibration = self.dev.calibration
         if calibration is None or not calibration.needs_shot or self.stop_reason is not None:

@@ -26,10 +26,10 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from emusify.errors import DatasetError
-from emusify.finetune import fine_tune, user_centre
-from emusify.model import Model
-from emusify.reference import NEUTRAL
-from emusify.samples import samples_from_sessions
+from emusify.reading.finetune import fine_tune, user_centre
+from emusify.reading.model import Model
+from emusify.reading.samples import samples_from_sessions
+from emusify.sensing.reference import NEUTRAL
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: i
           centre: str = CENTRE, **tuning: Any) -> Update:
     """Fine-tune ``prior`` (the starter) on ``sessions``, keeping all its moods.
 
-    ``tuning``: more keyword arguments of :func:`emusify.finetune.fine_tune` (steps, alpha,
+    ``tuning``: more keyword arguments of :func:`emusify.reading.finetune.fine_tune` (steps, alpha,
     learning_rate, ...).
 
     Raises:
@@ -114,7 +114,7 @@ def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.
 
     run.py's recordings: the offset stored with them (``centre="stored"``), or the one stored with
     the newest of them (``"latest"``: the running mean that had seen the most of the person).
-    Others: train.py's centre (:func:`emusify.finetune.user_centre`: a "reference" prior, the
+    Others: train.py's centre (:func:`emusify.reading.finetune.user_centre`: a "reference" prior, the
     relaxed face of their neutral rows; without neutral rows the mean of the stored offsets (the
     user's own reference as run.py used it), else the prior's reference mean; "session-mean", the mean of
     their per-mood means when they show two moods or more), else the mean of the stored offsets,
@@ -155,7 +155,7 @@ def update_model(data_dir: Path, starter_path: Path, model_path: Path) -> Update
     Raises:
         EmusifyError: unreadable starter, no usable recording, or the model cannot be written.
     """
-    from emusify.sessions import backend_of_sessions, load_sessions
+    from emusify.storage.sessions import backend_of_sessions, load_sessions
 
     sessions = [s for s in load_sessions(data_dir) if len(s)]
     if not sessions:

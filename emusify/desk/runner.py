@@ -5,7 +5,8 @@ clock that does not really sleep. The music never blocks the camera: the player 
 ``update()`` between frames and between the short sleeps of the wait.
 
 Reading a window (frames, votes, the calibration shot) lives in the ``WindowReader`` methods of
-:mod:`emusify.window`. Listener feedback (see :mod:`emusify.feedback`, :mod:`emusify.learner`) lives in the
+:mod:`emusify.desk.window`. Listener feedback (see :mod:`emusify.desk.feedback`,
+:mod:`emusify.reading.learner`) lives in the
 ``ListenerKeys`` methods the Runner inherits: digit keys correct the last window's mood, ``y``
 confirms it, ``n`` early in a song is a skip, and a model updated in the background is swapped in
 at the start of the next window.
@@ -19,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from emusify.config import Settings
+from emusify.desk.feedback import ListenerKeys, SkipWatch
+from emusify.desk.ui import Status
+from emusify.desk.window import WindowReader
 from emusify.errors import ExitStatus, LibraryError
-from emusify.feedback import ListenerKeys, SkipWatch
-from emusify.policy import Policy
-from emusify.tally import WindowResult
-from emusify.ui import Status
-from emusify.window import WindowReader
+from emusify.music.policy import Policy
+from emusify.reading.tally import WindowResult
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ class Devices:
     clock: Any = None  # .now(), .sleep(seconds); SystemClock when None
     ui: Any = None  # .show(Status), .pressed() -> list[str] of keys; optional
     preview: Callable[[], Any] | None = None  # -> context manager with .show(...) -> key
-    feedback: Any = None  # emusify.feedback.Feedback: digit/y keys save the last window; optional
-    learner: Any = None  # emusify.learner.Learner: background model updates; optional
+    feedback: Any = None  # emusify.desk.feedback.Feedback: digit/y keys save the last window; optional
+    learner: Any = None  # emusify.reading.learner.Learner: background model updates; optional
     make_predictor: Callable[[Any], Any] | None = None  # Model -> predictor, for a swapped-in model
     calibration: Any = None  # calibration.Calibration: the reference face (shot, tracker); optional
 
@@ -67,8 +68,8 @@ class Runner(WindowReader, ListenerKeys):
     """Runs windows and music until --cycles is reached, q is pressed or a stop is requested.
 
     Reading one window (and the calibration shot) are :class:`WindowReader`'s methods
-    (emusify.window); the listener's keys (mood digits, y, n as a skip) and the model swap are
-    :class:`ListenerKeys`' methods (emusify.feedback); the loop calls them at its hooks.
+    (emusify.desk.window); the listener's keys (mood digits, y, n as a skip) and the model swap are
+    :class:`ListenerKeys`' methods (emusify.desk.feedback); the loop calls them at its hooks.
     """
 
     def __init__(self, settings: Settings, devices: Devices, labels: Sequence[str], policy: Policy) -> None:

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from emusify.errors import LandmarkError
-from emusify.landmarks import FACE_POINTS, Landmarks, native_stderr_silenced, quiet_requested
-from emusify.landmarks.image import Prepared, crop_square, prepare, to_image_coordinates
+from emusify.sensing.landmarks import FACE_POINTS, Landmarks, native_stderr_silenced, quiet_requested
+from emusify.sensing.landmarks.image import Prepared, crop_square, prepare, to_image_coordinates
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "mediapipe"
+MODELS_DIR = Path(__file__).resolve().parents[3] / "models" / "mediapipe"
 FACE_MODEL = ("face_landmarker.task", "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff")
 POSE_MODEL = ("pose_landmarker_full.task", "4eaa5eb7a98365221087693fcc286334cf0858e2eb6e15b506aa4a7ecdcec4ad")
 FALLBACK_PAD = 0.5  # border around a still before the second try, as for Holistic's FaceMesh fallback
@@ -63,7 +63,7 @@ def model_path(model: tuple[str, str], folder: Path = MODELS_DIR) -> Path:
 class TasksExtractor:
     """Landmarks of the one face in each image through the Tasks API; a context manager.
 
-    Open it through :func:`emusify.landmarks.open_extractor`, which picks the backend.
+    Open it through :func:`emusify.sensing.landmarks.open_extractor`, which picks the backend.
 
     Args:
         static: True for independent stills (IMAGE mode), False for a video stream (VIDEO mode:

@@ -15,11 +15,11 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from emusify.model import Model
-from emusify.provenance import model_meta
-from emusify.reference import NEUTRAL, reference_from_vectors
-from emusify.samples import Samples, reference_info
-from emusify.training import TrainOptions, cross_validate, emotions_of, training_side
+from emusify.reading.model import Model
+from emusify.reading.provenance import model_meta
+from emusify.reading.samples import Samples, reference_info
+from emusify.reading.training import TrainOptions, cross_validate, emotions_of, training_side
+from emusify.sensing.reference import NEUTRAL, reference_from_vectors
 
 STEPS, LEARNING_RATE, ALPHA = 300, 3e-3, 1.0  # full-batch Adam steps, step size, pull to the prior
 
@@ -123,10 +123,10 @@ def _gradients(Xs: np.ndarray, onehot: np.ndarray, weight: np.ndarray, coefs: li
 
 def train_from_prior(samples: Samples, prior: Model, options: TrainOptions, progress: bool = True,
                      prior_name: str = "starter") -> Model:
-    """Validate and fit like :func:`emusify.training.train`, but by fine-tuning ``prior``.
+    """Validate and fit like :func:`emusify.reading.training.train`, but by fine-tuning ``prior``.
 
     A "reference" prior (the starter) reads deviations from the person's relaxed face: the user's
-    vectors are centred on :func:`emusify.reference.reference_from_vectors` of their neutral rows,
+    vectors are centred on :func:`emusify.sensing.reference.reference_from_vectors` of their neutral rows,
     or, without neutral rows, on the prior's ``reference_mean`` (what run.py uses for a new user
     before a calibration shot). The model keeps "reference" calibration with that vector as its
     ``reference_mean``. An older "session-mean" prior: centred on the user's own mean (the mean of

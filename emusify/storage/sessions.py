@@ -1,9 +1,9 @@
 """Recordings read back: :func:`load_sessions` (a data folder) and :func:`read_session` (one file).
 
-Layout: ``<data>/<emotion>/<session_id>.emrec`` (format: :mod:`emusify.emrec`). The folder is the
+Layout: ``<data>/<emotion>/<session_id>.emrec`` (format: :mod:`emusify.storage.emrec`). The folder is the
 label: moving a file to another folder relabels it. An unreadable file is skipped with a warning
 naming it; a torn last chunk is ignored with one warning naming the file, the complete chunks kept.
-``emusify.dataset`` re-exports these names.
+``emusify.storage.dataset`` re-exports these names.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from emusify.emrec import ARRAYS, DETECTORS, FORMAT, SUFFIX, decode_chunk, read_records
 from emusify.errors import DatasetError
+from emusify.storage.emrec import ARRAYS, DETECTORS, FORMAT, SUFFIX, decode_chunk, read_records
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +49,15 @@ class Session:
     @property
     def backend(self) -> str | None:
         """The landmark backend that made the samples ("holistic" or "tasks"); None when not known."""
-        from emusify.landmarks import backend_of
+        from emusify.sensing.landmarks import backend_of
 
         if self.header.get("backend"):
             return str(self.header["backend"])
         return backend_of(DETECTORS[int(code)] for code in np.unique(self.arrays["detector"]))
 
     def landmarks(self) -> Iterator[Any]:
-        """The samples as ``emusify.landmarks.Landmarks``, in recording order."""
-        from emusify.landmarks import Landmarks
+        """The samples as ``emusify.sensing.landmarks.Landmarks``, in recording order."""
+        from emusify.sensing.landmarks import Landmarks
 
         a = self.arrays
         for i in range(self.len):

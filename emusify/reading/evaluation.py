@@ -16,8 +16,8 @@ import numpy as np
 from tqdm import tqdm
 
 from emusify.errors import DatasetError
-from emusify.model import Model, temp_beside
-from emusify.reference import Reference, make_reference
+from emusify.reading.model import Model, temp_beside
+from emusify.sensing.reference import Reference, make_reference
 
 log = logging.getLogger(__name__)
 
@@ -197,12 +197,12 @@ def reference_from_folder(folder: Path, progress: bool = True, extractor: Any = 
     """The reference of a folder of images of one person's relaxed face (``--reference REF``).
 
     Every image under ``folder`` (sub-folders too) goes through the same extractor and
-    :func:`emusify.reference.make_reference` as run.py's calibration shot.
+    :func:`emusify.sensing.reference.make_reference` as run.py's calibration shot.
 
     Raises:
         DatasetError: not a folder, or no face in any of its images.
     """
-    from emusify.features import LAYOUT
+    from emusify.sensing.features import LAYOUT
 
     if not Path(folder).is_dir():
         raise DatasetError(f"--reference {folder} is not a folder: pass a folder of relaxed-face images")
@@ -223,11 +223,11 @@ def _read_faces(images: list[tuple[Path, str]], extractor: Any, reader: Any, vec
     from emusify.errors import CameraError
 
     if reader is None:
-        from emusify.camera import read_image as reader
+        from emusify.sensing.camera import read_image as reader
     if vectorize is None:
-        from emusify.features import face_vector as vectorize
+        from emusify.sensing.features import face_vector as vectorize
     if extractor is None:
-        from emusify.landmarks import LandmarkExtractor
+        from emusify.sensing.landmarks import LandmarkExtractor
 
         context: Any = LandmarkExtractor(static=True)
     else:

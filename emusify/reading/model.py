@@ -5,10 +5,10 @@ This module never imports scikit-learn (``training`` does) and never unpickles: 
 
 ``Model.predict_proba`` is the network alone (scaler, dense layers, softmax) on the vectors it is
 given. With ``calibration == "reference"`` the network expects ``vector - reference``, the person's
-relaxed face (``emusify.reference``); :class:`~emusify.predictor.Predictor` subtracts the user's reference, or
-``reference_mean`` while the user has none. With the older ``"session-mean"`` the network expects
-vectors from which the person's mean vector was subtracted; :class:`Predictor` keeps a running
-mean for those, warmed up from ``reference_mean``.
+relaxed face (``emusify.sensing.reference``); :class:`~emusify.reading.predictor.Predictor` subtracts
+the user's reference, or ``reference_mean`` while the user has none. With the older
+``"session-mean"`` the network expects vectors from which the person's mean vector was
+subtracted; :class:`Predictor` keeps a running mean for those, warmed up from ``reference_mean``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from emusify.errors import ModelError
-from emusify.predictor import Predictor as Predictor  # re-exported: tests, benchmarks import it here
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +235,7 @@ def backup_path(path: Path) -> Path:
 
 
 def _current_layout() -> Layout:
-    from emusify.features import LAYOUT
+    from emusify.sensing.features import LAYOUT
 
     return Layout(LAYOUT.name, LAYOUT.length)
 

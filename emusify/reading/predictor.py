@@ -1,8 +1,8 @@
 """Run-time reading: :class:`Predictor` applies a model to a user's vectors, with their reference face.
 
-:class:`emusify.model.Model` is the network alone; the Predictor adds what run.py needs around it:
+:class:`emusify.reading.model.Model` is the network alone; the Predictor adds what run.py needs around it:
 the per-person calibration (the user's reference face, or a running mean for older
-``"session-mean"`` models) and reading only a subset of the moods. ``emusify.model`` re-exports it.
+``"session-mean"`` models) and reading only a subset of the moods.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from emusify.model import Model
+    from emusify.reading.model import Model
 
 
 class Predictor:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from emusify.errors import JournalError
-from emusify.journal import FeedbackRow, Journal, SongRow, WindowRow
+from emusify.storage.journal import FeedbackRow, Journal, SongRow, WindowRow
 
 UNSURE = "unsure"
 COLOURS = {

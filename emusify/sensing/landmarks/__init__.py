@@ -1,8 +1,8 @@
 """Face (and body) landmarks from MediaPipe, through one of two backends; see docs/DESIGN.md.
 
-* ``holistic`` (:mod:`emusify.landmarks.holistic`): MediaPipe Holistic with a FaceMesh fallback,
+* ``holistic`` (:mod:`emusify.sensing.landmarks.holistic`): MediaPipe Holistic with a FaceMesh fallback,
   from ``mediapipe.solutions``, which only mediapipe 0.10.21 has (Python <= 3.12).
-* ``tasks`` (:mod:`emusify.landmarks.tasks`): the Tasks API's FaceLandmarker (with blendshapes) and,
+* ``tasks`` (:mod:`emusify.sensing.landmarks.tasks`): the Tasks API's FaceLandmarker (with blendshapes) and,
   for far faces, PoseLandmarker, on the ``.task`` models shipped in ``models/mediapipe/``. Every
   mediapipe from 0.10 on has it; mediapipe 1.2.x (Python 3.13+) has nothing else.
 
@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from emusify.errors import LandmarkError
-from emusify.landmarks.image import MIN_SIDE, UPSCALE_TO, Prepared, prepare, resize_bilinear
+from emusify.sensing.landmarks.image import MIN_SIDE, UPSCALE_TO, Prepared, prepare, resize_bilinear
 
 __all__ = ["BACKENDS", "FACE_POINTS", "MIN_SIDE", "UPSCALE_TO", "LandmarkExtractor", "Landmarks",
            "Prepared", "available", "open_extractor", "prepare", "resize_bilinear", "resolve_backend"]
@@ -100,10 +100,10 @@ def open_extractor(backend: str = "auto", static: bool = False, fallback: bool =
     name = resolve_backend(backend)
     log.debug("landmark backend: %s (asked for %s)", name, backend)
     if name == "holistic":
-        from emusify.landmarks.holistic import HolisticExtractor
+        from emusify.sensing.landmarks.holistic import HolisticExtractor
 
         return HolisticExtractor(static=static, fallback=fallback, **options)
-    from emusify.landmarks.tasks import TasksExtractor
+    from emusify.sensing.landmarks.tasks import TasksExtractor
 
     return TasksExtractor(static=static, fallback=fallback, **options)
 

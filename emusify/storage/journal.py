@@ -5,7 +5,7 @@ and error events), ``reference_events`` (when the reference face was taken or ch
 ``feedback`` (the listener's corrections and confirmations of a window's mood, and moods doubted by
 a burst of skips). A journal made before a table existed gains it when it is opened; its rows stay
 as they were. The connection is in autocommit mode with a write-ahead log, so a crash or a power
-cut loses nothing already written. :mod:`emusify.report` draws it.
+cut loses nothing already written. :mod:`emusify.desk.report` draws it.
 """
 
 from __future__ import annotations

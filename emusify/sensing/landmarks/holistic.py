@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from emusify.errors import LandmarkError
-from emusify.landmarks import FACE_POINTS, Landmarks, native_stderr_silenced, quiet_requested
-from emusify.landmarks.image import Prepared, prepare, to_image_coordinates
+from emusify.sensing.landmarks import FACE_POINTS, Landmarks, native_stderr_silenced, quiet_requested
+from emusify.sensing.landmarks.image import Prepared, prepare, to_image_coordinates
 
 FALLBACK_PAD = 0.5
 
@@ -32,7 +32,7 @@ def _points(landmark_list: Any, prep: Prepared, visibility: bool = False) -> np.
 class HolisticExtractor:
     """Landmarks of the one face (and body) in each image; a context manager with an idempotent close().
 
-    Open it through :func:`emusify.landmarks.open_extractor`, which picks the backend.
+    Open it through :func:`emusify.sensing.landmarks.open_extractor`, which picks the backend.
 
     Args:
         static: True for independent stills (every image detected from scratch), False for a video
