@@ -382,3 +382,15 @@ def test_the_preview_asks_for_the_relaxed_face_and_s_there_skips(tmp_path):
     assert preview.shown[0] == ["relax your face and look at the screen, 5 s; s skips", "face found"]
     assert not path.exists() and [r[1] for r in dev.journal.references] == ["skipped"]
     assert len(sources.opened) == 2 and dev.player.played() == ["happy0"]
+
+
+def test_c_takes_a_new_calibration_shot_before_the_next_window_without_a_restart(tmp_path):
+    runner, dev, sources, _, path = calibrated(
+        tmp_path, [HAPPY, NEUTRAL, HAPPY], stored=stored_reference(np.full(4, 0.2)), presses=[(20, "c")],
+        cycles=2)
+    assert not dev.calibration.needs_shot
+    assert runner.run() == 0
+    assert len(sources.opened) == 3  # window 1, the shot asked for with c, window 2
+    assert [r[1:4] for r in dev.journal.references] == [("shot", "shot", 20)]
+    assert len(dev.journal.windows) == 2  # the shot is not a window
+    assert sources.opened[1].opened_at == pytest.approx(sources.opened[0].closed_at + 60, abs=0.3)

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """\
 Every few minutes, watch the camera for a short window, read the mood from face landmarks and
 play a song from songs/<mood>/. The camera is off between windows; the music never stops.
-Keys (terminal or preview window): n next song, space or p pause/resume, q quit.
+Keys (terminal or preview window): n next song, space or p pause/resume, q quit, c a new
+calibration shot before the next window (s skips it while it runs).
 On the first start (no reference face stored in the data folder yet) it first asks for about
 5 s of your relaxed face, the reference it reads your moods against (s skips it; --calibrate
 takes it again). Only feature numbers are stored (DATA/reference.json), never an image.

@@ -54,6 +54,7 @@ class Core:
         self._sources: list[CommandSource] = []
         self._shot_due = False  # a calibrate command came (Calibration.needs_shot asks too)
         self._skip_shot = False
+        self._shot_said = ""
         self._watching = False
         self._in_shot = False
         self._next_window: float | None = None
@@ -209,13 +210,13 @@ class Core:
     def _calibration_shot(self) -> None:
         """A few seconds of the relaxed face (not a window: nothing votes, the music goes on)."""
         calibration = self.dev.calibration
-        self._shot_due, self._skip_shot = False, False
+        self._shot_due, self._skip_shot, self._shot_said = False, False, ""
         if calibration is None:
             return
         self._watching = self._in_shot = True
         self._refresh()
         try:
-            shot = self.reader.shot(self._shot_keys, self._note)
+            shot = self.reader.shot(self._shot_keys, self._shot_note)
         finally:
             self._watching = self._in_shot = False
         if self.stop_reason is None:
@@ -224,6 +225,12 @@ class Core:
             event = "shot" if made is not None else "skipped" if shot.skipped else "kept"
             self._tell("reference_changed", when=self.clock.now(), event=event,
                        source="shot" if made is not None else kept)
+
+    def _shot_note(self, text: str) -> None:
+        """The shot's request ("relax your face ..., 4 s"), told as a note when its text changes."""
+        if text != self._shot_said:
+            self._shot_said = text
+            self._note(text)
 
     def _shot_keys(self) -> list[str]:
         """What the shot asks between frames: "s" once a skip_shot command came."""
