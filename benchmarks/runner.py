@@ -112,10 +112,10 @@ def pick_model(tmp: Path) -> Path:
 
 
 def cycle_cpu(model_path: Path, idle_seconds: float, backend: str) -> float:
-    """CPU of one window and of an idle wait with the real Runner, extrapolated to the default cycle."""
+    """CPU of one window and of an idle wait with the real Core, extrapolated to the default cycle."""
     from emusify.cli.run import choose_model, open_devices, open_library
     from emusify.config import Settings, load_settings
-    from emusify.desk.runner import Runner
+    from emusify.desk.core import Core
     from emusify.music.policy import parse_policy
     from emusify.reading.model import Model
     from emusify.reading.predictor import Predictor
@@ -126,17 +126,16 @@ def cycle_cpu(model_path: Path, idle_seconds: float, backend: str) -> float:
                                         "songs": ROOT / "songs", "model": model_path, "backend": backend})
         model = Model.load(choose_model(settings))
         library = open_library(settings.songs)
-        devices = open_devices(settings, stack, Predictor(model), library, preview=False)
-        devices.ui = None  # no status line in the benchmark output
-        runner = Runner(settings, devices, model.labels, parse_policy(settings.policy))
+        devices, _ = open_devices(settings, stack, Predictor(model), library, preview=False)
+        runner = Core(settings, devices, model.labels, parse_policy(settings.policy))  # no terminal front-end
         startup = cpu() - start_cpu, time.perf_counter() - start_wall
         c0, w0 = cpu(), time.perf_counter()
         library.scan()
-        result = runner.watch()
-        runner.decide(result, time.time())
+        result = runner.reader.read(first=True)
+        runner._decide(result, time.time())
         window = cpu() - c0, time.perf_counter() - w0
         c1, w1 = cpu(), time.perf_counter()
-        runner.wait(time.time() + idle_seconds)
+        runner._wait(time.time() + idle_seconds)
         idle = cpu() - c1, time.perf_counter() - w1
         runner.request_stop("benchmark")
     defaults = Settings()

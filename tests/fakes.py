@@ -192,9 +192,11 @@ class FakePlayer:
             self.current, self.busy = None, False
 
     def pause(self) -> None:
+        self.events.append(("pause",))
         self.paused = True
 
     def resume(self) -> None:
+        self.events.append(("resume",))
         self.paused = False
 
     def toggle_pause(self) -> None:
@@ -288,3 +290,18 @@ class FakeUI:
 
     def show(self, status: Any) -> None:
         self.shown.append(status)
+
+
+def make_core(settings: Any, devices: Any, presses: Sequence[tuple[float, str]] = (),
+              labels: Sequence[str] = LABELS) -> Any:
+    """A Core over ``devices`` with the terminal front-end on a FakeUI pressing ``presses``
+    (seconds after the clock's start); the FakeUI is kept as ``devices.ui`` for the tests."""
+    from emusify.desk.core import Core
+    from emusify.desk.ui import Terminal
+    from emusify.music.policy import parse_policy
+
+    clock = devices.clock
+    core = Core(settings, devices, labels, parse_policy(settings.policy))
+    devices.ui = FakeUI(clock, [(clock.start + t, key) for t, key in presses])
+    Terminal(devices.ui, clock.now).start(core)
+    return core

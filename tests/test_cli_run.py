@@ -11,7 +11,7 @@ import pytest
 
 from emusify.cli import run
 from emusify.config import Settings
-from emusify.desk.runner import Runner
+from emusify.desk.core import Core
 from emusify.desk.ui import KeyReader, Status, StatusLine, action_for, format_status
 from emusify.errors import LibraryError, ModelError
 
@@ -94,7 +94,7 @@ def test_report_without_journal_says_what_to_do(in_tmp, capsys):
     assert "run run.py first" in capsys.readouterr().err
 
 
-def test_sigterm_asks_the_runner_to_stop_and_handler_is_restored():
+def test_sigterm_asks_the_core_to_stop_and_handler_is_restored():
     class Stub:
         reason = None
 
@@ -107,7 +107,7 @@ def test_sigterm_asks_the_runner_to_stop_and_handler_is_restored():
         signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
     assert stub.reason == "SIGTERM"
     assert signal.getsignal(signal.SIGTERM) == before
-    assert Runner.request_stop  # the runner offers what the handler calls
+    assert Core.request_stop  # the core offers what the handler calls
 
 
 # The terminal ---------------------------------------------------------------------------------
@@ -148,9 +148,9 @@ def test_status_prints_plain_lines_only_on_change_when_not_a_terminal():
     ]
 
 
-def test_keys_map_to_actions():
-    assert [action_for(k) for k in ("n", " ", "p", "q", "Q", "x", None)] == [
-        "skip", "pause", "pause", "quit", "quit", None, None,
+def test_keys_map_to_commands():
+    assert [action_for(k) for k in ("n", " ", "p", "q", "Q", "y", "c", "s", "x", None)] == [
+        "next", "play_pause", "play_pause", "quit", "quit", "confirm", "calibrate", "skip_shot", None, None,
     ]
 
 

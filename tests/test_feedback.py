@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 from emusify.config import Settings
+from emusify.desk.devices import Devices
 from emusify.desk.feedback import Feedback, mood_for_key, mood_keys
-from emusify.desk.runner import Devices, Runner
-from emusify.music.policy import parse_policy
 from emusify.reading.learner import Learner, Update
 from emusify.sensing.landmarks import Landmarks
 from emusify.storage.dataset import load_sessions
@@ -28,7 +27,7 @@ from tests.fakes import (
     FakePlayer,
     FakePredictor,
     FakeSources,
-    FakeUI,
+    make_core,
     probs,
 )
 
@@ -70,11 +69,11 @@ def build(tmp_path, scripts, presses=(), work=None, preview=None, **overrides):
     devices = Devices(
         open_source=FakeSources(clock, scripts, source_fps=20), extractor=FakeExtractor(),
         vectorize=vectorize, predictor=FakePredictor(), player=FakePlayer(), library=FakeLibrary(SONGS),
-        journal=journal, clock=clock, ui=FakeUI(clock, [(clock.start + t, k) for t, k in presses]),
+        journal=journal, clock=clock,
         feedback=Feedback(tmp_path / "data", LAYOUT, "0", journal, learner), learner=learner,
         make_predictor=make_predictor, preview=preview,
     )
-    runner = Runner(settings, devices, LABELS, parse_policy(settings.policy))
+    runner = make_core(settings, devices, presses)
     return runner, devices, clock, swaps
 
 

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from emusify.config import Settings
-from emusify.desk.runner import Devices, Runner
+from emusify.desk.devices import Devices
 from emusify.errors import CameraError
-from emusify.music.policy import parse_policy
 from tests.fakes import (
     LABELS,
     FakeClock,
@@ -20,9 +19,9 @@ from tests.fakes import (
     FakePlayer,
     FakePredictor,
     FakeSources,
-    FakeUI,
     fake_vectorize,
     frames,
+    make_core,
     probs,
 )
 
@@ -44,9 +43,9 @@ def build(scripts, player=None, presses=(), preview=None, library=None, **overri
         open_source=sources, extractor=FakeExtractor(), vectorize=fake_vectorize,
         predictor=FakePredictor(), player=player or FakePlayer(),
         library=library or FakeLibrary(SONGS), journal=FakeJournal(), clock=clock,
-        ui=FakeUI(clock, [(clock.start + t, key) for t, key in presses]), preview=preview,
+        preview=preview,
     )
-    return Runner(settings, devices, LABELS, parse_policy(settings.policy)), devices, sources, clock
+    return make_core(settings, devices, presses), devices, sources, clock
 
 
 def test_first_window_runs_at_start_up_and_plays_its_mood():
@@ -191,12 +190,12 @@ def test_skip_key_plays_the_next_song_of_the_same_folder():
     assert ("skip", "happy0") in dev.journal.events()
 
 
-def test_pause_key_toggles_and_a_paused_song_is_not_replaced():
+def test_pause_key_pauses_and_a_paused_song_is_not_replaced():
     runner, dev, _, _ = build([HAPPY, SAD], cycles=2, presses=[(30, " ")])
     runner.run()
-    assert ("toggle_pause",) in dev.player.events
+    assert ("pause",) in dev.player.events and dev.player.paused
     assert dev.player.played() == ["happy0"]  # paused: the sad song waits for resume
-    assert runner.folder == "sad"
+    assert runner.music.folder == "sad"
 
 
 def test_quit_key_stops_with_a_fade_out():
@@ -383,3 +382,15 @@ def test_the_preview_asks_for_the_relaxed_face_and_s_there_skips(tmp_path):
     assert preview.shown[0] == ["relax your face and look at the screen, 5 s; s skips", "face found"]
     assert not path.exists() and [r[1] for r in dev.journal.references] == ["skipped"]
     assert len(sources.opened) == 2 and dev.player.played() == ["happy0"]
+
+
+def test_c_takes_a_new_calibration_shot_before_the_next_window_without_a_restart(tmp_path):
+    runner, dev, sources, _, path = calibrated(
+        tmp_path, [HAPPY, NEUTRAL, HAPPY], stored=stored_reference(np.full(4, 0.2)), presses=[(20, "c")],
+        cycles=2)
+    assert not dev.calibration.needs_shot
+    assert runner.run() == 0
+    assert len(sources.opened) == 3  # window 1, the shot asked for with c, window 2
+    assert [r[1:4] for r in dev.journal.references] == [("shot", "shot", 20)]
+    assert len(dev.journal.windows) == 2  # the shot is not a window
+    assert sources.opened[1].opened_at == pytest.approx(sources.opened[0].closed_at + 60, abs=0.3)

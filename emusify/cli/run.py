@@ -11,8 +11,11 @@ from typing import Any, Iterator, Sequence
 
 from emusify.cli.common import make_parser, run_main, settings_from
 from emusify.config import Settings
+from emusify.desk.core import Core
+from emusify.desk.devices import Devices
+from emusify.desk.events import close_frontends, start_frontends
+from emusify.desk.frontends import make_frontends
 from emusify.desk.report import feedback_summary
-from emusify.desk.runner import Devices, Runner
 from emusify.errors import JournalError, LibraryError, ModelError
 from emusify.music.policy import NEUTRAL, parse_policy
 
@@ -21,7 +24,8 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """\
 Every few minutes, watch the camera for a short window, read the mood from face landmarks and
 play a song from songs/<mood>/. The camera is off between windows; the music never stops.
-Keys (terminal or preview window): n next song, space or p pause/resume, q quit.
+Keys (terminal or preview window): n next song, space or p pause/resume, q quit, c a new
+calibration shot before the next window (s skips it while it runs).
 On the first start (no reference face stored in the data folder yet) it first asks for about
 5 s of your relaxed face, the reference it reads your moods against (s skips it; --calibrate
 takes it again). Only feature numbers are stored (DATA/reference.json), never an image.
@@ -115,13 +119,18 @@ def command(args: argparse.Namespace) -> int:
     library = open_library(settings.songs, settings.fallback)
     predictor = Predictor(model, labels=moods_to_read(model.labels, library.folders(), policy))
     with ExitStack() as stack:
-        devices = open_devices(settings, stack, predictor, library, args.preview)
+        devices, terminal = open_devices(settings, stack, predictor, library, args.preview)
         add_feedback(devices, settings)
         devices.calibration = reference_keeper(settings, model, predictor, devices.journal, args.calibrate)
-        runner = Runner(settings, devices, predictor.labels, policy)
-        devices.player.on_error = runner.song_failed  # a song failing inside a fade is skipped
-        with _sigterm_stops(runner):
-            status = runner.run()
+        core = Core(settings, devices, predictor.labels, policy)
+        devices.player.on_error = core.song_failed  # a song failing inside a fade is skipped
+        terminal.start(core)
+        frontends = start_frontends(core, make_frontends(settings))
+        try:
+            with _sigterm_stops(core):
+                status = core.run()
+        finally:
+            close_frontends(frontends)
         if devices.learner is not None and status == 0:
             devices.learner.finish()  # corrections pressed just before quitting are learned too
         return status
@@ -190,9 +199,11 @@ def open_library(songs: Path, fallback: str = "neutral"):  # -> Library
     return library
 
 
-def open_devices(settings: Settings, stack: ExitStack, predictor, library, preview: bool) -> Devices:
-    """Journal, player, landmark extractor and terminal, each closed by ``stack``."""
-    from emusify.desk.ui import TerminalUI
+def open_devices(settings: Settings, stack: ExitStack, predictor, library,
+                 preview: bool) -> tuple[Devices, Any]:
+    """Journal, player, landmark extractor and the terminal front-end, each closed by ``stack``."""
+    from emusify.desk.devices import SystemClock
+    from emusify.desk.ui import Terminal, TerminalUI
     from emusify.music.player import Player
     from emusify.sensing.camera import PreviewWindow, open_source
     from emusify.sensing.features import face_vector
@@ -205,19 +216,21 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     extractor = stack.enter_context(open_extractor(settings.backend, static=static))
     warn_if_backends_differ(predictor.model, extractor.backend)
     ui = stack.enter_context(TerminalUI())
-    return Devices(
+    clock = SystemClock()
+    devices = Devices(
         open_source=open_source, extractor=extractor, vectorize=face_vector, predictor=predictor,
-        player=player, library=library, journal=journal, ui=ui,
+        player=player, library=library, journal=journal, clock=clock,
         preview=PreviewWindow if preview else None,
     )
+    return devices, Terminal(ui, clock.now)
 
 
 def add_feedback(devices: Devices, settings: Settings) -> None:
     """Corrections, confirmations, background updates and skip-weighted shuffling for ``devices``."""
     from functools import partial
 
+    from emusify.desk.devices import SystemClock
     from emusify.desk.feedback import Feedback
-    from emusify.desk.runner import SystemClock
     from emusify.reading.learner import Learner, update_model
     from emusify.reading.predictor import Predictor
     from emusify.sensing.features import LAYOUT
@@ -285,10 +298,13 @@ def report(settings: Settings, out: Path | None) -> int:
 
 
 @contextmanager
-def _sigterm_stops(runner: Runner) -> Iterator[None]:
-    """SIGTERM ends the loop cleanly (fade out, camera released, journal flushed, exit 0)."""
+def _sigterm_stops(core: Core) -> Iterator[None]:
+    """SIGTERM ends the loop cleanly (fade out, camera released, journal flushed, exit 0).
+
+    The handler only sets the core's stop reason (no lock), so it never blocks.
+    """
     try:
-        previous = signal.signal(signal.SIGTERM, lambda *_: runner.request_stop("SIGTERM"))
+        previous = signal.signal(signal.SIGTERM, lambda *_: core.request_stop("SIGTERM"))
     except ValueError:  # not the main thread (e.g. an embedding test): leave signals alone
         yield
         return

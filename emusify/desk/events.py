@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple, Protocol
+from typing import Any, Iterable, NamedTuple, Protocol, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,13 @@ COMMANDS = (
     "confirm",  # "right": save the last window under the mood it read (y)
     "calibrate",  # take a new calibration shot before the next window (c)
     "quit",  # end run.py: fade out, release the camera, close the journal
+    "skip_shot",  # end a running calibration shot without using it (s); nothing otherwise
 )
+
+# The keys of the terminal and the preview window; a digit is "correct" with the mood of that number.
+KEYS = {"n": "next", " ": "play_pause", "p": "play_pause", "q": "quit", "esc": "quit",
+        "y": "confirm", "c": "calibrate", "s": "skip_shot"}
+CONFIRM_KEY = "y"
 
 
 class Command(NamedTuple):
@@ -49,6 +55,36 @@ class Command(NamedTuple):
         return self
 
 
+def mood_keys(moods: Sequence[str]) -> str:
+    """The key legend of the moods: ``1 angry  2 happy  3 neutral  4 sad  y right``."""
+    return "  ".join(f"{i} {m}" for i, m in enumerate(moods[:9], 1)) + f"  {CONFIRM_KEY} right"
+
+
+def mood_for_key(key: str, moods: Sequence[str]) -> str | None:
+    """The mood a digit stands for (1 = the first shown), None for another key or a digit out of range."""
+    if len(key) != 1 or not key.isdigit():
+        return None
+    number = int(key)
+    return moods[number - 1] if 1 <= number <= min(len(moods), 9) else None
+
+
+def command_for_key(key: str | None, moods: Sequence[str], source: str) -> Command | None:
+    """The command a key stands for (None: no command).
+
+    Raises:
+        ValueError: a digit no mood has (the message lists the mood keys).
+    """
+    if not key:
+        return None
+    if len(key) == 1 and key.isdigit():
+        mood = mood_for_key(key, moods)
+        if mood is None:
+            raise ValueError(f"no mood has the key {key}: {mood_keys(moods)}")
+        return Command("correct", mood, source)
+    name = KEYS.get(key.lower())
+    return Command(name, source=source) if name else None
+
+
 @dataclass(frozen=True)
 class PlayerState:
     """A snapshot of the player that any thread may read (``core.state``); replaced, never changed."""
@@ -63,6 +99,7 @@ class PlayerState:
     watching: bool = False  # a window (or the calibration shot) is running
     next_window: float | None = None  # clock time of the next window, while waiting
     time: float = 0.0  # clock time of the snapshot
+    shot: bool = False  # the calibration shot is running (watching too)
 
 
 class Listener:
@@ -72,7 +109,7 @@ class Listener:
     the core learns new events. ``when`` is the core's clock time (epoch seconds).
     """
 
-    def on_event(self, event: str, **values: Any) -> None:
+    def on_event(self, event: str, /, **values: Any) -> None:
         """Called by the core for each event; calls the method named ``event``."""
         getattr(self, event, _ignore)(**values)
 
@@ -144,7 +181,7 @@ class Listeners:
     def __iter__(self):
         return iter(tuple(self._items))
 
-    def send(self, event: str, **values: Any) -> None:
+    def send(self, event: str, /, **values: Any) -> None:
         """Tell every listener ``event``; a listener that raises is dropped, the others still hear it."""
         for listener in tuple(self._items):
             try:

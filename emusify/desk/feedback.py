@@ -15,11 +15,11 @@ listener doubts that mood, and the journal says so.
 from __future__ import annotations
 
 import logging
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from emusify.desk.ui import action_for
+from emusify.desk.events import CONFIRM_KEY, mood_for_key, mood_keys
 from emusify.errors import DatasetError
 from emusify.storage.dataset import SessionWriter, new_session_id
 from emusify.storage.journal import FeedbackRow
@@ -30,7 +30,7 @@ MESSAGE_SECONDS = 8.0  # how long a feedback message stays on the status line
 SKIP_SECONDS = 30.0  # n this early in a song is a skip; later it is a plain "next"
 DOUBT_SKIPS = 2  # this many skips ...
 DOUBT_SECONDS = 120.0  # ... within this long after a window changed the music: the mood is doubted
-CONFIRM_KEY = "y"
+__all__ = ["CONFIRM_KEY", "Captured", "Feedback", "SkipWatch", "mood_for_key", "mood_keys"]
 
 
 class Captured(NamedTuple):
@@ -130,120 +130,3 @@ class SkipWatch:
                  self._count, mood or "unsure")
         self._changed = None
         return True
-
-
-def mood_keys(moods: Sequence[str]) -> str:
-    """The status line's key legend: ``1 angry  2 happy  3 neutral  4 sad  y right``."""
-    return "  ".join(f"{i} {m}" for i, m in enumerate(moods[:9], 1)) + f"  {CONFIRM_KEY} right"
-
-
-def mood_for_key(key: str, moods: Sequence[str]) -> str | None:
-    """The mood a digit stands for (1 = the first shown), None for another key or a digit out of range."""
-    if len(key) != 1 or not key.isdigit():
-        return None
-    number = int(key)
-    return moods[number - 1] if 1 <= number <= min(len(moods), 9) else None
-
-
-class ListenerKeys:
-    """The runner's side of listener feedback, kept apart from the loop (a mixin of ``Runner``).
-
-    Uses the runner's ``dev`` (Devices: feedback, learner, make_predictor, player, library),
-    ``clock``, ``labels``, ``policy``, ``settings``, ``folder``, ``song``, ``paused``, ``_song_at``,
-    ``_shown_at``, ``skip_watch``, ``_message`` and its ``_start``/``_act`` methods.
-    """
-
-    dev: Any
-    clock: Any
-    labels: tuple[str, ...]
-    policy: Any
-    settings: Any
-    folder: str | None
-    song: Any
-    paused: bool
-    skip_watch: SkipWatch
-    _song_at: float
-    _shown_at: float
-    _message: tuple[str, float] | None
-
-    def _start(self, folder: str, fade: float, ended: str) -> bool:
-        raise NotImplementedError("the Runner's")
-
-    def _act(self, action: str | None) -> None:
-        raise NotImplementedError("the Runner's")
-
-    def _key(self, key: str | None) -> None:
-        """A key from the terminal or the preview: a mood digit, y, or a player key."""
-        if key is None:
-            return
-        if self.dev.feedback is not None and key.isdigit():
-            mood = mood_for_key(key, self.labels)
-            if mood is None:
-                self._say(f"no mood has the key {key}: {mood_keys(self.labels)}")
-            else:
-                self._correct(mood)
-        elif self.dev.feedback is not None and key.lower() == CONFIRM_KEY:
-            self._confirm()
-        else:
-            self._act(action_for(key))
-
-    def _correct(self, mood: str) -> None:
-        """"My mood is ``mood``": save the last window as it, and move the music there now."""
-        self._say(self.dev.feedback.save(mood, "correction", self.clock.now()))
-        if self.dev.feedback.last is None:  # no window yet: nothing to correct
-            return
-        folder = self.policy.folder_for(mood, self.dev.library.folders())
-        if folder is None or (folder == self.folder and self.song is not None):
-            return
-        log.info("corrected to %s: playing from %s", mood, folder)
-        if self.paused:
-            self.dev.player.resume()
-            self.paused = False
-        self._start(folder, fade=self.settings.fade, ended="end")
-
-    def _confirm(self) -> None:
-        """"Right": save the last window under the mood it read."""
-        last = self.dev.feedback.last
-        if last is None or last.mood is None:
-            why = "no window yet" if last is None else "the last window was unsure"
-            self._say(f"nothing to confirm: {why}")
-            return
-        self._say(self.dev.feedback.save(last.mood, "confirmed", self.clock.now()))
-
-    def _skip_event(self) -> str:
-        """``skip`` within SKIP_SECONDS of the song's start, else ``next``; a skip burst is a doubt."""
-        now = self.clock.now()
-        if self.song is None or now - self._song_at >= SKIP_SECONDS:
-            return "next"
-        if self.skip_watch.skipped(now):
-            self._say("skipping after a mood change: noted as a doubted mood (a digit corrects it)")
-        return "skip"
-
-    def _begin_window(self) -> None:
-        """Swap in a model the learner finished, then start keeping this window's landmarks."""
-        update = self.dev.learner.take() if self.dev.learner is not None else None
-        if update is not None and self.dev.make_predictor is not None:
-            try:
-                self.dev.predictor = self.dev.make_predictor(update.model)
-            except ValueError as exc:  # e.g. the new model lacks a mood being read
-                log.warning("the updated model cannot be used (%s); the current one stays", exc)
-            else:
-                self._say(update.message())
-        if self.dev.feedback is not None:
-            self.dev.feedback.begin_window()
-
-    def _end_window(self, result: Any, when: float) -> None:
-        if self.dev.feedback is not None:
-            self.dev.feedback.end_window(when, result.mood, getattr(self.dev.predictor, "offset", None))
-
-    def _legend(self) -> str:
-        return mood_keys(self.labels) if self.dev.feedback is not None else ""
-
-    def _say(self, text: str) -> None:
-        self._message = (text, self.clock.now() + MESSAGE_SECONDS)
-        self._shown_at = float("-inf")  # show it at once
-
-    def _current_message(self, now: float) -> str | None:
-        if self._message is None or now > self._message[1]:
-            return None
-        return self._message[0]

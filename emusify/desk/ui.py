@@ -10,10 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, NamedTuple, TextIO
+from typing import Any, Callable, NamedTuple, TextIO
 
-KEYS = {"n": "skip", " ": "pause", "p": "pause", "q": "quit", "esc": "quit"}
-HELP = "keys: n next song, space/p pause, q quit; a mood's digit corrects the mood, y confirms it"
+from emusify.desk.events import KEYS, Command, Listener, PlayerState, command_for_key, mood_keys
+
+HELP = ("keys: n next song, space/p pause, q quit, c calibrate; a mood's digit corrects the mood, "
+        "y confirms it")
+MESSAGE_SECONDS = 8.0  # how long a note stays on the status line
+DRAW_EVERY = 0.2  # seconds between redraws of the status line
 
 
 class Status(NamedTuple):
@@ -34,7 +38,7 @@ class Status(NamedTuple):
 
 
 def action_for(key: str | None) -> str | None:
-    """The action a key stands for: "skip", "pause", "quit" or None."""
+    """The command a key stands for ("next", "play_pause", "quit", ...) or None."""
     return KEYS.get(key.lower()) if key else None
 
 
@@ -215,3 +219,72 @@ class TerminalUI:
         """Restore the terminal and end the status line (idempotent)."""
         self.reader.close()
         self.line.close()
+
+
+class Terminal(Listener):
+    """The terminal front-end: draws the core's state as the status line and turns keys into commands.
+
+    ``ui`` has ``show(Status)`` and ``pressed()`` (a :class:`TerminalUI`, or a fake). The core polls
+    it on its own thread (``poll``), so keys and drawing never race the loop.
+    """
+
+    name = "terminal"
+
+    def __init__(self, ui: Any, now: Callable[[], float], legend: bool = True) -> None:
+        self.ui, self.now, self.legend = ui, now, legend
+        self.core: Any = None
+        self._message: tuple[str, float] | None = None
+        self._drawn = float("-inf")
+
+    def start(self, core: Any) -> None:
+        """Listen to ``core`` and become one of its command sources."""
+        self.core = core
+        core.add_listener(self)
+        core.add_source(self)
+
+    def close(self) -> None:
+        close = getattr(self.ui, "close", None)
+        if close is not None:
+            close()
+
+    def poll(self) -> list[Command]:
+        """The commands of the keys pressed since the last call; redraws the status line."""
+        commands = []
+        moods = self.core.state.moods if self.core is not None else ()
+        for key in self.ui.pressed():
+            try:
+                command = command_for_key(key, moods, self.name)
+            except ValueError as exc:
+                self.note(self.now(), str(exc))
+                continue
+            if command is not None:
+                commands.append(command)
+        self._draw()
+        return commands
+
+    def note(self, when: float, text: str) -> None:
+        self._message = (text, self.now() + MESSAGE_SECONDS)
+        self._drawn = float("-inf")  # show it at once
+
+    def state_changed(self, state: PlayerState) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        now = self.now()
+        if self.core is None or now - self._drawn < DRAW_EVERY:
+            return
+        self._drawn = now
+        state: PlayerState = self.core.state
+        message = self._message[0] if self._message and now <= self._message[1] else None
+        if state.shot and message:
+            self.ui.show(Status(None, 0.0, None, None, 0.0, None, False, True, 0.0, note=message))
+            return
+        song = state.song
+        seconds = (self.core.window_left if state.watching
+                   else max((state.next_window or now) - now, 0.0))
+        self.ui.show(Status(
+            mood=state.mood, share=state.share, artist=getattr(song, "artist", None),
+            title=getattr(song, "title", None), position=state.position,
+            duration=getattr(song, "duration", None), paused=state.status == "paused",
+            watching=state.watching, seconds=seconds,
+            keys=mood_keys(state.moods) if self.legend else "", message=message))

@@ -1,0 +1,119 @@
+"""What each :class:`~emusify.desk.events.Command` does to the core (on the core's thread).
+
+Kept apart from the loop (emusify.desk.core) so each stays short; ``handle`` is the only entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from emusify.desk.events import Command
+from emusify.desk.feedback import SKIP_SECONDS
+
+if TYPE_CHECKING:
+    from emusify.desk.core import Core
+
+log = logging.getLogger(__name__)
+
+
+def handle(core: Core, command: Command) -> None:
+    """Do ``command``; one that cannot apply now (no song yet, no feedback) does nothing or says why."""
+    name = command.name
+    if name == "quit":
+        local = command.source in ("", "terminal", "preview")
+        core.request_stop("q" if local else f"quit ({command.source})")
+    elif name == "play_pause":
+        if core.music.status == "playing":
+            core.music.pause()
+        else:
+            core.music.resume()
+    elif name == "play":
+        core.music.resume()
+    elif name == "pause":
+        core.music.pause()
+    elif name == "stop":
+        core.music.stop(core.settings.fade)
+    elif name == "next":
+        _next(core)
+    elif name == "correct":
+        _correct(core, command.mood or "")
+    elif name == "confirm":
+        _confirm(core)
+    elif name == "calibrate":
+        _calibrate(core)
+    elif name == "skip_shot":
+        core._skip_shot = True
+
+
+def _next(core: Core) -> None:
+    """The next song of the current folder (after a stop too); early in a song it counts as a skip."""
+    music = core.music
+    if music.folder is None:
+        return
+    if music.paused:
+        core.dev.player.resume()
+        music.paused = False
+    was_stopped = music.stopped
+    music.start(music.folder, fade=0.0, ended=skip_event(core))
+    if was_stopped and not music.stopped:
+        core._tell("resumed", when=core.clock.now())
+
+
+def skip_event(core: Core) -> str:
+    """``skip`` within SKIP_SECONDS of the song's start, else ``next``; a skip burst is a doubt."""
+    now, music = core.clock.now(), core.music
+    if music.song is None or now - music.song_at >= SKIP_SECONDS:
+        return "next"
+    if core.skip_watch.skipped(now):
+        core._note("skipping after a mood change: noted as a doubted mood (a digit corrects it)")
+    return "skip"
+
+
+def _correct(core: Core, mood: str) -> None:
+    """"My mood is ``mood``": save the last window as it, and move the music there now."""
+    feedback = core.dev.feedback
+    if feedback is None:
+        core._note("corrections are off in this run")
+        return
+    _saved(core, mood, "correction", feedback.last.mood if feedback.last else None,
+           feedback.save(mood, "correction", core.clock.now()))
+    if feedback.last is None:  # no window yet: nothing to correct
+        return
+    music = core.music
+    folder = core.policy.folder_for(mood, core.dev.library.folders())
+    if folder is None or (folder == music.folder and music.song is not None and not music.stopped):
+        return
+    log.info("corrected to %s: playing from %s", mood, folder)
+    if music.paused:
+        core.dev.player.resume()
+        music.paused = False
+    music.stopped = False
+    music.start(folder, fade=core.settings.fade, ended="end")
+
+
+def _confirm(core: Core) -> None:
+    """"Right": save the last window under the mood it read."""
+    feedback = core.dev.feedback
+    last = feedback.last if feedback is not None else None
+    if feedback is None or last is None or last.mood is None:
+        why = ("corrections are off in this run" if feedback is None
+               else "no window yet" if last is None else "the last window was unsure")
+        core._note(f"nothing to confirm: {why}")
+        return
+    _saved(core, last.mood, "confirmed", last.mood, feedback.save(last.mood, "confirmed", core.clock.now()))
+
+
+def _saved(core: Core, mood: str, kind: str, read: str | None, message: str) -> None:
+    now = core.clock.now()
+    core._tell("correction_saved", when=now, mood=mood, kind=kind, read=read, message=message)
+    core._note(message)
+
+
+def _calibrate(core: Core) -> None:
+    """A new calibration shot before the next window."""
+    if core.dev.calibration is None:
+        core._note("this model reads no reference face: nothing to calibrate")
+        return
+    core._shot_due = True
+    core._note("a calibration shot comes before the next window")

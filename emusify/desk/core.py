@@ -1,0 +1,306 @@
+"""The player core: windows, the decision, the music, the shot and the learner, steered by commands.
+
+In the spirit of Mopidy's core and its CoreListener: front-ends (the terminal, the preview, MPRIS,
+notifications) send :class:`~emusify.desk.events.Command` values from any thread with
+:meth:`Core.send`, which never blocks, and hear what happened as listeners
+(:class:`~emusify.desk.events.Listener`). The core imports no front-end.
+
+The loop runs on the thread that calls :meth:`Core.run`: a calibration shot when needed, then
+windows every --every minutes with the camera off between them. Commands are handled between
+frames and between the short waits; a command ends the wait at once (the clock's ``wait`` wakes on
+it), so a media key reaches the player within a tick of the camera's frame at most.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any, Sequence
+
+from emusify.config import Settings
+from emusify.desk.commands import handle
+from emusify.desk.devices import CommandSource, Devices, SystemClock
+from emusify.desk.events import Command, Listeners, PlayerState, command_for_key
+from emusify.desk.feedback import SkipWatch
+from emusify.desk.playback import Music
+from emusify.desk.window import WindowReader
+from emusify.errors import ExitStatus
+from emusify.music.policy import Policy
+from emusify.reading.tally import WindowResult
+
+log = logging.getLogger(__name__)
+
+TICK = 0.2  # longest wait between music/learner/front-end checks while waiting
+
+
+class Core:
+    """Runs windows and music until --cycles is reached, a quit command or :meth:`request_stop`."""
+
+    def __init__(self, settings: Settings, devices: Devices, labels: Sequence[str], policy: Policy) -> None:
+        self.settings, self.dev, self.policy = settings, devices, policy
+        self.clock = devices.clock or SystemClock()
+        self.labels = tuple(labels)
+        self.listeners = Listeners()
+        self.music = Music(devices.player, devices.library, devices.journal, self.clock, self._tell)
+        self.reader = WindowReader(settings, devices, self.labels, self._between,
+                                   lambda: self.stop_reason is not None, self._key, self._begin_window)
+        self.skip_watch = SkipWatch(devices.journal)
+        self.cycle = 0
+        self.last: WindowResult | None = None
+        self.stop_reason: str | None = None
+        self._inbox: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._sources: list[CommandSource] = []
+        self._shot_due = False  # a calibrate command came (Calibration.needs_shot asks too)
+        self._skip_shot = False
+        self._shot_said = ""
+        self._watching = False
+        self._in_shot = False
+        self._next_window: float | None = None
+        self._state = PlayerState(moods=self.labels, time=self.clock.now())
+        self._shown: tuple[Any, ...] = ()
+
+    # The front-ends' side -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> PlayerState:
+        """The latest snapshot (any thread may read it; it is replaced, never changed)."""
+        return self._state
+
+    def add_listener(self, listener: Any) -> None:
+        """``listener.on_event(name, **values)`` hears every event from now on (on the core's thread)."""
+        self.listeners.add(listener)
+
+    def add_source(self, source: CommandSource) -> None:
+        """``source.poll()`` is asked for commands on the core's thread between frames and ticks."""
+        self._sources.append(source)
+
+    def send(self, command: Command) -> None:
+        """Queue ``command`` for the core (any thread; never blocks).
+
+        Raises:
+            ValueError: not a valid command (see events.COMMANDS).
+        """
+        self._inbox.put(command.check())
+        self._wake.set()
+
+    def request_stop(self, reason: str) -> None:
+        """End the loop at the next frame or tick; safe in a signal handler (it only sets a value)."""
+        self.stop_reason = self.stop_reason or reason
+
+    def song_failed(self, path: Any, reason: str) -> None:
+        """The player's ``on_error``: a song failing inside a fade is skipped."""
+        self.music.song_failed(path, reason)
+
+    # The loop -----------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run cycles until done. Returns the exit status (130 on Ctrl-C).
+
+        Raises:
+            CameraError: the source cannot be opened for the first window (or the first shot).
+        """
+        status = ExitStatus.OK
+        self._tell("started", state=self._snapshot())
+        try:
+            while self.stop_reason is None:
+                self._cycle()
+        except KeyboardInterrupt:
+            self.request_stop("Ctrl-C")
+            status = ExitStatus.INTERRUPTED
+        finally:
+            self.music.shutdown(self.settings.fade)
+            log.info("stopped (%s) after %d window(s)", self.stop_reason, self.cycle)
+            self._refresh()
+            self._tell("stopped", when=self.clock.now(), reason=self.stop_reason or "error")
+        return int(status)
+
+    def _cycle(self) -> None:
+        calibration = self.dev.calibration
+        if self._shot_due or (calibration is not None and calibration.needs_shot):
+            self._calibration_shot()
+        if self.stop_reason is not None:
+            return
+        self.dev.library.scan()
+        started = self.clock.now()
+        self._watching, self._next_window = True, None
+        self._refresh()
+        result = self.reader.read(first=self.cycle == 0)
+        self._watching = False
+        if self.stop_reason is not None:
+            return
+        self.cycle += 1
+        self._decide(result, started)
+        self._refresh()
+        self._track_reference()
+        if self.settings.cycles and self.cycle >= self.settings.cycles:
+            self._let_song_start()
+            self.request_stop(f"--cycles {self.settings.cycles} done")
+            return
+        self._wait(self.clock.now() + self.settings.every * 60.0)
+
+    def _decide(self, result: WindowResult, when: float) -> None:
+        """Log and journal the window, then keep the music or move to the chosen folder."""
+        self.last = result
+        log.info("window %d: %s", self.cycle, result.summary())
+        music = self.music
+        playing = music.folder if music.song is not None else None
+        choice = self.policy.choose(result.mood, playing, self.dev.library.folders())
+        log.info("decision: %s", choice.reason)
+        self.dev.journal.window(when, result, choice.folder or "keep")
+        if self.dev.feedback is not None:
+            self.dev.feedback.end_window(when, result.mood, getattr(self.dev.predictor, "offset", None))
+        self._tell("window_read", when=when, result=result, decision=choice.folder or "keep")
+        if choice.folder is None:
+            return
+        self.skip_watch.changed(self.clock.now(), when, result.mood)
+        music.move(choice.folder, self.settings.fade)
+        self._tell("mood_changed", when=self.clock.now(), mood=result.mood or "unsure",
+                   share=result.share, folder=choice.folder, song=music.song)
+
+    def _begin_window(self) -> None:
+        """The source is open: swap in a model the learner finished, keep this window's landmarks."""
+        log.info("window %d: watching %s for %.0f s", self.cycle + 1, self.settings.source,
+                 self.settings.window)
+        self._tell("window_started", when=self.clock.now(), cycle=self.cycle + 1)
+        update = self.dev.learner.take() if self.dev.learner is not None else None
+        if update is not None and self.dev.make_predictor is not None:
+            try:
+                self.dev.predictor = self.dev.make_predictor(update.model)
+            except ValueError as exc:  # e.g. the new model lacks a mood being read
+                log.warning("the updated model cannot be used (%s); the current one stays", exc)
+            else:
+                self._tell("model_updated", when=self.clock.now(), message=update.message())
+                self._note(update.message())
+        if self.dev.feedback is not None:
+            self.dev.feedback.begin_window()
+
+    def _wait(self, until: float) -> None:
+        """Keep the music going with the camera off until ``until``; a command ends a wait at once."""
+        self._next_window = until
+        wait = getattr(self.clock, "wait", None)
+        while self.stop_reason is None and self.clock.now() < until:
+            self._between()
+            pause = min(TICK, max(until - self.clock.now(), 0.0))
+            if wait is not None:
+                wait(pause, self._wake)
+            else:
+                self.clock.sleep(pause)
+
+    def _between(self) -> None:
+        """Between frames and ticks: drive the music, the learner, the commands; refresh the state."""
+        self.music.tick()
+        if self.dev.learner is not None:
+            self.dev.learner.poll()
+        self._wake.clear()
+        for source in tuple(self._sources):
+            for command in source.poll():
+                self._handle(command)
+        while True:
+            try:
+                command = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(command)
+        self._refresh()
+
+    # The reference face (emusify.sensing.calibration) -------------------------------------------
+
+    def _calibration_shot(self) -> None:
+        """A few seconds of the relaxed face (not a window: nothing votes, the music goes on)."""
+        calibration = self.dev.calibration
+        self._shot_due, self._skip_shot, self._shot_said = False, False, ""
+        if calibration is None:
+            return
+        self._watching = self._in_shot = True
+        self._refresh()
+        try:
+            shot = self.reader.shot(self._shot_keys, self._shot_note)
+        finally:
+            self._watching = self._in_shot = False
+        if self.stop_reason is None:
+            kept = getattr(getattr(calibration, "reference", None), "source", None) or "model"
+            made = calibration.use_shot(shot, self.clock.now())
+            event = "shot" if made is not None else "skipped" if shot.skipped else "kept"
+            self._tell("reference_changed", when=self.clock.now(), event=event,
+                       source="shot" if made is not None else kept)
+
+    def _shot_note(self, text: str) -> None:
+        """The shot's request ("relax your face ..., 4 s"), told as a note when its text changes."""
+        if text != self._shot_said:
+            self._shot_said = text
+            self._note(text)
+
+    def _shot_keys(self) -> list[str]:
+        """What the shot asks between frames: "s" once a skip_shot command came."""
+        self._between()
+        return ["s"] if self._skip_shot else []
+
+    def _track_reference(self) -> None:
+        """After a window: its confident-neutral frames keep the reference current."""
+        if self.dev.calibration is None or not self.reader.seen:
+            return
+        vectors, probs = zip(*self.reader.seen)
+        self.reader.seen = []
+        self.dev.calibration.after_window(vectors, probs, self.labels, self.clock.now())
+
+    def _let_song_start(self) -> None:
+        """After the last window, drive the player until the chosen song has really started."""
+        deadline = self.clock.now() + self.settings.fade + 1.0
+        while self.clock.now() < deadline:
+            self._between()  # a song failing at the end of the fade is replaced here too
+            if self.music.song is None or self.dev.player.current == self.music.song:
+                return
+            self.clock.sleep(TICK / 4)
+
+    # Commands -----------------------------------------------------------------------------------
+
+    def _key(self, key: str | None) -> None:
+        """A key of the preview window (or the shot's): the command it stands for."""
+        try:
+            command = command_for_key(key, self.labels, "preview")
+        except ValueError as exc:
+            self._note(str(exc))
+            return
+        if command is not None:
+            self._handle(command)
+
+    def _handle(self, command: Command) -> None:
+        handle(self, command)
+
+    # Telling the listeners ----------------------------------------------------------------------
+
+    def _tell(self, name: str, /, **values: Any) -> None:
+        self.listeners.send(name, **values)
+
+    def _note(self, text: str) -> None:
+        self._tell("note", when=self.clock.now(), text=text)
+
+    def _snapshot(self) -> PlayerState:
+        music, last = self.music, self.last
+        return PlayerState(
+            status=music.status, song=music.song, folder=music.folder,
+            position=self.dev.player.position if music.song is not None else 0.0,
+            mood=last.mood if last else None, share=last.share if last else 0.0, moods=self.labels,
+            watching=self._watching, next_window=None if self._watching else self._next_window,
+            time=self.clock.now(), shot=self._in_shot)
+
+    def _refresh(self) -> None:
+        """Replace the state; tell the listeners when something other than the clock changed."""
+        state = self._snapshot()
+        self._state = state
+        shown = (state.status, state.song, state.folder, state.mood, state.share, state.watching,
+                 state.next_window)
+        if shown != self._shown:
+            self._shown = shown
+            self._tell("state_changed", state=state)
+
+    @property
+    def window_left(self) -> float:
+        """Seconds left in the window being read (for a status line)."""
+        return self.reader.left
+
+    def __repr__(self) -> str:
+        return f"Core(cycle={self.cycle}, status={self._state.status!r})"
+

@@ -1,0 +1,169 @@
+"""The core's music part: which folder plays, which song, paused or stopped, and the journal's song rows.
+
+Every song event goes to the journal exactly as before the core existed and to ``tell`` (the
+core's listeners: song_started, song_ended). The player is driven by :meth:`Music.tick`, which the
+core calls between frames and between the short waits, so the music never waits for the camera.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from emusify.desk.devices import Clock, Journal, Library, Player
+from emusify.errors import LibraryError
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 10  # songs tried in a row before giving up on starting one
+EXIT_FADE = 1.5  # longest fade-out on quit, Ctrl-C or SIGTERM
+
+
+class Music:
+    """Starts, follows, pauses and stops songs; ``tell(event, **values)`` hears what happened."""
+
+    def __init__(self, player: Player, library: Library, journal: Journal, clock: Clock,
+                 tell: Callable[..., None]) -> None:
+        self.player, self.library, self.journal, self.clock, self.tell = player, library, journal, clock, tell
+        self.folder: str | None = None  # the folder songs come from now
+        self.song: Any = None  # the Song started last
+        self.paused = False
+        self.stopped = False  # a stop command: no music until play
+        self.needs_song = False  # the song that was to start failed: start another at the next tick
+        self.song_at = 0.0  # clock time the current song started
+
+    @property
+    def status(self) -> str:
+        """"playing", "paused" or "stopped" (MPRIS's PlaybackStatus, lower case)."""
+        if self.song is None or self.stopped:
+            return "stopped"
+        return "paused" if self.paused else "playing"
+
+    def song_failed(self, path: Any, reason: str) -> None:
+        """The player could not start a song after a fade (its ``on_error``): skip it, go on."""
+        self.library.mark_bad(path, reason)
+        if self.song is not None and str(self.song.path) == str(path):
+            self._ended("error")
+        self.needs_song = True
+
+    def start(self, folder: str, fade: float, ended: str) -> bool:
+        """Start the next song of ``folder`` (or another folder if it has none that plays)."""
+        folders = [folder] + [f for f in self.library.folders() if f != folder]
+        tries = 0
+        for candidate in folders:
+            while tries < MAX_TRIES:
+                song = self.library.next_song(candidate)
+                if song is None:
+                    break
+                tries += 1
+                if self._play(song, fade, ended):
+                    if candidate != folder:
+                        log.warning("no playable song in %s; playing from %s", folder, candidate)
+                    self.folder = candidate
+                    return True
+        log.error("no song could be started from %s; check the files in the songs folder", folder)
+        return False
+
+    def _play(self, song: Any, fade: float, ended: str) -> bool:
+        now = self.clock.now()
+        try:
+            if fade > 0 and self.song is not None and self.player.busy:
+                self.player.fade_to(song, fade)
+            else:
+                self.player.play(song)
+        except LibraryError as exc:
+            log.warning("cannot play %s (%s); trying the next song", song.path.name, exc)
+            self.library.mark_bad(song.path, str(exc))
+            self.journal.song(now, "error", song)
+            return False
+        if self.song is not None:
+            self._ended(ended)
+        self.song, self.song_at, self.stopped = song, now, False
+        self.journal.song(now, "start", song)
+        self.tell("song_started", when=now, song=song)
+        log.info("playing %s (%s)", song_name(song), song.folder)
+        return True
+
+    def _ended(self, how: str) -> None:
+        song, now = self.song, self.clock.now()
+        self.journal.song(now, how, song)
+        self.song = None
+        self.tell("song_ended", when=now, song=song, how=how)
+
+    def tick(self) -> None:
+        """Drive fades and follow a finished song with the next one."""
+        self.player.update()
+        if self.song is not None and not self.paused and not self.player.busy:
+            log.info("%s finished", song_name(self.song))
+            self._ended("end")
+            self.needs_song = not self.stopped
+        if self.needs_song and self.folder is not None and not self.stopped:
+            self.needs_song = False
+            self.start(self.folder, fade=0.0, ended="end")
+
+    def pause(self) -> bool:
+        """Pause a playing song; False when nothing plays."""
+        if self.status != "playing":
+            return False
+        self.player.pause()
+        self.paused = True
+        log.info("paused")
+        self.tell("paused", when=self.clock.now())
+        return True
+
+    def resume(self) -> bool:
+        """Resume a paused song, or start one after a stop; False when there is nothing to play."""
+        if self.status == "paused":
+            self.player.resume()
+            self.paused = False
+            log.info("resumed")
+        elif self.stopped or (self.song is None and self.folder is not None):
+            if self.folder is None or not self.start(self.folder, fade=0.0, ended="end"):
+                return False
+            log.info("playing again after a stop")
+        else:
+            return False
+        self.tell("resumed", when=self.clock.now())
+        return True
+
+    def stop(self, fade: float) -> None:
+        """Fade the music out and start none until :meth:`resume` (windows go on)."""
+        if self.stopped:
+            return
+        if self.paused:
+            self.player.resume()
+            self.paused = False
+        self.stopped, self.needs_song = True, False
+        if self.song is not None:
+            self.player.stop(fade_out=fade)
+            self._ended("end")
+        log.info("music stopped; windows go on (play starts it again)")
+        self.tell("music_stopped", when=self.clock.now())
+
+    def move(self, folder: str, fade: float, ended: str = "end") -> None:
+        """Play from ``folder`` now; paused or stopped, only remember it for the next song."""
+        if self.paused or self.stopped:
+            self.folder = folder
+            log.info("%s: the next song will come from %s", "paused" if self.paused else "stopped", folder)
+            return
+        self.start(folder, fade=fade, ended=ended)
+
+    def shutdown(self, fade: float) -> None:
+        """Fade the music out and journal the song that was playing."""
+        fade = min(fade, EXIT_FADE)
+        try:
+            if self.song is not None and self.player.busy:
+                self.player.stop(fade_out=fade)
+                deadline = self.clock.now() + fade
+                while self.clock.now() < deadline and self.player.busy:
+                    self.player.update()
+                    self.clock.sleep(0.05)
+                self.player.stop()
+        except KeyboardInterrupt:
+            self.player.stop()
+        if self.song is not None:
+            self._ended("end")
+
+
+def song_name(song: Any) -> str:
+    return f"{song.artist} - {song.title}" if song.artist else song.title
