@@ -10,6 +10,7 @@ WinRT on Windows); it runs on its own asyncio loop thread, as the D-Bus backend 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -75,6 +76,8 @@ class Notifier(Listener):
         self._loop = LoopThread("emusify-notify")
         self._notifier: Optional[DesktopNotifier] = None
         self._shown: Optional[str] = None  # the identifier of the notification on screen
+        self._lock: Optional[asyncio.Lock] = None  # one notification job at a time, in order
+        self.posted = 0  # notifications handed to the server so far (their buttons now answer)
 
     def start(self, core: CoreHandle) -> None:
         """Reach the notification server and listen to the core.
@@ -121,14 +124,25 @@ class Notifier(Listener):
 
     async def _send(self, title: str, buttons: list[tuple[str, Command]]) -> None:
         assert self._notifier is not None
-        await self._clear()
-        self._shown = await self._notifier.send(
-            title=title, message="Wrong mood? Press the right one." if buttons else "",
-            buttons=[Button(title=text, on_pressed=functools.partial(self._pressed, command))
-                     for text, command in buttons])
+        async with self._serial():
+            await self._drop_shown()
+            self._shown = await self._notifier.send(
+                title=title, message="Wrong mood? Press the right one." if buttons else "",
+                buttons=[Button(title=text, on_pressed=functools.partial(self._pressed, command))
+                         for text, command in buttons])
+            self.posted += 1
         log.debug("notified: %s", title)
 
     async def _clear(self) -> None:
+        async with self._serial():
+            await self._drop_shown()
+
+    def _serial(self) -> asyncio.Lock:
+        if self._lock is None:  # made on the loop's thread, where it is used
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def _drop_shown(self) -> None:
         shown, self._shown = self._shown, None
         if shown is not None and self._notifier is not None:
             try:
