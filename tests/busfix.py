@@ -9,12 +9,14 @@ import os
 import queue
 import shutil
 import subprocess
+import sys
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 import pytest
-from dbus_fast import BusType
+from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import ServiceInterface, method, signal
 
@@ -148,3 +150,104 @@ def buttons(notification: dict) -> list[str]:
     """The titles of a notification's buttons (without the body's "default" action)."""
     actions = notification["actions"]
     return [actions[i + 1] for i in range(0, len(actions), 2) if actions[i] != "default"]
+
+
+class RunPy:
+    """``python run.py ...`` as a subprocess on the current (private) bus; its stderr lines collected."""
+
+    def __init__(self, root: Any, args: list, env: dict) -> None:
+        self.lines: list[str] = []
+        env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1", **env)
+        self.child = subprocess.Popen([sys.executable, "run.py", *map(str, args)], cwd=root, env=env,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.child.stderr:  # type: ignore[union-attr]
+            self.lines.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def wait(self, timeout: float) -> int:
+        status = self.child.wait(timeout)
+        self._reader.join(5)
+        return status
+
+    def stop(self) -> None:
+        if self.child.poll() is None:
+            self.child.kill()
+            self.child.wait(10)
+
+
+class MprisClient:
+    """A blocking MPRIS client for tests and the benchmark: calls, reads, and waits for signals."""
+
+    PLAYER = "org.mpris.MediaPlayer2.Player"
+
+    def __init__(self, name: str = "org.mpris.MediaPlayer2.emusify") -> None:
+        self.name = name
+        self.changes: queue.Queue[tuple[float, dict]] = queue.Queue()  # (arrival time, changed properties)
+        self._loop = LoopThread("mpris test client")
+        self._loop.start()
+        self._bus: MessageBus = self._loop.run(self._connect(), 5.0)
+
+    async def _connect(self) -> MessageBus:
+        bus = await MessageBus(bus_type=BusType.SESSION).connect()
+        bus.add_message_handler(self._on_message)
+        rule = "type='signal',member='PropertiesChanged',path='/org/mpris/MediaPlayer2'"
+        await bus.call(Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                               interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                               body=[rule]))
+        return bus
+
+    def _on_message(self, message: Any) -> None:
+        if message.member == "PropertiesChanged" and message.body and message.body[0] == self.PLAYER:
+            changed = {key: _plain(value.value) for key, value in message.body[1].items()}
+            self.changes.put((time.perf_counter(), changed))
+
+    def call(self, member: str, interface: str = PLAYER, signature: str = "", body: tuple = (),
+             destination: Optional[str] = None) -> list:
+        """Call a method; its reply's body. Raises AssertionError on a D-Bus error reply."""
+        path = "/org/freedesktop/DBus" if destination == "org.freedesktop.DBus" else "/org/mpris/MediaPlayer2"
+        message = Message(destination=destination or self.name, path=path, interface=interface,
+                          member=member, signature=signature, body=list(body))
+        reply = self._loop.run(self._bus.call(message), 5.0)
+        assert reply.message_type == MessageType.METHOD_RETURN, f"{member}: {reply.body}"
+        return reply.body
+
+    def get(self, prop: str, interface: str = PLAYER) -> Any:
+        return _plain(self.call("Get", "org.freedesktop.DBus.Properties", "ss", (interface, prop))[0].value)
+
+    def present(self) -> bool:
+        """Whether a player owns the name on the bus."""
+        return self.call("NameHasOwner", "org.freedesktop.DBus", "s", (self.name,),
+                         destination="org.freedesktop.DBus")[0]
+
+    def wait_for(self, test: Any, timeout: float) -> dict:
+        """The first PropertiesChanged (queued since the last call) for which ``test(changed)`` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no such PropertiesChanged within the time")
+            try:
+                _, changed = self.changes.get(timeout=left)
+            except queue.Empty:
+                continue
+            if test(changed):
+                return changed
+
+    def close(self) -> None:
+        self._loop.call(self._bus.disconnect)
+        self._loop.close()
+
+
+def _plain(value: Any) -> Any:
+    """A D-Bus value without its Variant wrappers (Metadata becomes a dict of plain values)."""
+    if isinstance(value, dict):
+        return {key: _plain(getattr(item, "value", item)) for key, item in value.items()}
+    return value
