@@ -35,7 +35,7 @@ def private_bus() -> Iterator[str]:
     """A session bus of our own for the block; DBUS_SESSION_BUS_ADDRESS names it meanwhile."""
     assert DBUS_DAEMON is not None
     daemon = subprocess.Popen([DBUS_DAEMON, "--session", "--nofork", "--nopidfile", "--print-address=1"],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     saved = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     try:
         address = daemon.stdout.readline().strip()  # type: ignore[union-attr]
@@ -191,6 +191,7 @@ class MprisClient:
     def __init__(self, name: str = "org.mpris.MediaPlayer2.emusify") -> None:
         self.name = name
         self.changes: queue.Queue[tuple[float, dict]] = queue.Queue()  # (arrival time, changed properties)
+        self.arrival = 0.0  # when the change wait_for returned came (time.perf_counter)
         self._loop = LoopThread("mpris test client")
         self._loop.start()
         self._bus: MessageBus = self._loop.run(self._connect(), 5.0)
@@ -235,10 +236,11 @@ class MprisClient:
             if left <= 0:
                 raise AssertionError("no such PropertiesChanged within the time")
             try:
-                _, changed = self.changes.get(timeout=left)
+                arrival, changed = self.changes.get(timeout=left)
             except queue.Empty:
                 continue
             if test(changed):
+                self.arrival = arrival  # perf_counter() when it came
                 return changed
 
     def close(self) -> None:
