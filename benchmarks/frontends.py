@@ -1,6 +1,6 @@
 """Front-end latency: a media key (D-Bus PlayPause) to the player paused, a notification button on.
 
-    SDL_AUDIODRIVER=dummy .venv/bin/python benchmarks/frontends.py [--calls 50] [--run-py]
+    SDL_AUDIODRIVER=dummy .venv/bin/python benchmarks/frontends.py [--calls 50] [--idle 10] [--run-py]
 
 Everything runs on a private dbus-daemon (nothing reaches the desktop's bus). Prints medians.
 
@@ -10,7 +10,10 @@ Everything runs on a private dbus-daemon (nothing reaches the desktop's bus). Pr
    hand-over to the core's queue and back to the bus loop (the issue's budget: 100 ms in all).
    With --run-py, run.py plays the face video with dummy audio (the real core and mixer; this
    needs the core and run.py starting the front-ends).
-2. Notification button -> command: a stand-in notification server emits ActionInvoked; the time
+2. Idle CPU: this process's CPU time over --idle seconds with both front-ends started and nothing
+   happening, minus the same span before they started (their asyncio loops wait on sockets; the
+   issue allows 0.1% of a core).
+3. Notification button -> command: a stand-in notification server emits ActionInvoked; the time
    until the fake core holds Command("correct", ...). With --run-py: until the MPRIS client sees
    the music move to the pressed mood's folder (one press: each one is a correction, learned).
 """
@@ -95,12 +98,23 @@ def button_times(server: NotificationServer, core: ThreadedCore, notifier: Notif
     return times
 
 
-def with_fake_core(calls: int) -> None:
+def cpu_share(seconds: float) -> float:
+    """Share of one core this process used over the next ``seconds`` (sleeping)."""
+    start, wall = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    return (time.process_time() - start) / (time.perf_counter() - wall)
+
+
+def with_fake_core(calls: int, idle: float) -> None:
     server = NotificationServer().start()
     core = ThreadedCore()
+    before = cpu_share(idle)
     mpris, notifier = Mpris(), Notifier(mode="changes", every_minutes=0)
     started = start_frontends(core, [mpris, notifier])
     assert len(started) == 2, "a front-end did not start (see the log line above)"
+    after = cpu_share(idle)
+    print(f"idle CPU of MPRIS + notifications: {100 * (after - before):+.3f}% of a core "
+          f"({100 * before:.3f}% before, {100 * after:.3f}% with them, {idle:g} s each)")
     client = MprisClient()
     try:
         _print("PlayPause -> PropertiesChanged, fake core", play_pause_times(client, calls))
@@ -151,6 +165,8 @@ def _print(what: str, seconds: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=50, metavar="N", help="PlayPause calls (default: 50)")
+    parser.add_argument("--idle", type=float, default=10.0, metavar="SECONDS",
+                        help="span of each idle CPU sample (default: 10)")
     parser.add_argument("--run-py", action="store_true",
                         help="against run.py on the face video (needs the core)")
     args = parser.parse_args()
@@ -161,7 +177,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 with_run_py(args.calls, Path(tmp))
         else:
-            with_fake_core(args.calls)
+            with_fake_core(args.calls, args.idle)
 
 
 if __name__ == "__main__":

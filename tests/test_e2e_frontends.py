@@ -49,6 +49,19 @@ def wait_until(test, run: RunPy, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def received(server: NotificationServer, run: RunPy, timeout: float) -> dict:
+    """The first notification the stand-in server got; fails at once when run.py ends first."""
+    box: list[dict] = []
+
+    def arrived() -> bool:
+        if not server.received.empty():
+            box.append(server.received.get_nowait())
+        return bool(box)
+
+    wait_until(arrived, run, timeout, "notification")
+    return box[0]
+
+
 def test_an_mpris_client_pauses_resumes_skips_and_quits_run_py(bus, tmp_path):
     run = start(tmp_path, cycles=2, every=1.0, notify="off")  # a minute between windows: time to steer
     client = MprisClient()
@@ -81,7 +94,7 @@ def test_a_mood_button_on_the_notification_saves_the_correction_and_moves_the_mu
     server = NotificationServer().start()
     run = start(tmp_path, cycles=3, every=0.1, notify="every")
     try:
-        shown = server.received.get(timeout=180)
+        shown = received(server, run, 180)
         assert shown["app"] == "Emusify"
         assert re.match(r"(\w+ \(\d+%\)|unsure): (playing \S|nothing to play)", shown["summary"]), shown
         read = shown["summary"].split(" ", 1)[0].rstrip(":")  # "sad (78%): ..." or "unsure: ..."
