@@ -49,6 +49,7 @@ def private_bus() -> Iterator[str]:
             os.environ["DBUS_SESSION_BUS_ADDRESS"] = saved
         daemon.terminate()
         daemon.wait(5)
+        daemon.stdout.close()  # type: ignore[union-attr]
 
 
 class FakeCore:
@@ -107,7 +108,7 @@ class NotificationServer(ServiceInterface):
 
     def close(self) -> None:
         if self._bus is not None:
-            self._loop.call(self._bus.disconnect)
+            self._loop.run(leave(self._bus), 5.0)
         self._loop.close()
 
     def press(self, notification: dict, title: str) -> None:
@@ -244,8 +245,14 @@ class MprisClient:
                 return changed
 
     def close(self) -> None:
-        self._loop.call(self._bus.disconnect)
+        self._loop.run(leave(self._bus), 5.0)
         self._loop.close()
+
+
+async def leave(bus: MessageBus) -> None:
+    """Disconnect and wait until the socket is closed."""
+    bus.disconnect()
+    await bus.wait_for_disconnect()
 
 
 def _plain(value: Any) -> Any:

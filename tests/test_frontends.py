@@ -32,7 +32,7 @@ def test_a_missing_library_is_one_line_at_start_not_an_import_error(monkeypatch,
 
 
 try:
-    from tests.busfix import FakeCore, NotificationServer, needs_bus, private_bus
+    from tests.busfix import FakeCore, NotificationServer, leave, needs_bus, private_bus
 except ImportError:
     needs_bus = pytest.mark.skip(reason="needs dbus-fast for a private session bus")
 
@@ -60,7 +60,7 @@ def test_a_media_key_and_a_notification_button_at_once_both_reach_the_core():
                 await bus.call(Message(destination="org.mpris.MediaPlayer2.emusify",
                                        path="/org/mpris/MediaPlayer2", member="PlayPause",
                                        interface="org.mpris.MediaPlayer2.Player"))
-                bus.disconnect()
+                await leave(bus)
 
             key = threading.Thread(target=asyncio.run, args=(media_key(),))
             key.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from dbus_fast.aio import MessageBus  # noqa: E402
 
 from emusify.desk.events import PlayerState, start_frontends  # noqa: E402
 from emusify.desk.mpris import BUS_NAME, OBJECT_PATH, Mpris  # noqa: E402
-from tests.busfix import FakeCore, needs_bus, private_bus  # noqa: E402
+from tests.busfix import FakeCore, leave, needs_bus, private_bus  # noqa: E402
 from tests.fakes import Song  # noqa: E402
 
 pytestmark = needs_bus
@@ -67,7 +68,7 @@ def test_method_calls_become_commands_to_the_core(started):
         for member in ("Previous", "OpenUri"):  # no-ops by the spec: no command
             await call(bus, member, signature="s" if member == "OpenUri" else "",
                        body=["file:///x.ogg"] if member == "OpenUri" else ())
-        bus.disconnect()
+        await leave(bus)
 
     asyncio.run(client())
     sent = [core.next_command() for _ in range(6)]
@@ -85,7 +86,7 @@ def test_a_client_reads_status_metadata_and_what_it_may_do(started):
             "Rate", "Position")}
         values["Identity"] = await get(bus, "Identity", "org.mpris.MediaPlayer2")
         values["CanQuit"] = await get(bus, "CanQuit", "org.mpris.MediaPlayer2")
-        bus.disconnect()
+        await leave(bus)
         return values
 
     values = asyncio.run(client())
@@ -125,7 +126,7 @@ def test_song_started_and_paused_reach_the_client_as_properties_changed(started)
         core.fire("note", when=3.0, text="nothing a client sees")
         core.fire("resumed", when=4.0)
         third = await asyncio.wait_for(changes.get(), 5)
-        bus.disconnect()
+        await leave(bus)
         return before, first, second, third
 
     before, first, second, third = asyncio.run(client())
@@ -155,3 +156,23 @@ def test_no_session_bus_is_one_line_and_no_exception(monkeypatch, caplog, tmp_pa
     assert line.startswith("mpris is off: no D-Bus session bus") and "\n" not in line
     assert not list(core.listeners)  # it did not stay to listen
     mpris.close()  # idempotent after a failed start
+
+
+def test_the_bus_going_away_is_one_line_and_events_go_on_quietly(caplog):
+    core, mpris = FakeCore(PlayerState(status="playing", song=SONG, folder="sad")), Mpris()
+    with private_bus():  # a bus of its own, to take away
+        assert start_frontends(core, [mpris]) == [mpris]
+    try:
+        with caplog.at_level(logging.WARNING):
+            deadline = time.monotonic() + 5
+            while not caplog.records and time.monotonic() < deadline:
+                core.fire("paused", when=1.0)
+                core.fire("resumed", when=2.0)
+                time.sleep(0.05)
+            core.fire("song_started", when=3.0, song=OTHER)
+            time.sleep(0.2)
+        (line,) = [r.getMessage() for r in caplog.records]
+        assert line.startswith("the session bus went away: media keys")
+        assert list(core.listeners) == [mpris]  # still listening, harmlessly
+    finally:
+        mpris.close()

@@ -6,6 +6,7 @@ commands to the core (``source="mpris"``); the core's events, handed over to thi
 asyncio loop, become ``PropertiesChanged`` signals. The only module that imports dbus-fast for it.
 """
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -54,6 +55,7 @@ class Mpris(Listener):
         self._track = (None, NO_TRACK)  # (song, its trackid)
         self._tracks = 0
         self._position = (0.0, None)  # (seconds, monotonic time it was at them while playing; None: still)
+        self._watch: Optional[asyncio.Future] = None  # waits for the bus to go away
 
     def start(self, core: CoreHandle) -> None:
         """Connect to the session bus, export the player, listen to the core.
@@ -77,7 +79,7 @@ class Mpris(Listener):
         bus, self._bus = self._bus, None
         if bus is not None:
             try:
-                self._loop.run(_disconnect(bus), 1.0)
+                self._loop.run(self._disconnect(bus), 1.0)
             except Exception as exc:  # noqa: BLE001
                 log.debug("MPRIS disconnect: %s", exc)
         self._loop.close()
@@ -95,6 +97,7 @@ class Mpris(Listener):
         self._apply("state_changed", {"state": state})
         bus = await MessageBus(bus_type=BusType.SESSION).connect()
         self._bus = bus
+        self._watch = asyncio.ensure_future(self._watch_bus(bus))
         bus.export(OBJECT_PATH, self._root)
         bus.export(OBJECT_PATH, self._player)
         # A second player of the same kind takes the spec's ".instance<pid>" name.
@@ -104,6 +107,23 @@ class Mpris(Listener):
         raise FrontEndError(f"{self.bus_name} is taken on the session bus")
 
     # -- on the loop's thread ------------------------------------------------------------------
+
+    async def _disconnect(self, bus: MessageBus) -> None:
+        bus.disconnect()
+        await bus.wait_for_disconnect()
+        if self._watch is not None:
+            await asyncio.gather(self._watch, return_exceptions=True)  # it ends quietly: we left
+
+    async def _watch_bus(self, bus: MessageBus) -> None:
+        """One line when the session bus goes away under us (not on close); the player goes on."""
+        try:
+            await bus.wait_for_disconnect()
+        except Exception as exc:  # noqa: BLE001 - how it went does not change what to say
+            log.debug("MPRIS bus: %s", exc)
+        if self._bus is bus:
+            self._bus = None
+            log.warning("the session bus went away: media keys and the now-playing widget no longer "
+                        "reach Emusify (restart run.py to bring them back)")
 
     def _apply(self, event: str, values: dict) -> None:
         """Update the view from one core event and signal what a client sees change."""
@@ -130,9 +150,11 @@ class Mpris(Listener):
         self._position = (seconds, now if self.view.status == "playing" else None)
 
     def position(self) -> float:
-        """Seconds into the current song, now."""
+        """Seconds into the current song, now (never past its end)."""
         seconds, since = self._position
-        return seconds + (time.monotonic() - since if since is not None else 0.0)
+        seconds += time.monotonic() - since if since is not None else 0.0
+        duration = getattr(self.view.song, "duration", None)
+        return min(seconds, duration) if duration else seconds
 
     def playback_status(self) -> str:
         return STATUS.get(self.view.status, "Stopped")
@@ -182,11 +204,6 @@ def _updated(view: PlayerState, event: str, values: dict) -> PlayerState:
     if event in status:
         return dataclasses.replace(view, status=status[event])
     return view
-
-
-async def _disconnect(bus: MessageBus) -> None:
-    bus.disconnect()
-    await bus.wait_for_disconnect()
 
 
 class _Root(ServiceInterface):

@@ -99,7 +99,13 @@ class Notifier(Listener):
         core.add_listener(self)
 
     def close(self) -> None:
-        """Stop the loop; idempotent, never raises. Notifications already shown stay."""
+        """Leave the bus and stop the loop; idempotent, never raises. Notifications shown stay."""
+        notifier, self._notifier = self._notifier, None
+        if notifier is not None:
+            try:
+                self._loop.run(_disconnect(notifier), 1.0)
+            except Exception as exc:  # noqa: BLE001
+                log.debug("closing notifications: %s", exc)
         self._loop.close()
 
     # -- on the core's thread: decide, then hand over ------------------------------------------
@@ -123,8 +129,9 @@ class Notifier(Listener):
     # -- on the loop's thread -------------------------------------------------------------------
 
     async def _send(self, title: str, buttons: list[tuple[str, Command]]) -> None:
-        assert self._notifier is not None
         async with self._serial():
+            if self._notifier is None:  # closed meanwhile
+                return
             await self._drop_shown()
             self._shown = await self._notifier.send(
                 title=title, message="Wrong mood? Press the right one." if buttons else "",
@@ -154,3 +161,11 @@ class Notifier(Listener):
         self._shown = None
         if self.core is not None:
             self.core.send(command)
+
+
+async def _disconnect(notifier: DesktopNotifier) -> None:
+    """Close the D-Bus connection desktop-notifier opened (it has no public close; Linux only)."""
+    bus = getattr(getattr(notifier, "_backend", None), "bus", None)
+    if bus is not None:
+        bus.disconnect()
+        await bus.wait_for_disconnect()
