@@ -7,11 +7,8 @@ asyncio loop, become ``PropertiesChanged`` signals. The only module that imports
 """
 
 import asyncio
-import dataclasses
 import logging
 import os
-import time
-from pathlib import Path
 from typing import Any, Optional
 
 from dbus_fast import BusType, PropertyAccess, RequestNameReply, Variant
@@ -21,15 +18,13 @@ from dbus_fast.service import ServiceInterface, dbus_property, method
 
 from emusify.desk.aioloop import LoopThread
 from emusify.desk.events import Command, CoreHandle, Listener, PlayerState
+from emusify.desk.nowplaying import NowPlaying
 from emusify.errors import FrontEndError
 
 log = logging.getLogger(__name__)
 
 BUS_NAME = "org.mpris.MediaPlayer2.emusify"
 OBJECT_PATH = "/org/mpris/MediaPlayer2"
-NO_TRACK = "/org/mpris/MediaPlayer2/TrackList/NoTrack"
-TRACK_PREFIX = "/org/emusify/track/"
-STATUS = {"playing": "Playing", "paused": "Paused", "stopped": "Stopped"}
 
 # D-Bus signatures as plain names: dbus-fast reads them from the annotations of the interfaces below,
 # which is why this module does not use `from __future__ import annotations`.
@@ -47,14 +42,11 @@ class Mpris(Listener):
         self.desktop_entry = desktop_entry
         self.timeout = timeout
         self.core: Optional[CoreHandle] = None
-        self.view = PlayerState()  # what the bus shows, updated on the loop's thread only
+        self.now = NowPlaying()  # what the bus shows, changed on the loop's thread only
         self._loop = LoopThread("emusify-mpris")
         self._bus: Optional[MessageBus] = None
         self._root = _Root(self)
         self._player = _Player(self)
-        self._track = (None, NO_TRACK)  # (song, its trackid)
-        self._tracks = 0
-        self._position = (0.0, None)  # (seconds, monotonic time it was at them while playing; None: still)
         self._watch: Optional[asyncio.Future] = None  # waits for the bus to go away
 
     def start(self, core: CoreHandle) -> None:
@@ -126,84 +118,19 @@ class Mpris(Listener):
                         "reach Emusify (restart run.py to bring them back)")
 
     def _apply(self, event: str, values: dict) -> None:
-        """Update the view from one core event and signal what a client sees change."""
+        """Follow one core event and signal what a client sees change."""
         before = self._shown()
-        self.view = _updated(self.view, event, values)
-        self._follow_position(event, values)
+        self.now.apply(event, values)
         after = self._shown()
         changed = {key: value for key, value in after.items() if before[key] != value}
         if changed and self._bus is not None:
             self._player.emit_properties_changed(changed)
 
     def _shown(self) -> dict[str, Any]:
-        return {"PlaybackStatus": self.playback_status(), "Metadata": self.metadata()}
-
-    def _follow_position(self, event: str, values: dict) -> None:
-        now = time.monotonic()
-        seconds = self.position()
-        if event == "state_changed":
-            state = values["state"]
-            running = state.status == "playing"
-            seconds = state.position + (max(0.0, time.time() - state.time) if running else 0.0)
-        elif event in ("song_started", "mood_changed"):
-            seconds = 0.0
-        self._position = (seconds, now if self.view.status == "playing" else None)
-
-    def position(self) -> float:
-        """Seconds into the current song, now (never past its end)."""
-        seconds, since = self._position
-        seconds += time.monotonic() - since if since is not None else 0.0
-        duration = getattr(self.view.song, "duration", None)
-        return min(seconds, duration) if duration else seconds
-
-    def playback_status(self) -> str:
-        return STATUS.get(self.view.status, "Stopped")
-
-    def trackid(self) -> str:
-        song = self.view.song
-        if song is None:
-            return NO_TRACK
-        if self._track[0] != song:  # a new song (or the same one again): a new id, as players do
-            self._tracks += 1
-            self._track = (song, f"{TRACK_PREFIX}{self._tracks}")
-        return self._track[1]
+        return {"PlaybackStatus": self.now.status(), "Metadata": self.metadata()}
 
     def metadata(self) -> dict[str, Variant]:
-        """The Metadata map: the song, and its mood folder as genre, album and ``emusify:mood``."""
-        song, folder = self.view.song, self.view.folder
-        data = {"mpris:trackid": Variant(PATH, self.trackid())}
-        if song is None:
-            return data
-        folder = folder or song.folder
-        data.update({
-            "xesam:title": Variant(STR, song.title),
-            "xesam:artist": Variant(STRINGS, [song.artist] if song.artist else []),
-            "xesam:album": Variant(STR, folder),  # Song has no album tag; the folder is what groups it
-            "xesam:genre": Variant(STRINGS, [folder]),
-            "xesam:url": Variant(STR, Path(song.path).resolve().as_uri()),
-            "emusify:mood": Variant(STR, folder),
-        })
-        if song.duration:
-            data["mpris:length"] = Variant(INT64, int(song.duration * 1_000_000))
-        return data
-
-
-def _updated(view: PlayerState, event: str, values: dict) -> PlayerState:
-    """The view after one core event (the events carry what changed; ``state_changed`` carries all)."""
-    if event == "state_changed":
-        return values["state"]
-    if event == "song_started" and values.get("song") is not None:
-        song = values["song"]
-        return dataclasses.replace(view, song=song, folder=song.folder, status="playing")
-    if event == "mood_changed":
-        song = values.get("song")
-        return dataclasses.replace(view, mood=values.get("mood"), share=values.get("share", 0.0),
-                                   folder=values.get("folder"), song=song,
-                                   status="playing" if song is not None else view.status)
-    status = {"paused": "paused", "resumed": "playing", "music_stopped": "stopped", "stopped": "stopped"}
-    if event in status:
-        return dataclasses.replace(view, status=status[event])
-    return view
+        return {key: Variant(signature, value) for key, (signature, value) in self.now.metadata().items()}
 
 
 class _Root(ServiceInterface):
@@ -295,7 +222,7 @@ class _Player(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def PlaybackStatus(self) -> STR:
-        return self.front.playback_status()
+        return self.front.now.status()
 
     @dbus_property(access=PropertyAccess.READ)
     def Metadata(self) -> DICT:
@@ -303,7 +230,7 @@ class _Player(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Position(self) -> INT64:
-        return int(self.front.position() * 1_000_000)
+        return int(self.front.now.position() * 1_000_000)
 
     @dbus_property()
     def Rate(self) -> DOUBLE:
