@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -176,3 +178,14 @@ def test_the_bus_going_away_is_one_line_and_events_go_on_quietly(caplog):
         assert list(core.listeners) == [mpris]  # still listening, harmlessly
     finally:
         mpris.close()
+
+
+@pytest.mark.skipif(shutil.which("gdbus") is None, reason="needs gdbus (GLib's D-Bus tool, as GNOME uses)")
+def test_glib_clients_read_and_steer_it_too(started):
+    core, _ = started
+    base = ["gdbus", "call", "--session", "--dest", BUS_NAME, "--object-path", OBJECT_PATH, "--method"]
+    every = subprocess.run([*base, "org.freedesktop.DBus.Properties.GetAll", PLAYER], capture_output=True,
+                           text=True, timeout=10, check=True).stdout
+    assert "'PlaybackStatus': <'Playing'>" in every and "'xesam:title': <'Rain'>" in every
+    subprocess.run([*base, f"{PLAYER}.Next"], capture_output=True, timeout=10, check=True)
+    assert core.next_command().name == "next"
