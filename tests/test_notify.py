@@ -116,6 +116,22 @@ def test_a_mood_change_notifies_and_a_mood_button_corrects_it(server):
 
 
 @needs_bus
+def test_a_correction_by_key_closes_the_notification(server):
+    core, notifier = started()
+    try:
+        core.fire("mood_changed", when=1.0, mood="sad", share=0.78, folder="sad", song=SONG)
+        shown = server.received.get(timeout=5)
+        posted(notifier, 1)
+        core.fire("correction_saved", when=2.0, mood="happy", kind="correction", read="sad", message="saved")
+        deadline = time.monotonic() + 5
+        while shown["id"] not in server.closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.closed == [shown["id"]]
+    finally:
+        notifier.close()
+
+
+@needs_bus
 def test_right_confirms_the_window(server):
     core, notifier = started()
     try:

@@ -3,7 +3,8 @@
 When a window moves the music (``mood_changed``; with ``notify = every`` also a window that keeps
 it), one desktop notification names the mood read and the song, with a button per other mood and
 one "right". A button sends the same command as the mood's digit or ``y`` on the terminal. A new
-window closes the notification still shown: its buttons would act on a window it does not show.
+window closes the notification still shown (its buttons would act on a window it does not show),
+and so does a correction saved by any front-end (the question is answered).
 The only module that imports desktop-notifier (D-Bus on Linux, the Notification Center on macOS,
 WinRT on Windows); it runs on its own asyncio loop thread, as the D-Bus backend needs.
 """
@@ -111,7 +112,10 @@ class Notifier(Listener):
     # -- on the core's thread: decide, then hand over ------------------------------------------
 
     def window_started(self, when: float, cycle: int) -> None:
-        self._loop.submit(self._clear())
+        self._loop.submit(self._clear())  # its buttons would act on a window it does not show
+
+    def correction_saved(self, when: float, mood: str, kind: str, read: Optional[str], message: str) -> None:
+        self._loop.submit(self._clear())  # answered (by a key or a button): no second answer
 
     def window_read(self, when: float, result: Any, decision: str) -> None:
         if decision == "keep" and self.policy.due(changed=False):
