@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import os
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,6 +20,7 @@ from emusify.errors import UsageError
 SECTION = "emusify"
 POLICIES = ("match", "uplift")
 BACKENDS = ("auto", "holistic", "tasks")  # the same names as emusify.sensing.landmarks.BACKENDS
+NOTIFY = ("changes", "every", "off")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class Settings:
     record_seconds: float = 20.0
     record_samples: int = 0  # 0: no limit other than record_seconds
     countdown: float = 3.0
+    # Front-ends of run.py (emusify.desk.frontends): optional; one that cannot start is one log line
+    mpris: bool = sys.platform.startswith("linux")  # media keys and the desktop's now-playing widget (D-Bus)
+    notify: str = "changes"  # notifications with mood buttons: "changes" (music moved), "every" window, "off"
+    notify_every: float = 1.0  # minutes at least between two notifications (0: no limit)
 
     @property
     def reference_path(self) -> Path:
@@ -146,12 +152,15 @@ def _validated(settings: Settings) -> Settings:
         "record_samples": settings.record_samples,
         "countdown": settings.countdown,
         "min_face_frames": settings.min_face_frames,
+        "notify_every": settings.notify_every,
     }
     for name, value in non_negative.items():
         if value < 0:
             raise UsageError(f"{name.replace('_', '-')} must be 0 or more, got {value}")
     if settings.backend not in BACKENDS:
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {settings.backend!r}")
+    if settings.notify not in NOTIFY:
+        raise UsageError(f"notify must be one of {', '.join(NOTIFY)}, got {settings.notify!r}")
     for name in ("min_confidence", "min_share"):
         value = getattr(settings, name)
         if not 0.0 <= value <= 1.0:

@@ -54,3 +54,7 @@ class AudioError(EmusifyError):
 
 class JournalError(EmusifyError):
     """The mood journal cannot be opened or written."""
+
+
+class FrontEndError(EmusifyError):
+    """A front-end (MPRIS, notifications) cannot start; the player goes on without it."""

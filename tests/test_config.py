@@ -29,6 +29,13 @@ def test_config_file_then_flags_override(tmp_path, monkeypatch):
     assert settings.songs == Path("music")
 
 
+def test_front_end_settings_from_the_config_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("EMUSIFY_CONFIG", raising=False)
+    write_cfg(tmp_path, "mpris = off\nnotify = every\nnotify_every = 2.5\n")
+    settings = load_settings(tmp_path)
+    assert (settings.mpris, settings.notify, settings.notify_every) == (False, "every", 2.5)
+
+
 def test_journal_follows_data_folder():
     assert Settings(data=Path("/tmp/x")).journal_path == Path("/tmp/x/journal.sqlite")
 
@@ -41,6 +48,9 @@ def test_journal_follows_data_folder():
         ("keep_on_neutral = maybe\n", "not a valid bool"),
         ("window = 0\n", "window must be greater than 0"),
         ("min_share = 1.5\n", "between 0 and 1"),
+        ("notify = always\n", "notify must be one of changes, every, off"),
+        ("notify_every = -1\n", "notify-every must be 0 or more"),
+        ("mpris = perhaps\n", "not a valid bool"),
     ],
 )
 def test_bad_config_is_a_usage_error(tmp_path, monkeypatch, body, fragment):

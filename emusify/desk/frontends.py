@@ -1,17 +1,56 @@
-"""The optional front-ends run.py starts beside the terminal (MPRIS, notifications, ...).
+"""The front-ends run.py starts beside the terminal: built from the settings, started by the core.
 
-Each is an :class:`emusify.desk.events.FrontEnd`; :func:`emusify.desk.events.start_frontends`
-starts them after the core's devices open (one that cannot start is one log line) and
-:func:`emusify.desk.events.close_frontends` closes them at the end.
+Each is optional. One whose library is missing becomes a stand-in whose ``start`` raises, so that
+:func:`emusify.desk.events.start_frontends` reports it in one line like any other that cannot start.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from emusify.config import Settings
+from emusify.errors import FrontEndError
 
 
 def make_frontends(settings: Settings) -> list[Any]:
-    """The front-ends this run's settings ask for (none yet: MPRIS and notifications come here)."""
-    return []
+    """The front-ends the settings ask for (``mpris``, ``notify``), not yet started."""
+    frontends: list[Any] = []
+    if settings.mpris:
+        frontends.append(_optional("mpris", "dbus-fast", _mpris))
+    if settings.notify != "off":
+        frontends.append(_optional("notifications", "desktop-notifier",
+                                   lambda: _notifier(settings.notify, settings.notify_every)))
+    return frontends
+
+
+def _mpris() -> Any:
+    from emusify.desk.mpris import Mpris
+
+    return Mpris()
+
+
+def _notifier(mode: str, every_minutes: float) -> Any:
+    from emusify.desk.notify import Notifier
+
+    return Notifier(mode=mode, every_minutes=every_minutes)
+
+
+def _optional(name: str, package: str, build: Callable[[], Any]) -> Any:
+    try:
+        return build()
+    except ImportError as exc:
+        return Unavailable(name, f"it needs the Python package {package} ({exc}); "
+                                 f"install it with pip, or turn it off in setup.cfg's [emusify]")
+
+
+class Unavailable:
+    """A front-end that cannot be built here: starting it raises the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason = name, reason
+
+    def start(self, core: Any) -> None:
+        raise FrontEndError(self.reason)
+
+    def close(self) -> None:
+        """Nothing to close."""
