@@ -54,3 +54,7 @@ class AudioError(EmusifyError):
 
 class JournalError(EmusifyError):
     """The mood journal cannot be opened or written."""
+
+
+class InstanceError(EmusifyError):
+    """Another run.py already plays from the same data folder, or its lock cannot be taken."""
