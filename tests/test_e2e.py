@@ -71,6 +71,7 @@ def test_run_py_plays_prints_status_journals_and_exits_0(tmp_path):
     command = [
         sys.executable, "run.py", "--source", str(VIDEO), "--window", "4", "--every", "0.2",
         "--cycles", "3", "--journal", str(journal), "--songs", str(demo_songs(tmp_path)),
+        "--no-headless",  # the plain status lines on a pipe, whether or not the test's stdin is a terminal
     ]
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1",
                EMUSIFY_CONFIG=str(config))

@@ -195,3 +195,13 @@ def test_report_and_autostart_need_no_lock(in_tmp, capsys, monkeypatch):
         assert run.main(["--data", str(data), "--autostart", "off"]) == 0
         assert run.main(["--data", str(data), "--report"]) == 1  # no journal yet: that error, not the lock
     assert "no journal at" in capsys.readouterr().err
+
+
+def test_help_lists_the_new_flags_with_their_defaults(capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for fragment in ("--headless, --no-headless", "(default: on when neither stdin nor stdout is a terminal)",
+                     "--log FILE", "(default: <data>/emusify.log)", "--autostart on|off",
+                     "(default: leave it as it is)"):
+        assert fragment in text, fragment
