@@ -102,8 +102,9 @@ def test_sigterm_and_ctrl_c_fade_out_flush_the_journal_and_exit(tmp_path, sig, s
         "--journal", str(journal), "--songs", str(demo_songs(tmp_path)), "--model", str(model),
     ]
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
-    child = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    child = subprocess.Popen(  # no terminal on stdin or stdout: headless, where signals are the way to stop
+        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even when the test's is ignored
     )
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -57,7 +57,8 @@ def private_folder(folder: Path, tighten: bool = False) -> None:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with suppress(OSError):  # not allowed: whoever writes there next says so in one line
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         return
     if not tighten or os.name == "nt":
         return
