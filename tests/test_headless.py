@@ -9,7 +9,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -176,16 +175,13 @@ def test_a_lock_left_by_a_killed_process_blocks_nothing(tmp_path):
 
 def test_run_py_while_another_plays_stops_in_one_line_before_touching_anything(in_tmp, capsys):
     data, journal = in_tmp / "data", in_tmp / "journal.sqlite"
-    with InstanceLock(data):
-        started = time.monotonic()
+    with InstanceLock(data):  # a bad --source: had the camera been tried first, the error would say so
         status = run.main(["--data", str(data), "--journal", str(journal), "--source", "no-such-camera"])
-        took = time.monotonic() - started
     err = capsys.readouterr().err
     assert status == 1
     assert err.count("\n") == 1 and err.startswith(f"error: Emusify is already running (pid {os.getpid()}")
     assert "quit it first" in err
     assert not journal.exists() and not (data / "emusify.log").exists()  # the first one's log untouched
-    assert took < 5  # no model loaded, no camera opened (the bad --source would have said so)
 
 
 def test_report_and_autostart_need_no_lock(in_tmp, capsys, monkeypatch):
