@@ -58,3 +58,7 @@ class JournalError(EmusifyError):
 
 class FrontEndError(EmusifyError):
     """A front-end (MPRIS, notifications) cannot start; the player goes on without it."""
+
+
+class InstanceError(EmusifyError):
+    """Another run.py already plays from the same data folder, or its lock cannot be taken."""

@@ -71,6 +71,7 @@ def test_run_py_plays_prints_status_journals_and_exits_0(tmp_path):
     command = [
         sys.executable, "run.py", "--source", str(VIDEO), "--window", "4", "--every", "0.2",
         "--cycles", "3", "--journal", str(journal), "--songs", str(demo_songs(tmp_path)),
+        "--no-headless",  # the plain status lines on a pipe, whether or not the test's stdin is a terminal
     ]
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1",
                EMUSIFY_CONFIG=str(config))
@@ -101,8 +102,9 @@ def test_sigterm_and_ctrl_c_fade_out_flush_the_journal_and_exit(tmp_path, sig, s
         "--journal", str(journal), "--songs", str(demo_songs(tmp_path)), "--model", str(model),
     ]
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
-    child = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    child = subprocess.Popen(  # no terminal on stdin or stdout: headless, where signals are the way to stop
+        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even when the test's is ignored
     )
     try:

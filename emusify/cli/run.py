@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from emusify.cli.common import make_parser, run_main, settings_from
+from emusify.cli.unattended import add_desk_flags, alone_and_logged, autostart, headless
 from emusify.config import Settings
 from emusify.desk.core import Core
 from emusify.desk.devices import Devices
@@ -49,6 +50,7 @@ examples:
   python run.py --calibrate                      take the relaxed-face reference again first
   python run.py --policy uplift                  lift low moods (sad -> happy, angry -> neutral)
   python run.py --report --out moods.png         draw the mood journal and exit
+  python run.py --autostart on                   start at login, headless, logging to <data>/emusify.log
 No sound card? Set SDL_AUDIODRIVER=dummy."""
 
 
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"start with a new calibration shot: {d.calibrate_seconds:g} s of your relaxed "
                         "face (setting calibrate_seconds), stored as <data>/reference.json; without it "
                         "the shot is taken only when no reference is stored (default: off)")
+    add_desk_flags(p)
     p.add_argument("--report", action="store_true", help="draw the mood journal as a PNG and exit")
     p.add_argument("--out", type=Path, metavar="PNG",
                    help="where --report writes (default: mood_report.png beside the journal)")
@@ -100,6 +103,14 @@ def command(args: argparse.Namespace) -> int:
     )
     if args.report:
         return report(settings, args.out)
+    if args.autostart is not None:
+        return autostart(args, settings)
+    with alone_and_logged(settings, args.log):
+        return play(settings, args)
+
+
+def play(settings: Settings, args: argparse.Namespace) -> int:
+    """Check the set-up, open the devices and run the player until it stops."""
     parse_policy(settings.policy)  # a bad policy is a usage error before anything starts
     from emusify.sensing.landmarks import resolve_backend
 
@@ -119,12 +130,14 @@ def command(args: argparse.Namespace) -> int:
     library = open_library(settings.songs, settings.fallback)
     predictor = Predictor(model, labels=moods_to_read(model.labels, library.folders(), policy))
     with ExitStack() as stack:
-        devices, terminal = open_devices(settings, stack, predictor, library, args.preview)
+        devices, terminal = open_devices(settings, stack, predictor, library, args.preview,
+                                         not headless(args.headless))
         add_feedback(devices, settings)
         devices.calibration = reference_keeper(settings, model, predictor, devices.journal, args.calibrate)
         core = Core(settings, devices, predictor.labels, policy)
         devices.player.on_error = core.song_failed  # a song failing inside a fade is skipped
-        terminal.start(core)
+        if terminal is not None:
+            terminal.start(core)
         frontends = start_frontends(core, make_frontends(settings))
         try:
             with _sigterm_stops(core):
@@ -199,9 +212,10 @@ def open_library(songs: Path, fallback: str = "neutral"):  # -> Library
     return library
 
 
-def open_devices(settings: Settings, stack: ExitStack, predictor, library,
-                 preview: bool) -> tuple[Devices, Any]:
-    """Journal, player, landmark extractor and the terminal front-end, each closed by ``stack``."""
+def open_devices(settings: Settings, stack: ExitStack, predictor, library, preview: bool,
+                 terminal: bool = True) -> tuple[Devices, Any]:
+    """Journal, player, landmark extractor and the terminal front-end (None when headless), each
+    closed by ``stack``."""
     from emusify.desk.devices import SystemClock
     from emusify.desk.ui import Terminal, TerminalUI
     from emusify.music.player import Player
@@ -215,14 +229,14 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library,
     static = Path(settings.source).is_dir()  # a folder of stills: no tracking between images
     extractor = stack.enter_context(open_extractor(settings.backend, static=static))
     warn_if_backends_differ(predictor.model, extractor.backend)
-    ui = stack.enter_context(TerminalUI())
+    ui = stack.enter_context(TerminalUI()) if terminal else None
     clock = SystemClock()
     devices = Devices(
         open_source=open_source, extractor=extractor, vectorize=face_vector, predictor=predictor,
         player=player, library=library, journal=journal, clock=clock,
         preview=PreviewWindow if preview else None,
     )
-    return devices, Terminal(ui, clock.now)
+    return devices, (Terminal(ui, clock.now) if ui is not None else None)
 
 
 def add_feedback(devices: Devices, settings: Settings) -> None:
