@@ -71,3 +71,16 @@ def test_a_media_key_and_a_notification_button_at_once_both_reach_the_core():
         finally:
             close_frontends(frontends)
             server.close()
+
+
+def test_every_listener_takes_an_event_whose_own_value_is_named_event():
+    """reference_changed carries a value named ``event``: an on_event whose name parameter is not
+    positional-only raises TypeError on it, and the front-end is dropped (MPRIS once was)."""
+    import inspect
+
+    from emusify.desk import events, mpris, notify, ui
+
+    classes = [events.Listener, mpris.Mpris, notify.Notifier, ui.Terminal]
+    for cls in classes:
+        first = list(inspect.signature(cls.on_event).parameters.values())[1]
+        assert first.kind is inspect.Parameter.POSITIONAL_ONLY, cls.__name__

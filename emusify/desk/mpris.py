@@ -76,7 +76,7 @@ class Mpris(Listener):
                 log.debug("MPRIS disconnect: %s", exc)
         self._loop.close()
 
-    def on_event(self, event: str, **values: Any) -> None:
+    def on_event(self, event: str, /, **values: Any) -> None:
         """Called on the core's thread: hand the event to the bus loop and return at once."""
         self._loop.call(self._apply, event, values)
 
