@@ -28,6 +28,16 @@ def test_events_move_status_song_and_folder():
     assert now.status() == "Stopped"
 
 
+def test_a_song_started_again_is_a_new_track():
+    """Next in a folder of one song plays it again: a widget must see a new track, as players show."""
+    now = NowPlaying()
+    now.apply("song_started", {"when": 1.0, "song": SONG})
+    first = now.trackid()
+    assert now.trackid() == first  # asking twice is the same track
+    now.apply("song_started", {"when": 2.0, "song": SONG})
+    assert now.trackid() != first
+
+
 def test_position_runs_while_playing_stands_while_paused_and_stops_at_the_end(monkeypatch):
     clock = [100.0]
     monkeypatch.setattr("emusify.desk.nowplaying.time.monotonic", lambda: clock[0])

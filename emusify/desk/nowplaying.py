@@ -39,6 +39,8 @@ class NowPlaying:
             seconds = state.position + (max(0.0, time.time() - state.time) if running else 0.0)
         elif event in ("song_started", "mood_changed"):
             seconds = 0.0
+        if event == "song_started":  # the same song started again (one song in its folder): a new track
+            self._track = (None, NO_TRACK)
         self._position = (seconds, time.monotonic() if self.view.status == "playing" else None)
 
     def status(self) -> str:
