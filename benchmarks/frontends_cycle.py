@@ -11,8 +11,8 @@ stand-in notification server (tests/busfix.py); nothing reaches the desktop. CPU
    "decision") and an idle stretch of --idle seconds with music, extrapolated to the default cycle
    as benchmarks/runner.py does: share = (window CPU + idle rate * 300 s) / 318 s. The terminal
    front-end is off in both (stdin is not a terminal). Repeats are interleaved on/off/bare.
-2. Idle between windows with both front-ends against a bare pygame player playing a song of the same
-   folder (pygame.mixer.music, then sleep; nothing else).
+2. Idle between windows with both front-ends against a bare pygame player playing the song run.py
+   played last (pygame.mixer.music, looped, then sleep; nothing else).
 3. Punctuality: --windows windows of 4 s, 6 s apart, while a client calls PlayPause, Get(Metadata)
    and Get(PlaybackStatus) about 30 times a second and a notification is posted every window.
    run.py -v logs how late each window began against the time the core planned for it.
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -99,8 +100,15 @@ def run_py(tmp: Path, frontends: bool, args: list, notify: str = "changes") -> C
     config = tmp / f"emusify-{frontends}.cfg"
     config.write_text(f"[emusify]\nmodel = {tmp / 'none.npz'}\nmpris = {str(frontends).lower()}\n"
                       f"notify = {notify if frontends else 'off'}\nnotify_every = 0\n")
-    return Child([sys.executable, "run.py", "--source", VIDEO, "--journal", tmp / f"j{time.time_ns()}.sqlite",
+    return Child([sys.executable, "run.py", "--source", VIDEO, "--journal", tmp / "journal.sqlite",
                   "--data", tmp / "data", "--songs", demo_songs(tmp), *args], {"EMUSIFY_CONFIG": str(config)})
+
+
+def last_song(tmp: Path) -> Path:
+    """The song run.py started last (its journal)."""
+    with sqlite3.connect(tmp / "journal.sqlite") as db:
+        (path,) = db.execute("SELECT path FROM songs WHERE event = 'start' ORDER BY time DESC").fetchone()
+    return Path(path)
 
 
 def idle_rate(pid: int, seconds: float) -> float:
@@ -110,19 +118,19 @@ def idle_rate(pid: int, seconds: float) -> float:
     return (proc_cpu(pid) - c0) / (time.perf_counter() - w0)
 
 
-def cycle(tmp: Path, frontends: bool, idle: float) -> tuple[float, float, str]:
-    """(window CPU seconds, idle share of a core, folder playing) of run.py with/without front-ends."""
+def cycle(tmp: Path, frontends: bool, idle: float) -> tuple[float, float, Path]:
+    """(window CPU seconds, idle share of a core, song playing) of run.py with/without front-ends."""
     run = run_py(tmp, frontends, ["--window", WINDOW, "--every", 30, "--cycles", 2])
     try:
         _, c0, _ = run.wait_line(r"window 1: watching", 180)
         _, c1, _ = run.wait_line(r"decision:", 120)
-        playing = run.wait_line(r"playing .* \((\w+)\)", 30)[2]
+        run.wait_line(r"playing .* \((\w+)\)", 30)
         time.sleep(5)  # the fade-in ends
         rate = idle_rate(run.child.pid, idle)
         assert run.child.poll() is None, "run.py ended early"
     finally:
         run.stop()
-    return c1 - c0, rate, re.search(r"\((\w+)\)\s*$", playing).group(1)  # type: ignore[union-attr]
+    return c1 - c0, rate, last_song(tmp)
 
 
 def bare(song: Path, idle: float) -> float:
@@ -145,15 +153,13 @@ def share(window_cpu: float, rate: float) -> float:
 
 def cpu_part(tmp: Path, idle: float, repeats: int) -> None:
     rows: dict[str, list] = {"on": [], "off": [], "bare": []}
-    songs = demo_songs(tmp)
     for n in range(repeats):
         for frontends in (True, False):
-            window, rate, folder = cycle(tmp, frontends, idle)
+            window, rate, song = cycle(tmp, frontends, idle)
             rows["on" if frontends else "off"].append((window, rate))
             print(f"  repeat {n + 1}, front-ends {'on ' if frontends else 'off'}: window {window:.2f} s CPU, "
-                  f"idle {rate:.3%}, cycle {share(window, rate):.3%} (playing {folder}; load "
+                  f"idle {rate:.3%}, cycle {share(window, rate):.3%} (playing {song.name}; load "
                   f"{os.getloadavg()[0]:.1f})", flush=True)
-        song = sorted(p for p in (songs / folder).iterdir() if p.suffix in (".ogg", ".mp3"))[0]
         rate = bare(song, idle)
         rows["bare"].append((0.0, rate))
         print(f"  repeat {n + 1}, bare pygame player ({song.name}): idle {rate:.3%}", flush=True)
