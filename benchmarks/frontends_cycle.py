@@ -125,6 +125,9 @@ def cycle(tmp: Path, frontends: bool, idle: float) -> tuple[float, float, Path]:
     try:
         _, c0, _ = run.wait_line(r"window 1: watching", 180)
         _, c1, _ = run.wait_line(r"decision:", 120)
+        off = [line for _, _, line in run.lines if " is off: " in line]
+        if frontends and off:  # a front-end that did not start would make "on" measure "off"
+            raise RuntimeError(f"a front-end did not start: {off[0].strip()}")
         run.wait_line(r"playing .* \((\w+)\)", 30)
         time.sleep(5)  # the fade-in ends
         rate = idle_rate(run.child.pid, idle)
@@ -153,6 +156,14 @@ def share(window_cpu: float, rate: float) -> float:
 
 
 def cpu_part(tmp: Path, idle: float, repeats: int) -> None:
+    server = NotificationServer().start()  # so that the notifications front-end starts
+    try:
+        cpu_repeats(tmp, idle, repeats)
+    finally:
+        server.close()
+
+
+def cpu_repeats(tmp: Path, idle: float, repeats: int) -> None:
     rows: dict[str, list] = {"on": [], "off": [], "bare": []}
     for n in range(repeats):
         for frontends in (True, False):
