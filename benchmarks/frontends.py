@@ -8,14 +8,15 @@ Everything runs on a private dbus-daemon (nothing reaches the desktop's bus). Pr
    receiving PropertiesChanged(PlaybackStatus). By default the player is a fake core on its own
    thread that pauses at once, so the figure is the front-end's share: the bus both ways, the
    hand-over to the core's queue and back to the bus loop (the issue's budget: 100 ms in all).
-   With --run-py, run.py plays the face video with dummy audio (the real core and mixer; this
-   needs the core and run.py starting the front-ends).
+   With --run-py, run.py plays the face video with dummy audio (the real core and mixer); the
+   PropertiesChanged follows the core's "paused" event, so it is the player's own state.
 2. Idle CPU: this process's CPU time over --idle seconds with both front-ends started and nothing
    happening, minus the same span before they started (their asyncio loops wait on sockets; the
    issue allows 0.1% of a core).
 3. Notification button -> command: a stand-in notification server emits ActionInvoked; the time
    until the fake core holds Command("correct", ...). With --run-py: until the MPRIS client sees
-   the music move to the pressed mood's folder (one press: each one is a correction, learned).
+   the music move to the pressed mood's folder (--presses N, one a window; each is a correction).
+   run.py there reads 4 s windows 6 s apart and posts a notification for every window.
 """
 
 from __future__ import annotations
@@ -125,25 +126,23 @@ def with_fake_core(calls: int, idle: float) -> None:
         server.close()
 
 
-def with_run_py(calls: int, tmp: Path) -> None:
+def with_run_py(calls: int, presses: int, tmp: Path) -> None:
     from tests.test_e2e import demo_songs
 
     server = NotificationServer().start()
     config = tmp / "emusify.cfg"
-    config.write_text(f"[emusify]\nmodel = {tmp / 'none.npz'}\nnotify = changes\nnotify_every = 0\n")
-    run = RunPy(ROOT, ["--source", VIDEO, "--window", "4", "--every", "2", "--cycles", "2", "--journal",
-                       tmp / "journal.sqlite", "--data", tmp / "data", "--songs", demo_songs(tmp)],
+    config.write_text(f"[emusify]\nmodel = {tmp / 'none.npz'}\nnotify = every\nnotify_every = 0\n")
+    run = RunPy(ROOT, ["--source", VIDEO, "--window", "4", "--every", "0.1", "--cycles", presses + 2,
+                       "--journal", tmp / "journal.sqlite", "--data", tmp / "data",
+                       "--songs", demo_songs(tmp)],
                 {"EMUSIFY_CONFIG": str(config)})
     client = None
     try:
-        shown = server.received.get(timeout=180)  # the first window moved the music
+        server.received.get(timeout=180)  # the first window was read: music plays, 6 s to the next
         client = MprisClient()
-        _print("PlayPause -> PropertiesChanged, run.py", play_pause_times(client, calls))
-        mood = next(t for t in buttons(shown) if t != "right" and not shown["summary"].startswith(t))
-        pressed = time.perf_counter()
-        server.press(shown, mood)
-        client.wait_for(lambda c: c.get("Metadata", {}).get("xesam:genre") == [mood], 30)
-        _print(f"notification button -> music moved to {mood}, run.py", [client.arrival - pressed])
+        _print("PlayPause -> PropertiesChanged(PlaybackStatus), run.py", play_pause_times(client, calls))
+        _print("notification button -> Metadata of the pressed mood's song, run.py",
+               [press_a_mood(server, client) for _ in range(presses)])
         client.call("Quit", "org.mpris.MediaPlayer2")
         run.wait(60)
     except Exception:
@@ -154,6 +153,22 @@ def with_run_py(calls: int, tmp: Path) -> None:
             client.close()
         run.stop()
         server.close()
+
+
+def press_a_mood(server: NotificationServer, client: MprisClient) -> float:
+    """Seconds from pressing a mood on the next notification to the music moving to that mood."""
+    while not server.received.empty():  # an older window's notification: stale
+        server.received.get_nowait()
+    shown = server.received.get(timeout=60)
+    time.sleep(0.5)  # the window's own move of the music is under way; a person reads first
+    playing = client.get("Metadata").get("xesam:genre", [None])[0]
+    mood = next(t for t in buttons(shown) if t not in ("right", playing))
+    while not client.changes.empty():
+        client.changes.get_nowait()
+    pressed = time.perf_counter()
+    server.press(shown, mood)
+    client.wait_for(lambda c: c.get("Metadata", {}).get("xesam:genre") == [mood], 30)
+    return client.arrival - pressed
 
 
 def _print(what: str, seconds: list[float]) -> None:
@@ -167,6 +182,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50, metavar="N", help="PlayPause calls (default: 50)")
     parser.add_argument("--idle", type=float, default=10.0, metavar="SECONDS",
                         help="span of each idle CPU sample (default: 10)")
+    parser.add_argument("--presses", type=int, default=5, metavar="N",
+                        help="notification buttons pressed with --run-py, one a window (default: 5)")
     parser.add_argument("--run-py", action="store_true",
                         help="against run.py on the face video (needs the core)")
     args = parser.parse_args()
@@ -175,7 +192,7 @@ def main() -> None:
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                with_run_py(args.calls, Path(tmp))
+                with_run_py(args.calls, args.presses, Path(tmp))
         else:
             with_fake_core(args.calls, args.idle)
 

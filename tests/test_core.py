@@ -181,3 +181,15 @@ def test_send_refuses_a_bad_command_and_never_blocks():
     for _ in range(1000):
         core.send(Command("next"))
     assert time.monotonic() - began < 1.0
+
+
+def test_the_log_says_how_late_each_window_after_a_wait_began(caplog):
+    core, _, clock, heard = build([HAPPY, SAD], cycles=2)
+    with caplog.at_level("DEBUG", logger="emusify.desk.core"):
+        core.run()
+    late = [r.getMessage() for r in caplog.records if "after its time" in r.getMessage()]
+    assert len(late) == 1 and late[0].startswith("window 2: began ")  # the first window has no time
+    seconds = float(late[0].split()[3])
+    started = heard.names("window_started")[1]["when"]
+    planned = heard.names("window_read")[0]["when"] + 5 + 60  # the first window's 5 s, a minute's wait
+    assert 0 <= seconds < 1 and abs(started - seconds - planned) < 1  # on time (the fake clock)

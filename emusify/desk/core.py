@@ -58,6 +58,7 @@ class Core:
         self._watching = False
         self._in_shot = False
         self._next_window: float | None = None
+        self._planned: float | None = None  # when the window after the current wait is due
         self._state = PlayerState(moods=self.labels, time=self.clock.now())
         self._shown: tuple[Any, ...] = ()
 
@@ -163,6 +164,9 @@ class Core:
         """The source is open: swap in a model the learner finished, keep this window's landmarks."""
         log.info("window %d: watching %s for %.0f s", self.cycle + 1, self.settings.source,
                  self.settings.window)
+        if self._planned is not None:  # benchmarks/frontends_cycle.py reads this (run.py -v)
+            log.debug("window %d: began %.3f s after its time", self.cycle + 1,
+                      self.clock.now() - self._planned)
         self._tell("window_started", when=self.clock.now(), cycle=self.cycle + 1)
         update = self.dev.learner.take() if self.dev.learner is not None else None
         if update is not None and self.dev.make_predictor is not None:
@@ -178,7 +182,7 @@ class Core:
 
     def _wait(self, until: float) -> None:
         """Keep the music going with the camera off until ``until``; a command ends a wait at once."""
-        self._next_window = until
+        self._next_window = self._planned = until
         wait = getattr(self.clock, "wait", None)
         while self.stop_reason is None and self.clock.now() < until:
             self._between()
