@@ -59,6 +59,7 @@ class FakeClock:
         self.slept = 0.0
         self.timers: list[tuple[float, Callable[[], None]]] = []
         self.jumps: list[tuple[float, float]] = []  # (monotonic time, seconds): jump when it is reached
+        self.mono_timers: list[tuple[float, Callable[[], None]]] = []
 
     def now(self) -> float:
         return self.t
@@ -74,6 +75,10 @@ class FakeClock:
         """Jump by ``seconds`` once ``after`` seconds of monotonic time have passed."""
         self.jumps.append((after, seconds))
 
+    def at_monotonic(self, seconds: float, action: Callable[[], None]) -> None:
+        """Run ``action`` once ``seconds`` of monotonic time have passed (whatever the wall clock did)."""
+        self.mono_timers.append((seconds, action))
+
     def at(self, seconds: float, action: Callable[[], None]) -> None:
         """Run ``action`` once the clock passes ``start + seconds``."""
         self.timers.append((self.start + seconds, action))
@@ -86,6 +91,9 @@ class FakeClock:
         for jump in [j for j in self.jumps if j[0] <= self.mono]:
             self.jumps.remove(jump)
             self.jump(jump[1])
+        for timer in [m for m in self.mono_timers if m[0] <= self.mono]:
+            self.mono_timers.remove(timer)
+            timer[1]()
         due = [timer for timer in self.timers if timer[0] <= self.t]
         self.timers = [timer for timer in self.timers if timer[0] > self.t]
         for _, action in due:

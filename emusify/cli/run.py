@@ -225,7 +225,7 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     from emusify.storage.journal import Journal
 
     journal = stack.enter_context(Journal(settings.journal_path))
-    player = stack.enter_context(Player())
+    player = stack.enter_context(open_player(Player))
     static = Path(settings.source).is_dir()  # a folder of stills: no tracking between images
     extractor = stack.enter_context(open_extractor(settings.backend, static=static))
     warn_if_backends_differ(predictor.model, extractor.backend)
@@ -237,6 +237,12 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
         preview=PreviewWindow if preview else None,
     )
     return devices, (Terminal(ui, clock.now) if ui is not None else None)
+
+
+def open_player(player_class: Any) -> Any:
+    """The music player; without a sound device it is made anyway and the core retries it every
+    minute (one line when the first song cannot play), so moods are read from the start."""
+    return player_class(required=False)
 
 
 def add_feedback(devices: Devices, settings: Settings) -> None:

@@ -142,8 +142,8 @@ class Core:
         if self.stop_reason is not None:
             return
         self.cycle += 1
+        self.away.after_window(result, started)  # back: the music resumes, then the mood moves it
         self._decide(result, started)
-        self.away.after_window(result, started)
         self._refresh()
         self._track_reference()
         if self.settings.cycles and self.cycle >= self.settings.cycles:

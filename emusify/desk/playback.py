@@ -57,12 +57,13 @@ class Music:
         tries = 0
         for candidate in folders:
             while tries < MAX_TRIES:
+                if self.audio_down is not None:  # no sound device: no song can start, none is to blame
+                    self.folder = folder  # where the music starts once the device is back
+                    return False
                 song = self.library.next_song(candidate)
                 if song is None:
                     break
                 tries += 1
-                if self.audio_down is not None:
-                    return False  # no sound device: no song can start, none is to blame
                 if self._play(song, fade, ended):
                     if candidate != folder:
                         log.warning("no playable song in %s; playing from %s", folder, candidate)
