@@ -125,8 +125,14 @@ class Meter:
 
 
 def run_day(args: argparse.Namespace, tmp: Path) -> tuple[Meter, Any]:
-    from emusify.cli.run import (add_feedback, choose_model, moods_to_read, open_devices, open_library,
-                                 reference_keeper)
+    from emusify.cli.run import (
+        add_feedback,
+        choose_model,
+        moods_to_read,
+        open_devices,
+        open_library,
+        reference_keeper,
+    )
     from emusify.config import load_settings
     from emusify.desk.core import Core
     from emusify.music.policy import parse_policy
@@ -171,7 +177,8 @@ def report(meter: Meter, args: argparse.Namespace, wall: float) -> None:
     for i in range(0, len(rows), tenth):
         part = rows[i:i + tenth]
         cycle = [r["cycle_ms"] for r in part if "cycle_ms" in r]
-        print(f"| {i // tenth + 1} | {i + 1}-{i + len(part)} | {statistics.median(r['rss'] for r in part):.1f} | "
+        rss = statistics.median(r["rss"] for r in part)
+        print(f"| {i // tenth + 1} | {i + 1}-{i + len(part)} | {rss:.1f} | "
               f"{max(r['fds'] for r in part)} | {max(r['threads'] for r in part)} | "
               f"{part[-1]['journal']:.0f} | {statistics.median(r['window_ms'] for r in part):.0f} | "
               f"{statistics.median(cycle) if cycle else float('nan'):.0f} |")

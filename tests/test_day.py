@@ -354,7 +354,7 @@ def test_the_player_fades_out_to_a_pause_and_resumes_at_full_volume():
 def test_a_mixer_that_fails_is_an_audio_error_not_a_bad_song():
     from emusify.errors import LibraryError
     from emusify.music.player import Player
-    from tests.test_player import A, B, BAD, Clock, FakeMusic
+    from tests.test_player import BAD, A, B, Clock, FakeMusic
 
     class DeadMusic(FakeMusic):
         dead = False
