@@ -14,9 +14,11 @@ By default the day also holds a sleep (the clock jumps 8 h forward after the mid
 time sync (1 h back at three quarters), as a desk PC's day does.
 
 Prints, per tenth of the run: resident memory (MB), open file descriptors, threads (the OS's,
-MediaPipe's included), the journal's size on disk (KB), and the median CPU per window (ms, the
-window's own frames) and per cycle (ms, window plus the skipped wait's ticks). The goal: flat, and
-resident memory growing less than 2 MB from the first tenth to the last.
+MediaPipe's included), the journal's size on disk (KB; its write-ahead log beside it, which SQLite
+folds back into the file every ~4 MB), and the median CPU per window (ms, the
+window's own frames) and per cycle (ms, window plus the skipped wait's ticks), both the whole
+process's, so a window during which the learner trains in the background counts its CPU too. The
+goal: flat, and resident memory growing less than 2 MB from the first tenth to the last.
 """
 
 from __future__ import annotations
@@ -107,9 +109,10 @@ class Meter:
         from emusify.desk.events import Command
 
         n = len(self.rows) + 1
-        size = sum(p.stat().st_size for p in self.journal.parent.glob(self.journal.name + "*"))
+        wal = self.journal.with_name(self.journal.name + "-wal")
         self.rows.append({"rss": proc_status("VmRSS") / 1024, "fds": len(os.listdir("/proc/self/fd")),
-                          "threads": proc_status("Threads"), "journal": size / 1024,
+                          "threads": proc_status("Threads"), "journal": self.journal.stat().st_size / 1024,
+                          "wal": wal.stat().st_size / 1024 if wal.exists() else 0.0,
                           "window_ms": (cpu() - self._window_cpu) * 1000})
         if self.args.correct_every and n % self.args.correct_every == 0:
             labels = self.core.labels
@@ -166,28 +169,42 @@ def run_day(args: argparse.Namespace, tmp: Path) -> tuple[Meter, Any]:
         return meter, settings
 
 
+def tenths(rows: list[dict[str, float]]) -> list[list[dict[str, float]]]:
+    """The rows in ten parts as even as they come (fewer parts for fewer than ten rows)."""
+    parts = min(10, len(rows))
+    bounds = [round(i * len(rows) / parts) for i in range(parts + 1)]
+    return [rows[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
 def report(meter: Meter, args: argparse.Namespace, wall: float) -> None:
     rows = meter.rows
-    tenth = max(len(rows) // 10, 1)
     print(f"\n{len(rows)} windows of {args.window:g} s (the player's default is 18 s; shortened to keep "
           f"a day affordable) every {args.every:g} min of skipped waiting, {args.backend} backend, "
           f"{args.video.name}; {wall:.0f} s wall")
-    print("| tenth | windows | RSS MB | fds | threads | journal KB | CPU/window ms | CPU/cycle ms |")
+    print("| tenth | windows | RSS MB | fds | threads | journal KB (+WAL) | CPU/window ms | CPU/cycle ms |")
     print("|---|---|---|---|---|---|---|---|")
-    for i in range(0, len(rows), tenth):
-        part = rows[i:i + tenth]
-        cycle = [r["cycle_ms"] for r in part if "cycle_ms" in r]
+    done = 0
+    parts = tenths(rows)
+    for number, part in enumerate(parts, 1):
         rss = statistics.median(r["rss"] for r in part)
-        print(f"| {i // tenth + 1} | {i + 1}-{i + len(part)} | {rss:.1f} | "
-              f"{max(r['fds'] for r in part)} | {max(r['threads'] for r in part)} | "
-              f"{part[-1]['journal']:.0f} | {statistics.median(r['window_ms'] for r in part):.0f} | "
-              f"{statistics.median(cycle) if cycle else float('nan'):.0f} |")
-    first, last = rows[:tenth], rows[-tenth:]
+        window = statistics.median(r["window_ms"] for r in part)
+        cycle = [r["cycle_ms"] for r in part if "cycle_ms" in r]
+        print(f"| {number} | {done + 1}-{done + len(part)} | {rss:.1f} | {max(r['fds'] for r in part)} | "
+              f"{max(r['threads'] for r in part)} | {part[-1]['journal']:.0f} (+{part[-1]['wal']:.0f}) | "
+              f"{window:.0f} | {statistics.median(cycle) if cycle else float('nan'):.0f} |")
+        done += len(part)
+    first, last = parts[0], parts[-1]
     growth = statistics.median(r["rss"] for r in last) - statistics.median(r["rss"] for r in first)
     print(f"\nresident memory, first tenth -> last tenth (medians): {growth:+.1f} MB "
           f"({'within' if growth < 2 else 'over'} the 2 MB goal); fds {max(r['fds'] for r in first)} -> "
           f"{max(r['fds'] for r in last)}; threads {max(r['threads'] for r in first)} -> "
-          f"{max(r['threads'] for r in last)}")
+          f"{max(r['threads'] for r in last)}; CPU per window "
+          f"{statistics.median(r['window_ms'] for r in first):.0f} -> "
+          f"{statistics.median(r['window_ms'] for r in last):.0f} ms")
+    if len(parts) > 2:
+        second = statistics.median(r["rss"] for r in parts[1])
+        print(f"resident memory, second tenth -> last tenth (after the first model update, which "
+              f"loads the learner once): {statistics.median(r['rss'] for r in last) - second:+.1f} MB")
 
 
 def main() -> None:
