@@ -406,3 +406,31 @@ def test_a_player_without_an_output_at_start_raises_on_play_until_reopened(monke
     player.reopen()
     player.play(A)
     assert music.playing
+
+
+# The learner's one thread -----------------------------------------------------------------------
+
+def test_the_worker_runs_every_job_in_order_on_one_thread_and_survives_a_failing_one():
+    import threading
+
+    from emusify.desk.worker import Worker
+
+    worker = Worker()
+    ran: list[tuple[int, str]] = []
+    done = threading.Event()
+
+    def job(number: int):
+        def run():
+            if number == 2:
+                raise RuntimeError("a failing update")
+            ran.append((number, threading.current_thread().name))
+            if number == 4:
+                done.set()
+        return run
+
+    for number in range(1, 5):
+        worker.start(job(number))
+    assert done.wait(5)
+    assert [n for n, _ in ran] == [1, 3, 4]
+    assert {name for _, name in ran} == {"emusify-learner"} and worker.thread.daemon
+    assert sum(t.name == "emusify-learner" for t in threading.enumerate()) == 1
