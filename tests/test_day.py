@@ -195,6 +195,24 @@ def test_away_shows_paused_to_every_front_end_and_the_terminal_says_so():
     assert "away: paused, looking every 1 min" in format_status(lines[-1])
 
 
+def test_mpris_shows_paused_while_away_and_playing_when_back():
+    from emusify.desk.nowplaying import NowPlaying
+
+    core, _, _, clock, _ = away_run([HAPPY, NOBODY, NOBODY, NOBODY, HAPPY], 6)
+    widget = NowPlaying()
+
+    class Follow(Listener):  # what the MPRIS front-end does with every event
+        def on_event(self, event, /, **values):
+            widget.apply(event, values)
+
+    core.add_listener(Follow())
+    seen = []
+    clock.at(2 * 305 + 5 + 30, lambda: seen.append(widget.status()))  # away, between two looks
+    clock.at(2 * 305 + 5 + 2 * 62 + 10, lambda: seen.append(widget.status()))  # the look saw a face
+    core.run()
+    assert seen == ["Paused", "Playing"]
+
+
 def test_away_keep_plays_on_to_the_empty_room():
     core, dev, _, clock, heard = away_run([HAPPY, NOBODY, NOBODY, NOBODY], 4, away="keep")
     status = []
