@@ -39,7 +39,7 @@ def test_without_a_terminal_it_plays_shows_no_status_line_and_logs_to_a_private_
     assert "headless: no status line and no keys" in stderr
     log = data / "emusify.log"
     text = log.read_text()
-    assert "emusify.desk.runner: window 1:" in text and "emusify.desk.runner: playing " in text
+    assert "emusify.desk.core: window 1:" in text and "emusify.desk.playback: playing " in text
     assert "stopped (--cycles 1 done)" in text
     assert oct(log.stat().st_mode & 0o777) == oct(0o600)
     assert oct(data.stat().st_mode & 0o777) == oct(0o700)
