@@ -203,8 +203,8 @@ def report(meter: Meter, args: argparse.Namespace, wall: float) -> None:
           f"{statistics.median(r['window_ms'] for r in last):.0f} ms")
     if len(parts) > 2:
         second = statistics.median(r["rss"] for r in parts[1])
-        print(f"resident memory, second tenth -> last tenth (after the first model update, which "
-              f"loads the learner once): {statistics.median(r['rss'] for r in last) - second:+.1f} MB")
+        print(f"resident memory, second tenth -> last tenth (with corrections, past the first model "
+              f"update): {statistics.median(r['rss'] for r in last) - second:+.1f} MB")
 
 
 def main() -> None:
