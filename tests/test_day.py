@@ -452,3 +452,20 @@ def test_the_worker_runs_every_job_in_order_on_one_thread_and_survives_a_failing
     assert [n for n, _ in ran] == [1, 3, 4]
     assert {name for _, name in ran} == {"emusify-learner"} and worker.thread.daemon
     assert sum(t.name == "emusify-learner" for t in threading.enumerate()) == 1
+
+
+def test_the_report_sums_up_the_days_gaps(tmp_path: Path):
+    from emusify.desk.report import desk_summary, feedback_summary
+    from emusify.storage.journal import Journal
+
+    with Journal(tmp_path / "j.sqlite") as journal:
+        assert desk_summary(journal) == "desk: no sleep, time away or lost device journalled"
+        journal.desk(1.0, "slept", 8 * HOUR)
+        journal.desk(2.0, "away")
+        journal.desk(3.0, "back", 1.5 * HOUR)
+        journal.desk(4.0, "camera_unavailable", 0.0, "busy")
+        journal.desk(5.0, "camera_unavailable", 0.0, "busy")
+        journal.desk(6.0, "audio_lost", 0.0, "unplugged")
+        assert desk_summary(journal) == ("desk: slept 1x (8.0 h), away 1x (1.5 h), camera unavailable 2x, "
+                                         "no sound 1x")
+        assert "desk: slept 1x" in feedback_summary(journal)

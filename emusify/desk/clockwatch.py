@@ -5,6 +5,8 @@ journal rows with the wall clock (``clock.now()``). When the two disagree by mor
 :data:`JUMP_SECONDS` between two looks, the wall clock jumped: forward is taken as a sleep
 (a suspended PC: on Linux the monotonic clock stands still while suspended, the wall clock does
 not), back as the clock set back (a time sync). :class:`ClockWatch` says which, and by how much.
+Where the monotonic clock counts the sleep too (Windows' GetTickCount64), no jump is seen, but the
+wait has run out all the same: still one window at wake, only the journal row is missing.
 """
 
 from __future__ import annotations
