@@ -214,14 +214,16 @@ class Core:
         if jump is None:
             return
         hours = jump.seconds / 3600
+        waiting = self._next_window is not None
         if jump.kind == "slept":
-            log.info("the computer slept for %.1f h (the clock jumped forward); a window comes now", hours)
+            log.info("the computer slept for %.1f h (the clock jumped forward)%s", hours,
+                     "; a window comes now" if waiting else "")
             self._woke = True
-            if self._next_window is not None:
+            if waiting:
                 self._next_window = jump.when
         else:
-            log.info("the clock was set back by %.1f h; the wait goes on by the monotonic clock", hours)
-            if self._next_window is not None:
+            log.info("the clock was set back by %.1f h; waits go on by the monotonic clock", hours)
+            if waiting:
                 self._next_window -= jump.seconds
         self.dev.journal.desk(jump.when, jump.kind, jump.seconds)
         self._tell("clock_jumped", when=jump.when, kind=jump.kind, seconds=jump.seconds)
