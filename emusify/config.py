@@ -21,6 +21,7 @@ SECTION = "emusify"
 POLICIES = ("match", "uplift")
 BACKENDS = ("auto", "holistic", "tasks")  # the same names as emusify.sensing.landmarks.BACKENDS
 NOTIFY = ("changes", "every", "off")
+AWAY = ("pause", "keep")  # emusify.desk.away
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,13 @@ class Settings:
     fade: float = 3.0  # seconds of cross-fade when the mood changes
     cycles: int = 0  # stop after this many windows; 0 runs until stopped
     calibrate_seconds: float = 5.0  # the calibration shot: seconds of a relaxed face before the first window
+    # Away from the desk (emusify.desk.away): after away_after windows in a row with no face, "pause"
+    # fades the music to a pause and looks for away_look seconds every away_every minutes until a
+    # face is back; "keep" plays on. away_after = 0 never counts anyone away.
+    away: str = "pause"
+    away_after: int = 2  # windows in a row with no face
+    away_look: float = 4.0  # seconds of a look while away (at most --window)
+    away_every: float = 1.0  # minutes between two looks while away
     # Decision rules for a window
     # min_confidence / min_share: chosen on held-out development people (benchmarks/windows.py,
     # docs/results/accuracy.md): about 0.9 of committed windows right, about 2 in 3 windows committed
@@ -141,7 +149,7 @@ def _convert(path: Path, key: str, raw: str, kind: str) -> Any:
 
 def _validated(settings: Settings) -> Settings:
     positive = {"window": settings.window, "fps": settings.fps, "record_seconds": settings.record_seconds,
-                "calibrate_seconds": settings.calibrate_seconds}
+                "calibrate_seconds": settings.calibrate_seconds, "away_look": settings.away_look}
     for name, value in positive.items():
         if not value > 0:
             raise UsageError(f"{name.replace('_', '-')} must be greater than 0, got {value}")
@@ -153,12 +161,16 @@ def _validated(settings: Settings) -> Settings:
         "countdown": settings.countdown,
         "min_face_frames": settings.min_face_frames,
         "notify_every": settings.notify_every,
+        "away_after": settings.away_after,
+        "away_every": settings.away_every,
     }
     for name, value in non_negative.items():
         if value < 0:
             raise UsageError(f"{name.replace('_', '-')} must be 0 or more, got {value}")
     if settings.backend not in BACKENDS:
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {settings.backend!r}")
+    if settings.away not in AWAY:
+        raise UsageError(f"away must be one of {', '.join(AWAY)}, got {settings.away!r}")
     if settings.notify not in NOTIFY:
         raise UsageError(f"notify must be one of {', '.join(NOTIFY)}, got {settings.notify!r}")
     for name in ("min_confidence", "min_share"):

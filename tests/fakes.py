@@ -47,15 +47,37 @@ def frames(*parts: tuple[str | None, int], confidence: float = 0.9) -> list:
 
 
 class FakeClock:
-    """now() and sleep() without waiting: sleep advances the time at once."""
+    """now() and sleep() without waiting: sleep advances the time at once.
+
+    ``monotonic()`` advances with every sleep too; :meth:`jump` moves only the wall clock, as a
+    suspend (forward) or a time sync (back) does.
+    """
 
     def __init__(self, start: float = 1000.0) -> None:
         self.start = self.t = start
+        self.mono = 0.0
         self.slept = 0.0
         self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.jumps: list[tuple[float, float]] = []  # (monotonic time, seconds): jump when it is reached
+        self.mono_timers: list[tuple[float, Callable[[], None]]] = []
 
     def now(self) -> float:
         return self.t
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def jump(self, seconds: float) -> None:
+        """The wall clock jumps by ``seconds`` (a suspend of that long, or a time sync when < 0)."""
+        self.t += seconds
+
+    def jump_at(self, after: float, seconds: float) -> None:
+        """Jump by ``seconds`` once ``after`` seconds of monotonic time have passed."""
+        self.jumps.append((after, seconds))
+
+    def at_monotonic(self, seconds: float, action: Callable[[], None]) -> None:
+        """Run ``action`` once ``seconds`` of monotonic time have passed (whatever the wall clock did)."""
+        self.mono_timers.append((seconds, action))
 
     def at(self, seconds: float, action: Callable[[], None]) -> None:
         """Run ``action`` once the clock passes ``start + seconds``."""
@@ -64,7 +86,14 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         assert seconds >= 0
         self.t += seconds
+        self.mono += seconds
         self.slept += seconds
+        for jump in [j for j in self.jumps if j[0] <= self.mono]:
+            self.jumps.remove(jump)
+            self.jump(jump[1])
+        for timer in [m for m in self.mono_timers if m[0] <= self.mono]:
+            self.mono_timers.remove(timer)
+            timer[1]()
         due = [timer for timer in self.timers if timer[0] <= self.t]
         self.timers = [timer for timer in self.timers if timer[0] > self.t]
         for _, action in due:
@@ -191,8 +220,8 @@ class FakePlayer:
         if fade_out == 0:
             self.current, self.busy = None, False
 
-    def pause(self) -> None:
-        self.events.append(("pause",))
+    def pause(self, fade_out: float = 0.0) -> None:
+        self.events.append(("pause", fade_out) if fade_out else ("pause",))
         self.paused = True
 
     def resume(self) -> None:
@@ -258,6 +287,7 @@ class FakeJournal:
         self.songs: list[tuple[float, str, Any]] = []
         self.feedback_rows: list[Any] = []  # journal.FeedbackRow
         self.references: list[tuple[float, str, str | None, int, float]] = []
+        self.desk_rows: list[tuple[float, str, float, str | None]] = []
 
     def window(self, when: float, result: Any, decision: str) -> None:
         self.windows.append((when, result, decision))
@@ -270,6 +300,9 @@ class FakeJournal:
 
     def reference(self, when: float, event: str, source: str | None, frames: int, shift: float = 0.0) -> None:
         self.references.append((when, event, source, frames, shift))
+
+    def desk(self, when: float, event: str, seconds: float = 0.0, detail: str | None = None) -> None:
+        self.desk_rows.append((when, event, seconds, detail))
 
     def events(self) -> list[tuple[str, str]]:
         return [(event, song.title) for _, event, song in self.songs]

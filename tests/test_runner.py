@@ -9,7 +9,6 @@ import pytest
 
 from emusify.config import Settings
 from emusify.desk.devices import Devices
-from emusify.errors import CameraError
 from tests.fakes import (
     LABELS,
     FakeClock,
@@ -176,11 +175,15 @@ def test_camera_missing_later_is_a_warning_and_retried():
     assert [w[1].frames for w in dev.journal.windows] == [20, 0, 20]
 
 
-def test_camera_missing_at_start_raises_before_any_music():
-    runner, dev, _, _ = build([HAPPY], missing=[0])
-    with pytest.raises(CameraError, match="--source"):
-        runner.run()
-    assert dev.player.events == []
+def test_camera_busy_at_the_first_window_is_skipped_and_retried_never_an_exit():
+    # run.py checks --source before any music (test_cli_run); a camera taken by another program
+    # between that check and the first window skips the window, and the next one reads it.
+    runner, dev, sources, _ = build([HAPPY], cycles=2, missing=[0])
+    assert runner.run() == 0
+    assert sources.attempts == 2
+    assert [w[1].frames for w in dev.journal.windows] == [0, 20]
+    assert dev.player.played() == ["neutral0", "happy0"]  # unsure at first: neutral, as ever
+    assert [row[1] for row in dev.journal.desk_rows] == ["camera_unavailable"]
 
 
 def test_skip_key_plays_the_next_song_of_the_same_folder():

@@ -225,7 +225,7 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     from emusify.storage.journal import Journal
 
     journal = stack.enter_context(Journal(settings.journal_path))
-    player = stack.enter_context(Player())
+    player = stack.enter_context(open_player(Player))
     static = Path(settings.source).is_dir()  # a folder of stills: no tracking between images
     extractor = stack.enter_context(open_extractor(settings.backend, static=static))
     warn_if_backends_differ(predictor.model, extractor.backend)
@@ -239,19 +239,26 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     return devices, (Terminal(ui, clock.now) if ui is not None else None)
 
 
+def open_player(player_class: Any) -> Any:
+    """The music player; without a sound device it is made anyway and the core retries it every
+    minute (one line when the first song cannot play), so moods are read from the start."""
+    return player_class(required=False)
+
+
 def add_feedback(devices: Devices, settings: Settings) -> None:
     """Corrections, confirmations, background updates and skip-weighted shuffling for ``devices``."""
     from functools import partial
 
     from emusify.desk.devices import SystemClock
     from emusify.desk.feedback import Feedback
+    from emusify.desk.worker import Worker
     from emusify.reading.learner import Learner, update_model
     from emusify.reading.predictor import Predictor
     from emusify.sensing.features import LAYOUT
 
     devices.clock = devices.clock or SystemClock()
     work = partial(update_model, settings.data, settings.starter_model, settings.model)
-    devices.learner = Learner(work, devices.clock)
+    devices.learner = Learner(work, devices.clock, start=Worker().start)  # one thread all day (desk/worker)
     devices.feedback = Feedback(settings.data, LAYOUT, settings.source, devices.journal, devices.learner,
                                 getattr(devices.extractor, "backend", None))
     labels = devices.predictor.labels

@@ -19,13 +19,15 @@ import threading
 from typing import Any, Sequence
 
 from emusify.config import Settings
+from emusify.desk.away import AwayWatch
+from emusify.desk.clockwatch import ClockWatch, monotonic
 from emusify.desk.commands import handle
 from emusify.desk.devices import CommandSource, Devices, SystemClock
 from emusify.desk.events import Command, Listeners, PlayerState, command_for_key
 from emusify.desk.feedback import SkipWatch
 from emusify.desk.playback import Music
 from emusify.desk.window import WindowReader
-from emusify.errors import ExitStatus
+from emusify.errors import CameraError, ExitStatus
 from emusify.music.policy import Policy
 from emusify.reading.tally import WindowResult
 
@@ -46,6 +48,10 @@ class Core:
         self.reader = WindowReader(settings, devices, self.labels, self._between,
                                    lambda: self.stop_reason is not None, self._key, self._begin_window)
         self.skip_watch = SkipWatch(devices.journal)
+        self.reader.now = self.clock.now
+        self.away = AwayWatch(settings, self.music, devices.journal, self.clock, self._tell)
+        self.clock_watch = ClockWatch(self.clock)
+        self._woke = False  # the wall clock jumped forward (a sleep) during the wait
         self.cycle = 0
         self.last: WindowResult | None = None
         self.stop_reason: str | None = None
@@ -99,8 +105,9 @@ class Core:
     def run(self) -> int:
         """Run cycles until done. Returns the exit status (130 on Ctrl-C).
 
-        Raises:
-            CameraError: the source cannot be opened for the first window (or the first shot).
+        A camera that cannot be opened (busy, gone) skips its window with one line, every time:
+        run.py checks --source once before any music, and once running the player never exits
+        over the camera.
         """
         status = ExitStatus.OK
         self._tell("started", state=self._snapshot())
@@ -120,18 +127,23 @@ class Core:
     def _cycle(self) -> None:
         calibration = self.dev.calibration
         if self._shot_due or (calibration is not None and calibration.needs_shot):
-            self._calibration_shot()
+            try:
+                self._calibration_shot()
+            except CameraError as exc:  # still needed: the shot comes again before the next window
+                log.warning("no calibration shot this time (%s); trying again next window", exc)
         if self.stop_reason is not None:
             return
         self.dev.library.scan()
         started = self.clock.now()
         self._watching, self._next_window = True, None
         self._refresh()
-        result = self.reader.read(first=self.cycle == 0)
+        self.reader.window = self.away.window_seconds()
+        result = self.reader.read()
         self._watching = False
         if self.stop_reason is not None:
             return
         self.cycle += 1
+        self.away.after_window(result, started)  # back: the music resumes, then the mood moves it
         self._decide(result, started)
         self._refresh()
         self._track_reference()
@@ -139,7 +151,7 @@ class Core:
             self._let_song_start()
             self.request_stop(f"--cycles {self.settings.cycles} done")
             return
-        self._wait(self.clock.now() + self.settings.every * 60.0)
+        self._wait(self.away.wait_seconds())
 
     def _decide(self, result: WindowResult, when: float) -> None:
         """Log and journal the window, then keep the music or move to the chosen folder."""
@@ -162,8 +174,8 @@ class Core:
 
     def _begin_window(self) -> None:
         """The source is open: swap in a model the learner finished, keep this window's landmarks."""
-        log.info("window %d: watching %s for %.0f s", self.cycle + 1, self.settings.source,
-                 self.settings.window)
+        log.info("window %d: watching %s for %.0f s%s", self.cycle + 1, self.settings.source,
+                 self.reader.window, " (away: a short look)" if self.away.away else "")
         if self._planned is not None:  # benchmarks/frontends_cycle.py reads this (run.py -v)
             log.debug("window %d: began %.3f s after its time", self.cycle + 1,
                       self.clock.now() - self._planned)
@@ -180,20 +192,49 @@ class Core:
         if self.dev.feedback is not None:
             self.dev.feedback.begin_window()
 
-    def _wait(self, until: float) -> None:
-        """Keep the music going with the camera off until ``until``; a command ends a wait at once."""
-        self._next_window = self._planned = until
+    def _wait(self, seconds: float) -> None:
+        """Keep the music going with the camera off for ``seconds``; a command ends a wait at once.
+
+        Measured on the monotonic clock, so a clock set back never lengthens it; a sleep (the wall
+        clock jumped forward) ends it: one window at once, never a burst of missed ones.
+        """
+        self._next_window = self._planned = self.clock.now() + seconds
+        deadline = monotonic(self.clock) + seconds
         wait = getattr(self.clock, "wait", None)
-        while self.stop_reason is None and self.clock.now() < until:
+        self._woke = False
+        while self.stop_reason is None and not self._woke and monotonic(self.clock) < deadline:
             self._between()
-            pause = min(TICK, max(until - self.clock.now(), 0.0))
+            pause = min(TICK, max(deadline - monotonic(self.clock), 0.0))
+            if self._woke or pause <= 0:
+                break
             if wait is not None:
                 wait(pause, self._wake)
             else:
                 self.clock.sleep(pause)
 
+    def _check_clock(self) -> None:
+        """A jump of the wall clock: journaled with its length, told, and a sleep ends the wait."""
+        jump = self.clock_watch.check()
+        if jump is None:
+            return
+        hours = jump.seconds / 3600
+        waiting = self._next_window is not None
+        if jump.kind == "slept":
+            log.info("the computer slept for %.1f h (the clock jumped forward)%s", hours,
+                     "; a window comes now" if waiting else "")
+            self._woke = True
+            if waiting:
+                self._next_window = jump.when
+        else:
+            log.info("the clock was set back by %.1f h; waits go on by the monotonic clock", hours)
+            if waiting:
+                self._next_window -= jump.seconds
+        self.dev.journal.desk(jump.when, jump.kind, jump.seconds)
+        self._tell("clock_jumped", when=jump.when, kind=jump.kind, seconds=jump.seconds)
+
     def _between(self) -> None:
         """Between frames and ticks: drive the music, the learner, the commands; refresh the state."""
+        self._check_clock()
         self.music.tick()
         if self.dev.learner is not None:
             self.dev.learner.poll()
@@ -251,8 +292,8 @@ class Core:
 
     def _let_song_start(self) -> None:
         """After the last window, drive the player until the chosen song has really started."""
-        deadline = self.clock.now() + self.settings.fade + 1.0
-        while self.clock.now() < deadline:
+        deadline = monotonic(self.clock) + self.settings.fade + 1.0
+        while monotonic(self.clock) < deadline:
             self._between()  # a song failing at the end of the fade is replaced here too
             if self.music.song is None or self.dev.player.current == self.music.song:
                 return
@@ -288,14 +329,16 @@ class Core:
             position=self.dev.player.position if music.song is not None else 0.0,
             mood=last.mood if last else None, share=last.share if last else 0.0, moods=self.labels,
             watching=self._watching, next_window=None if self._watching else self._next_window,
-            time=self.clock.now(), shot=self._in_shot)
+            time=self.clock.now(), shot=self._in_shot, away_since=self.away.since,
+            look_every=self.settings.away_every if self.away.away else 0.0,
+            audio_down=music.audio_down is not None)
 
     def _refresh(self) -> None:
         """Replace the state; tell the listeners when something other than the clock changed."""
         state = self._snapshot()
         self._state = state
         shown = (state.status, state.song, state.folder, state.mood, state.share, state.watching,
-                 state.next_window)
+                 state.next_window, state.away_since, state.audio_down)
         if shown != self._shown:
             self._shown = shown
             self._tell("state_changed", state=state)

@@ -51,7 +51,7 @@ class Player(Protocol):
 
     def stop(self, fade_out: float = 0.0) -> None: ...
 
-    def pause(self) -> None: ...
+    def pause(self, fade_out: float = 0.0) -> None: ...
 
     def resume(self) -> None: ...
 
@@ -79,9 +79,15 @@ class Journal(Protocol):
 
     def feedback(self, row: Any) -> None: ...
 
+    def desk(self, when: float, event: str, seconds: float = 0.0, detail: str | None = None) -> None: ...
+
 
 class Clock(Protocol):
-    """Epoch time (journal rows carry it) and sleeps; tests pass one that does not really sleep."""
+    """Epoch time (journal rows carry it) and sleeps; tests pass one that does not really sleep.
+
+    A clock may also have ``monotonic()`` (seconds a time sync never moves; the core measures its
+    waits with it, emusify.desk.clockwatch) and ``wait(seconds, wake)`` (a sleep a command ends).
+    """
 
     def now(self) -> float: ...
 
@@ -139,6 +145,9 @@ class SystemClock:
 
     def now(self) -> float:
         return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

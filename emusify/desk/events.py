@@ -100,6 +100,9 @@ class PlayerState:
     next_window: float | None = None  # clock time of the next window, while waiting
     time: float = 0.0  # clock time of the snapshot
     shot: bool = False  # the calibration shot is running (watching too)
+    away_since: float | None = None  # clock time the user left the desk (None: at the desk)
+    look_every: float = 0.0  # minutes between the short looks while away (0: not away)
+    audio_down: bool = False  # the sound device is lost; playback retries every minute
 
 
 class Listener:
@@ -153,6 +156,15 @@ class Listener:
 
     def note(self, when: float, text: str) -> None:
         """A short message for the user (status line, notification body)."""
+
+    def away(self, when: float, since: float) -> None:
+        """No face for a few windows: the user left at ``since`` (with away = pause the music paused)."""
+
+    def back(self, when: float, away_seconds: float) -> None:
+        """A face is back after ``away_seconds`` away; the music paused by leaving resumes."""
+
+    def clock_jumped(self, when: float, kind: str, seconds: float) -> None:
+        """The wall clock jumped ``seconds``: ``kind`` "slept" (forward: a suspend) or "clock_back"."""
 
     def state_changed(self, state: PlayerState) -> None:
         """Something a front-end shows changed (song, status, mood, phase); ``state`` is the new one."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from emusify.desk.clockwatch import monotonic
 from emusify.desk.devices import Clock, Journal, Library, Player
-from emusify.errors import LibraryError
+from emusify.errors import AudioError, LibraryError
 
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 10  # songs tried in a row before giving up on starting one
 EXIT_FADE = 1.5  # longest fade-out on quit, Ctrl-C or SIGTERM
+AUDIO_RETRY = 60.0  # seconds between tries to reopen a lost sound device
 
 
 class Music:
@@ -31,6 +33,9 @@ class Music:
         self.stopped = False  # a stop command: no music until play
         self.needs_song = False  # the song that was to start failed: start another at the next tick
         self.song_at = 0.0  # clock time the current song started
+        self.audio_down: float | None = None  # clock time the sound device was lost (None: it plays)
+        self._retry_at = 0.0  # monotonic time of the next try to reopen it
+        self._retrying = False
 
     @property
     def status(self) -> str:
@@ -52,6 +57,9 @@ class Music:
         tries = 0
         for candidate in folders:
             while tries < MAX_TRIES:
+                if self.audio_down is not None:  # no sound device: no song can start, none is to blame
+                    self.folder = folder  # where the music starts once the device is back
+                    return False
                 song = self.library.next_song(candidate)
                 if song is None:
                     break
@@ -61,7 +69,8 @@ class Music:
                         log.warning("no playable song in %s; playing from %s", folder, candidate)
                     self.folder = candidate
                     return True
-        log.error("no song could be started from %s; check the files in the songs folder", folder)
+        if self.audio_down is None:
+            log.error("no song could be started from %s; check the files in the songs folder", folder)
         return False
 
     def _play(self, song: Any, fade: float, ended: str) -> bool:
@@ -71,6 +80,9 @@ class Music:
                 self.player.fade_to(song, fade)
             else:
                 self.player.play(song)
+        except AudioError as exc:
+            self.lost(exc)
+            return False
         except LibraryError as exc:
             log.warning("cannot play %s (%s); trying the next song", song.path.name, exc)
             self.library.mark_bad(song.path, str(exc))
@@ -91,8 +103,15 @@ class Music:
         self.tell("song_ended", when=now, song=song, how=how)
 
     def tick(self) -> None:
-        """Drive fades and follow a finished song with the next one."""
-        self.player.update()
+        """Drive fades and follow a finished song with the next one; retry a lost sound device."""
+        if self.audio_down is not None:
+            self._retry_audio()
+            return
+        try:
+            self.player.update()
+        except AudioError as exc:
+            self.lost(exc)
+            return
         if self.song is not None and not self.paused and not self.player.busy:
             log.info("%s finished", song_name(self.song))
             self._ended("end")
@@ -101,11 +120,18 @@ class Music:
             self.needs_song = False
             self.start(self.folder, fade=0.0, ended="end")
 
-    def pause(self) -> bool:
-        """Pause a playing song; False when nothing plays."""
+    def fade_pause(self, fade: float) -> bool:
+        """Fade a playing song out to a pause (away from the desk); False when nothing plays."""
+        return self.pause(fade)
+
+    def pause(self, fade: float = 0.0) -> bool:
+        """Pause a playing song (after fading out over ``fade`` s); False when nothing plays."""
         if self.status != "playing":
             return False
-        self.player.pause()
+        try:
+            self.player.pause(fade)
+        except AudioError as exc:
+            self.lost(exc)
         self.paused = True
         log.info("paused")
         self.tell("paused", when=self.clock.now())
@@ -114,8 +140,11 @@ class Music:
     def resume(self) -> bool:
         """Resume a paused song, or start one after a stop; False when there is nothing to play."""
         if self.status == "paused":
-            self.player.resume()
             self.paused = False
+            try:
+                self.player.resume()
+            except AudioError as exc:
+                self.lost(exc)
             log.info("resumed")
         elif self.stopped or (self.song is None and self.folder is not None):
             if self.folder is None or not self.start(self.folder, fade=0.0, ended="end"):
@@ -142,7 +171,7 @@ class Music:
 
     def move(self, folder: str, fade: float, ended: str = "end") -> None:
         """Play from ``folder`` now; paused or stopped, only remember it for the next song."""
-        if self.paused or self.stopped:
+        if self.paused or self.stopped or self.audio_down is not None:
             self.folder = folder
             log.info("%s: the next song will come from %s", "paused" if self.paused else "stopped", folder)
             return
@@ -151,18 +180,71 @@ class Music:
     def shutdown(self, fade: float) -> None:
         """Fade the music out and journal the song that was playing."""
         fade = min(fade, EXIT_FADE)
+        if self.audio_down is not None:
+            return
         try:
             if self.song is not None and self.player.busy:
                 self.player.stop(fade_out=fade)
-                deadline = self.clock.now() + fade
-                while self.clock.now() < deadline and self.player.busy:
+                deadline = monotonic(self.clock) + fade
+                while monotonic(self.clock) < deadline and self.player.busy:
                     self.player.update()
                     self.clock.sleep(0.05)
                 self.player.stop()
         except KeyboardInterrupt:
             self.player.stop()
+        except AudioError as exc:
+            log.debug("the sound device failed while fading out: %s", exc)
         if self.song is not None:
             self._ended("end")
+
+    # A sound device that comes and goes ---------------------------------------------------------
+
+    def lost(self, exc: Exception) -> None:
+        """The sound device failed: one line, the song ends, moods go on; retried every minute.
+
+        A song the user had paused is not started again by itself: play starts it.
+        """
+        now = self.clock.now()
+        self._retry_at = monotonic(self.clock) + AUDIO_RETRY
+        if self.song is not None:
+            self._ended("end")
+        if self.paused:
+            self.paused, self.stopped = False, True
+        self.needs_song = not self.stopped
+        first = self.audio_down is None and not self._retrying
+        self.audio_down = self.audio_down or now
+        if not first:
+            log.debug("still no sound: %s", exc)
+            return
+        log.warning("no sound (%s); moods are still read, playback retries every %.0f s",
+                    exc, AUDIO_RETRY)
+        self.journal.desk(now, "audio_lost", 0.0, str(exc))
+        self.tell("note", when=now, text=f"no sound: {exc}; retrying every minute")
+
+    def _retry_audio(self) -> None:
+        """Reopen the sound device once a retry is due; the song starts again where it can."""
+        if monotonic(self.clock) < self._retry_at:
+            return
+        down, self.audio_down, self._retrying = self.audio_down, None, True
+        try:
+            reopen = getattr(self.player, "reopen", None)
+            if reopen is not None:
+                reopen()
+            if self.folder is not None and not self.stopped and not self.paused:
+                self.needs_song = False
+                self.start(self.folder, fade=0.0, ended="end")
+        except AudioError as exc:
+            self.lost(exc)
+        finally:
+            self._retrying = False
+        if self.audio_down is not None:  # still none: keep the time it was first lost
+            self.audio_down = down
+            return
+        now = self.clock.now()
+        gone = now - (down if down is not None else now)
+        log.info("sound is back after %.0f s", gone)
+        self.journal.desk(now, "audio_back", gone)
+        self.tell("note", when=now, text="sound is back")
 
 
 def song_name(song: Any) -> str:

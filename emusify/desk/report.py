@@ -208,6 +208,7 @@ def feedback_summary(journal: Journal, top: int = 5) -> str:
         else:
             lines.append(f"  {when}  read {read:<9} -> {row.corrected:<9} {row.kind:<10} "
                          f"{row.samples} frames saved")
+    lines.append(desk_summary(journal))
     stats = journal.song_stats()
     skipped = sorted((s for s in stats.items() if s[1].skips), key=lambda kv: (-kv[1].skips, kv[0]))
     if not skipped:
@@ -216,3 +217,26 @@ def feedback_summary(journal: Journal, top: int = 5) -> str:
     lines.append("most-skipped songs (skips / plays):")
     lines += [f"  {s.skips:>3} / {s.plays:<3} {Path(path).name}" for path, s in skipped[:top]]
     return "\n".join(lines)
+
+
+DESK_WORDS = {"slept": "slept", "clock_back": "clock set back", "away": "away",
+              "camera_unavailable": "camera unavailable", "audio_lost": "no sound"}
+DESK_GAPS = {"slept": "slept", "clock_back": "clock_back", "back": "away", "audio_back": "audio_lost"}
+
+
+def desk_summary(journal: Journal) -> str:
+    """One line of the day's gaps: ``desk: slept 1x (8.0 h), away 2x (1.1 h), camera unavailable 3x``."""
+    rows = journal.desk_rows()
+    counts: dict[str, int] = {}
+    hours: dict[str, float] = {}
+    for row in rows:
+        if row.event in DESK_WORDS:
+            counts[row.event] = counts.get(row.event, 0) + 1
+        gap = DESK_GAPS.get(row.event)
+        if gap is not None:
+            hours[gap] = hours.get(gap, 0.0) + row.seconds / 3600
+    if not counts:
+        return "desk: no sleep, time away or lost device journalled"
+    parts = [f"{DESK_WORDS[event]} {count}x" + (f" ({hours[event]:.1f} h)" if event in hours else "")
+             for event, count in counts.items()]
+    return "desk: " + ", ".join(parts)

@@ -35,6 +35,8 @@ class Status(NamedTuple):
     note: str | None = None  # shown instead of mood, song and phase (e.g. the calibration shot's request)
     keys: str = ""  # the mood keys, e.g. "1 angry  2 happy  3 neutral  4 sad  y right"
     message: str | None = None  # a short feedback message ("saved as happy ...")
+    away: str = ""  # while away from the desk: "away: paused, looking every 1 min"
+    no_sound: bool = False  # the sound device is lost; playback retries
 
 
 def action_for(key: str | None) -> str | None:
@@ -63,7 +65,11 @@ def format_status(status: Status, with_times: bool = True) -> str:
             song += f" {clock_text(status.position)} / {clock_text(status.duration)}"
     if status.paused:
         song += " [paused]"
-    if status.watching:
+    if status.no_sound:
+        song = "no sound, retrying every minute"
+    if status.away and not status.watching:
+        phase = status.away + (f", next look in {clock_text(status.seconds)}" if with_times else "")
+    elif status.watching:
         phase = f"watching, {status.seconds:.0f} s left" if with_times else "watching"
     else:
         phase = f"next look in {clock_text(status.seconds)}" if with_times else "waiting"
@@ -287,4 +293,12 @@ class Terminal(Listener):
             title=getattr(song, "title", None), position=state.position,
             duration=getattr(song, "duration", None), paused=state.status == "paused",
             watching=state.watching, seconds=seconds,
-            keys=mood_keys(state.moods) if self.legend else "", message=message))
+            keys=mood_keys(state.moods) if self.legend else "", message=message,
+            away=away_text(state), no_sound=state.audio_down))
+
+
+def away_text(state: PlayerState) -> str:
+    """``away: paused, looking every 1 min`` while the user is away from the desk, else ""."""
+    if state.away_since is None:
+        return ""
+    return f"away: {state.status}, looking every {state.look_every:g} min"

@@ -10,6 +10,7 @@ reading as soon as ``stopped()`` says the core is ending.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable, Sequence
 
 from emusify.config import Settings
@@ -30,24 +31,24 @@ class WindowReader:
         self.between, self.stopped, self.on_key, self.begin = between, stopped, on_key, begin
         self.seen: list[tuple[Any, Any]] = []  # this window's (face vector, probabilities), for the tracker
         self.left = 0.0  # seconds left in the window being read
+        self.window = settings.window  # seconds the next window watches (a short look while away)
+        self.now: Callable[[], float] = time.time  # the core's clock, for journal rows
 
-    def read(self, first: bool) -> WindowResult:
-        """Open the source, analyse frames for one window, close it. The music goes on meanwhile.
+    def read(self) -> WindowResult:
+        """Open the source, analyse frames for one window (``self.window`` s), close it.
 
-        ``begin()`` runs once the source is open. A later window whose source cannot be opened reads
-        nothing (an unsure result); the music goes on.
-
-        Raises:
-            CameraError: the source cannot be opened for the ``first`` window.
+        The music goes on meanwhile. ``begin()`` runs once the source is open. A window whose source
+        cannot be opened (busy in another program, unplugged, stale after a sleep) reads nothing: an
+        unsure result with no frames, one log line and a "camera_unavailable" journal row; the next
+        window opens it afresh.
         """
         tally = Tally(self.labels, self.settings.min_confidence, self.settings.min_share,
                       self.settings.min_face_frames)
         try:
             source = self.dev.open_source(self.settings.source)
         except CameraError as exc:
-            if first:
-                raise
-            log.warning("camera unavailable (%s); the music continues, retrying next cycle", exc)
+            log.warning("camera unavailable (%s); the music continues, retrying next window", exc)
+            self.dev.journal.desk(self.now(), "camera_unavailable", 0.0, str(exc))
             return tally.result()
         self.begin()
         self.seen = []
@@ -61,7 +62,7 @@ class WindowReader:
         return tally.result()
 
     def _frames(self, source: FrameSource, tally: Tally, preview: Preview | None) -> None:
-        window, step = self.settings.window, 1.0 / self.settings.fps
+        window, step = self.window, 1.0 / self.settings.fps
         first: float | None = None
         next_sample = 0.0
         while not self.stopped():

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from emusify.errors import AudioError, LibraryError
 
@@ -39,6 +40,23 @@ def pygame_music() -> Any:
             "set SDL_AUDIODRIVER=dummy"
         ) from None
     return pygame.mixer.music
+
+
+@contextmanager
+def _device_errors() -> Iterator[None]:
+    """A mixer call that fails other than on a song (pygame.error) means the output failed: AudioError."""
+    try:
+        yield
+    except (AudioError, LibraryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - pygame.error and whatever SDL raises on a lost device
+        raise AudioError(f"the sound device failed ({exc})") from None
+
+
+def _output_gone(exc: Exception) -> bool:
+    """Whether a failure names the audio output rather than the file (pygame's own wording)."""
+    text = str(exc).lower()
+    return "not initialized" in text or "audio device" in text
 
 
 def _close_pygame() -> None:
@@ -67,8 +85,12 @@ class Player:
     """Plays one song at a time; the runner calls :meth:`update` often."""
 
     def __init__(self, backend: Any = None, clock: Callable[[], float] = time.monotonic,
-                 volume: float = 1.0, on_error: Callable[[Path, str], None] | None = None) -> None:
+                 volume: float = 1.0, on_error: Callable[[Path, str], None] | None = None,
+                 required: bool = True) -> None:
         """Open the audio output (pygame's mixer unless ``backend`` is given).
+
+        With ``required=False`` a player without an output is made anyway: every song raises
+        AudioError until :meth:`reopen` finds the sound device.
 
         Args:
             on_error: called with (path, reason) when a song fails to start inside ``update()``
@@ -78,7 +100,14 @@ class Player:
             AudioError: no audio output (names SDL_AUDIODRIVER).
         """
         self._owns_mixer = backend is None
-        self._music = backend if backend is not None else pygame_music()
+        self._music: Any = None
+        self.error = ""  # why there is no audio output (required=False and none could be opened)
+        try:
+            self._music = backend if backend is not None else pygame_music()
+        except AudioError as exc:
+            if required:
+                raise
+            self.error = str(exc)
         self._clock = clock
         self.volume = min(max(volume, 0.0), 1.0)
         self.on_error = on_error
@@ -101,7 +130,7 @@ class Player:
         """A song is loaded and has not finished (paused counts as busy)."""
         if self._current is None:
             return False
-        return self._paused or self._fade is not None or bool(self._music.get_busy())
+        return self._paused or self._fade is not None or bool(self._out().get_busy())
 
     @property
     def paused(self) -> bool:
@@ -137,37 +166,55 @@ class Player:
         if self._current is None or self._paused or seconds <= 0:
             self.play(song, fade_in=seconds / 2)
             return
-        self._ramp(seconds / 2, self._music.get_volume(), 0.0,
+        self._ramp(seconds / 2, self._out().get_volume(), 0.0,
                    then=lambda: self._switch(song, seconds / 2))
 
     def stop(self, fade_out: float = 0.0) -> None:
         """Stop the music, at once or after fading out over ``fade_out`` seconds."""
-        if self._current is None:
-            self._fade = None
-            return
-        if fade_out > 0 and not self._paused:
-            self._ramp(fade_out, self._music.get_volume(), 0.0, then=self._halt)
-        else:
-            self._halt()
+        with _device_errors():
+            if self._current is None:
+                self._fade = None
+                return
+            if fade_out > 0 and not self._paused:
+                self._ramp(fade_out, self._out().get_volume(), 0.0, then=self._halt)
+            else:
+                self._halt()
 
-    def pause(self) -> None:
-        """Pause; a fade in progress completes at once (a fade_to switches to its new song)."""
-        if self._current is None or self._paused:
-            return
-        while self._fade is not None:  # a fade_to's fade-out is followed by the new song's fade-in
-            self._finish_fade()
-        if self._current is None:  # the fade was a fade-out to silence
-            return
-        self._music.pause()
+    def pause(self, fade_out: float = 0.0) -> None:
+        """Pause, at once or after fading out over ``fade_out`` seconds (driven by :meth:`update`).
+
+        A fade in progress completes at once first (a fade_to switches to its new song).
+        """
+        with _device_errors():
+            if self._current is None or self._paused:
+                return
+            while self._fade is not None:  # a fade_to's fade-out is followed by the new song's fade-in
+                self._finish_fade()
+            if self._current is None:  # the fade was a fade-out to silence
+                return
+            if fade_out > 0:
+                self._ramp(fade_out, self._out().get_volume(), 0.0, then=self._pause_now)
+            else:
+                self._pause_now()
+
+    def _pause_now(self) -> None:
+        self._out().pause()
         self._paused, self._paused_at = True, self._clock()
 
     def resume(self) -> None:
-        """Continue a paused song."""
-        if not self._paused:
-            return
-        self._music.unpause()
-        self._started += self._clock() - self._paused_at
-        self._paused = False
+        """Continue a paused song (or one fading out to a pause) at full volume."""
+        with _device_errors():
+            fade = self._fade
+            if fade is not None and fade.then == self._pause_now:
+                self._fade = None
+                self._out().set_volume(self.volume)
+                return
+            if not self._paused:
+                return
+            self._out().set_volume(self.volume)
+            self._out().unpause()
+            self._started += self._clock() - self._paused_at
+            self._paused = False
 
     def toggle_pause(self) -> None:
         """Pause when playing, resume when paused."""
@@ -178,31 +225,61 @@ class Player:
 
     def update(self) -> None:
         """Move a fade one step on and notice the end of the song; cheap, never waits."""
-        fade = self._fade
-        if self._paused:
+        with _device_errors():
+            fade = self._fade
+            if self._paused:
+                return
+            if fade is None:
+                if self._current is not None and not self._out().get_busy():
+                    log.debug("%s ended", Path(self._current.path).name)
+                    self._current = None
+                return
+            now = self._clock()
+            self._out().set_volume(fade.volume(now))
+            if fade.over(now):
+                self._fade = None
+                if fade.then is not None:
+                    fade.then()
+
+    def reopen(self) -> None:
+        """Open the audio output again (after a sound device was lost or was missing at start).
+
+        Raises:
+            AudioError: still no audio output.
+        """
+        self._current, self._paused, self._fade = None, False, None
+        if not self._owns_mixer:
             return
-        if fade is None:
-            if self._current is not None and not self._music.get_busy():
-                log.debug("%s ended", Path(self._current.path).name)
-                self._current = None
-            return
-        now = self._clock()
-        self._music.set_volume(fade.volume(now))
-        if fade.over(now):
-            self._fade = None
-            if fade.then is not None:
-                fade.then()
+        self._music = None
+        try:
+            _close_pygame()
+        except Exception as exc:  # noqa: BLE001 - a mixer that died may fail to close; opening decides
+            log.debug("closing the lost audio output: %s", exc)
+        self._music = pygame_music()
+        self.error = ""
 
     # Internals ----------------------------------------------------------------------------------
 
+    def _out(self) -> Any:
+        """The mixer's music; AudioError when there is no audio output."""
+        if self._music is None:
+            raise AudioError(self.error or "no audio output")
+        return self._music
+
     def _start(self, song: Any) -> None:
         self._halt()
+        music = self._out()
         try:
-            self._music.load(str(song.path))
-            self._music.set_volume(self.volume)
-            self._music.play()
+            music.load(str(song.path))
         except Exception as exc:  # pygame.error, or OSError for a vanished file
+            if _output_gone(exc):
+                raise AudioError(f"the sound device is gone ({exc})") from None
             raise LibraryError(f"{Path(song.path).name}: cannot play it ({exc}); it was skipped") from None
+        try:
+            music.set_volume(self.volume)
+            music.play()
+        except Exception as exc:  # the file loaded: the output failed  # noqa: BLE001
+            raise AudioError(f"the sound device failed ({exc})") from None
         self._current, self._started = song, self._clock()
 
     def _switch(self, song: Any, fade_in: float) -> None:
@@ -216,20 +293,24 @@ class Player:
 
     def _ramp(self, seconds: float, start: float, end: float, then: Callable[[], None] | None = None) -> None:
         self._fade = _Fade(self._clock(), seconds, start, end, then)
-        self._music.set_volume(start)
+        self._out().set_volume(start)
 
     def _finish_fade(self) -> None:
         fade, self._fade = self._fade, None
         if fade is not None:
-            self._music.set_volume(fade.end)
+            self._out().set_volume(fade.end)
             if fade.then is not None:
                 fade.then()
 
     def _halt(self) -> None:
         self._fade = None
-        if self._current is not None or self._paused:
-            self._music.stop()
+        loaded = self._current is not None or self._paused
         self._current, self._paused = None, False
+        if loaded and self._music is not None:
+            try:
+                self._music.stop()
+            except Exception as exc:  # noqa: BLE001 - a lost device cannot stop; it is silent anyway
+                log.debug("stopping on a lost audio output: %s", exc)
 
     # Context manager ----------------------------------------------------------------------------
 

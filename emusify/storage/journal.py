@@ -1,7 +1,8 @@
 """The mood journal: every window and every song event, in SQLite, committed as it happens.
 
 Tables: ``windows`` (what each camera window saw and decided), ``songs`` (start, end, skip, next
-and error events), ``reference_events`` (when the reference face was taken or changed) and
+and error events), ``reference_events`` (when the reference face was taken or changed),
+``desk_events`` (sleeps, clock jumps, the user away and back, devices lost and back) and
 ``feedback`` (the listener's corrections and confirmations of a window's mood, and moods doubted by
 a burst of skips). A journal made before a table existed gains it when it is opened; its rows stay
 as they were. The connection is in autocommit mode with a write-ahead log, so a crash or a power
@@ -46,6 +47,15 @@ CREATE TABLE IF NOT EXISTS reference_events (
 );
 """
 REFERENCE_EVENTS = ("shot", "updated", "kept", "skipped")
+# Added for a day at the desk (issue 15), the same way: what happened to the desk between and around
+# windows. ``seconds``: the clock's jump (slept, clock_back), the time away (back), or the time without
+# sound (audio_back); 0 otherwise. ``detail``: the device's one-line reason, when there is one.
+DESK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS desk_events (
+    time REAL NOT NULL, event TEXT NOT NULL, seconds REAL NOT NULL, detail TEXT
+);
+"""
+DESK_EVENTS = ("slept", "clock_back", "away", "back", "camera_unavailable", "audio_lost", "audio_back")
 
 
 class WindowRow(NamedTuple):
@@ -99,6 +109,15 @@ class ReferenceRow(NamedTuple):
     shift: float  # how far the reference moved (Euclidean, feature units); 0 for kept and skipped
 
 
+class DeskRow(NamedTuple):
+    """Something that happened to the desk: a sleep, a clock set back, the user away, a device lost."""
+
+    time: float
+    event: str  # one of DESK_EVENTS
+    seconds: float  # the gap: the clock's jump, the time away, the time without sound; else 0
+    detail: str | None  # the device's reason (camera_unavailable, audio_lost)
+
+
 class Journal:
     """Append-only mood history; a context manager with an idempotent close()."""
 
@@ -118,6 +137,7 @@ class Journal:
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
             db.executescript(REFERENCE_SCHEMA)
+            db.executescript(DESK_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise JournalError(f"cannot open the journal {self.path} ({exc}); pass --journal FILE "
@@ -156,6 +176,13 @@ class Journal:
         self._write("INSERT INTO reference_events VALUES (?, ?, ?, ?, ?)",
                     (float(when), event, source, int(frames), float(shift)))
 
+    def desk(self, when: float, event: str, seconds: float = 0.0, detail: str | None = None) -> None:
+        """Journal a desk event (DESK_EVENTS): a sleep, a clock set back, away and back, a device lost."""
+        if event not in DESK_EVENTS:
+            raise ValueError(f"unknown desk event {event!r}; expected one of {', '.join(DESK_EVENTS)}")
+        self._write("INSERT INTO desk_events VALUES (?, ?, ?, ?)",
+                    (float(when), event, float(seconds), detail))
+
     def _write(self, sql: str, row: tuple) -> None:
         if self._db is None:
             raise JournalError(f"the journal {self.path} is closed")
@@ -192,6 +219,11 @@ class Journal:
         """Reference events in time order (from ``since`` on, when given)."""
         rows = self._read("SELECT * FROM reference_events WHERE time >= ? ORDER BY time, rowid", since)
         return [ReferenceRow(*row) for row in rows]
+
+    def desk_rows(self, since: float | None = None) -> list[DeskRow]:
+        """Desk events in time order (from ``since`` on, when given)."""
+        rows = self._read("SELECT * FROM desk_events WHERE time >= ? ORDER BY time, rowid", since)
+        return [DeskRow(*row) for row in rows]
 
     def _read(self, sql: str, since: float | None) -> list[tuple]:
         if self._db is None:
