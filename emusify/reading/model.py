@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -27,6 +28,8 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from emusify.errors import ModelError
+from emusify.storage import private
+from emusify.storage.safe_npz import OversizedError, read_npz
 
 log = logging.getLogger(__name__)
 
@@ -97,26 +100,35 @@ class Model:
     def save(self, path: Path) -> None:
         """Write ``path`` (.npz) and its sidecar atomically; the previous pair becomes FILE.bak.npz/.json.
 
+        Crash-safe: both files are on disk (fsynced, 0600) before the sidecar, then the weights,
+        are renamed over the old pair, whose copy is already the backup. A crash between the two
+        renames leaves a pair that does not match, which :meth:`load` answers with the backup (or,
+        on a first save, no weights under ``path`` at all: the starter keeps playing).
+
         Raises:
-            ModelError: the folder cannot be written.
+            ModelError: the folder cannot be written or the disk is full (the old pair stays).
         """
         path = Path(path)
         arrays = {f"coef_{i}": W for i, W in enumerate(self.coefs)}
         arrays.update({f"intercept_{i}": b for i, b in enumerate(self.intercepts)})
         temps: list[Path] = []
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temps += [temp_beside(path), temp_beside(sidecar_path(path))]
+            private.make_dirs(path.parent)
+            temps += [private.temp_beside(path), private.temp_beside(sidecar_path(path))]
             with open(temps[0], "wb") as f:
                 np.savez(f, **arrays)
             sidecar = self._sidecar(_sha256(temps[0]))
             temps[1].write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
+            for tmp in temps:
+                private.sync_file(tmp)
             _keep_backup(path)
-            os.replace(temps[0], path)
             os.replace(temps[1], sidecar_path(path))
+            os.replace(temps[0], path)
+            private.sync_dir(path.parent)
         except OSError as exc:
             reason = exc.strerror or exc
-            raise ModelError(f"cannot write the model {path}: {reason}; check the folder") from None
+            raise ModelError(f"cannot write the model {path}: {reason}; "
+                             "free disk space or check the folder") from None
         finally:
             for tmp in temps:
                 tmp.unlink(missing_ok=True)
@@ -126,20 +138,26 @@ class Model:
     def load(cls, path: Path, expected: Sequence | None = None) -> Model:
         """Read a model and check it fits ``expected`` (default: the current ``features.LAYOUT``).
 
+        A pair left half-replaced by a crash (or otherwise damaged) is answered with its backup
+        (FILE.bak.npz, kept by :meth:`save`) and one warning line, when the backup is whole.
+
         Raises:
-            ModelError: missing, corrupt or truncated files, or another feature layout.
+            ModelError: missing, corrupt or truncated files (and no whole backup), or another layout.
         """
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"no model at {path}: record faces with collect.py, then run train.py")
-        sidecar = _read_sidecar(path)
-        arrays = _read_npz(path)
-        if sidecar.get("weights_sha256") != _sha256(path):
-            raise ModelError(f"{path} does not match its sidecar (half-written or mixed up): {RETRAIN}")
         try:
-            model = cls._from_parts(sidecar, arrays)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"{path} is corrupt ({exc}): {RETRAIN}") from None
+            model = cls._load_pair(path)
+        except ModelError as damaged:
+            bak = backup_path(path)
+            if path.name.endswith(".bak.npz") or not bak.is_file():
+                raise
+            try:
+                model = cls._load_pair(bak)
+            except ModelError:
+                raise damaged from None
+            log.warning("%s; using its backup %s (the model before the last update)", damaged, bak.name)
         want = Layout(*expected) if expected is not None else _current_layout()
         if model.layout != want:
             raise ModelError(
@@ -147,6 +165,20 @@ class Model:
                 f"this version uses {want.name} ({want.length}): {RETRAIN}"
             )
         return model
+
+    @classmethod
+    def _load_pair(cls, path: Path) -> Model:
+        """The model of one weights + sidecar pair, checked against each other (no layout check)."""
+        if not path.is_file():
+            raise ModelError(f"no model at {path}: record faces with collect.py, then run train.py")
+        sidecar = _read_sidecar(path)
+        arrays = _read_npz(path)
+        if sidecar.get("weights_sha256") != _sha256(path):
+            raise ModelError(f"{path} does not match its sidecar (half-written or mixed up): {RETRAIN}")
+        try:
+            return cls._from_parts(sidecar, arrays)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path} is corrupt ({exc}): {RETRAIN}") from None
 
     @classmethod
     def _from_parts(cls, sidecar: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
@@ -255,9 +287,10 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return read_npz(path)  # sizes checked against the file before anything is allocated
+    except OversizedError as exc:
+        raise ModelError(f"{path} is not a model of this program ({exc}); not loaded: {RETRAIN}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
         raise ModelError(f"{path} is corrupt or truncated: {RETRAIN}") from None
 
 
@@ -272,13 +305,22 @@ def temp_beside(path: Path) -> Path:
 
 
 def _keep_backup(path: Path) -> None:
-    """Copy the current pair to the backup names (each via a temp file), leaving the originals."""
+    """Copy the current pair to the backup names (each via a fsynced 0600 temp file), leaving the
+    originals. Only a whole pair is copied: after a crash between the renames of an earlier save,
+    the backup it left is the only whole model and stays."""
     bak = backup_path(path)
+    try:
+        Model._load_pair(path)
+    except ModelError:
+        return
     for src, dst in ((path, bak), (sidecar_path(path), sidecar_path(bak))):
-        if src.is_file():
-            tmp = temp_beside(dst)
-            shutil.copy2(src, tmp)
+        tmp = private.temp_beside(dst)
+        try:
+            shutil.copyfile(src, tmp)
+            private.sync_file(tmp)
             os.replace(tmp, dst)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:
