@@ -85,10 +85,9 @@ FAULTS = {"enospc": errno.ENOSPC, "erofs": errno.EROFS}
 
 
 def landmarks(i: int) -> Landmarks:
-    """Synthetic landmarks whose first value is ``i`` (so what was read back can be checked)."""
+    """Synthetic landmarks whose image width is ``640 + i`` (so what was read back can be checked)."""
     face = np.random.default_rng(i).random((468, 3), dtype=np.float32)
-    face[0, 0] = i
-    return Landmarks(face=face, pose=None, left_hand=None, right_hand=None, image_size=(640, 480),
+    return Landmarks(face=face, pose=None, left_hand=None, right_hand=None, image_size=(640 + i, 480),
                      detector="holistic")
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 
 from emusify.errors import ModelError
-from emusify.reading.model import Model, backup_path
+from emusify.reading.model import Model
 from emusify.sensing.reference import load_reference, make_reference, save_reference
 from emusify.storage.dataset import load_sessions, read_session
 from emusify.storage.journal import Journal
@@ -324,8 +324,7 @@ def test_run_py_killed_at_random_moments_starts_again_with_everything(tmp_path):
     status = run.close()
     assert status == 0, "".join(run.lines)[-3000:]
     assert not failures, failures
-    model = tmp_path / "models" / "emusify.npz"
-    assert model.is_file() and backup_path(model).is_file()  # the update ran and was saved twice at least
+    assert (tmp_path / "models" / "emusify.npz").is_file()  # an update was saved before a kill
 
 
 @needs_video
@@ -354,7 +353,7 @@ def test_train_py_killed_mid_save_leaves_a_model_that_loads(tmp_path):
     data, model = tmp_path / "data", tmp_path / "models" / "emusify.npz"
     seed_recordings(data, (FEATURES.name, FEATURES.length), n=40)
     command = [sys.executable, "train.py", "--data", str(data), "--model", str(model), "--prior", "none",
-               "--estimator", "logistic", "--folds", "0"]
+               "--estimator", "logistic"]
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
