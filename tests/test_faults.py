@@ -20,7 +20,10 @@ import contextlib
 import errno
 import logging
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterator
@@ -36,7 +39,18 @@ from emusify.sensing.calibration import Calibration
 from emusify.sensing.reference import load_reference, make_reference, save_reference
 from emusify.storage.dataset import SessionWriter, load_sessions, read_session
 from emusify.storage.journal import Journal
-from tests.disks import FAULTS, failing, fill, landmarks, read_only, tiny_tmpfs, tree
+from tests.disks import (
+    FAULTS,
+    ROOT,
+    VIDEO,
+    failing,
+    fill,
+    landmarks,
+    needs_video,
+    read_only,
+    tiny_tmpfs,
+    tree,
+)
 
 LAYOUT = ("test", 6)
 CASES = [(fault, way) for fault in FAULTS for way in ("disk", "patch")]
@@ -267,3 +281,86 @@ def test_a_log_line_the_disk_refuses_is_dropped_and_the_caller_goes_on(monkeypat
         logger.removeHandler(handler)
         with contextlib.suppress(OSError):
             full.close()
+
+
+# The whole player on a failing disk ---------------------------------------------------------------
+
+
+def run_py(tmp_path: Path, journal: Path, data: Path, *flags: str) -> tuple[list[str], dict]:
+    """The run.py command line and environment (the starter model: a reference face is taken)."""
+    config = tmp_path / "emusify.cfg"
+    config.write_text(f"[emusify]\nmodel = {tmp_path / 'models' / 'emusify.npz'}\n")
+    env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1",
+               EMUSIFY_CONFIG=str(config))
+    command = [sys.executable, "run.py", "--source", str(VIDEO), "--window", "2", "--every", "0.05",
+               "--journal", str(journal), "--data", str(data), "--songs", str(ROOT / "songs"), *flags]
+    return command, env
+
+
+@pytest.mark.slow
+@needs_video
+@pytest.mark.parametrize("stream", [
+    "stderr",
+    pytest.param("stdout", marks=pytest.mark.xfail(
+        strict=True, reason="emusify/desk/ui.py's status line raises OSError on a full stdout (not this "
+                            "branch's file: the player-loop rewrite owns it); remove the mark once fixed")),
+])
+def test_run_py_with_its_log_or_status_on_a_full_disk_plays_to_the_end(tmp_path, stream):
+    """The log (stderr) or the status lines (stdout) on /dev/full, where every write fails with
+    ENOSPC: the player still runs its windows and exits 0."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    journal = tmp_path / "journal.sqlite"
+    command, env = run_py(tmp_path, journal, tmp_path / "data", "--cycles", "2")
+    with open("/dev/full", "w") as full:
+        streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, stream: full}
+        done = subprocess.run(command, cwd=ROOT, env=env, timeout=300, **streams)
+    assert done.returncode == 0
+    with Journal(journal) as opened:
+        assert len(opened.windows()) == 2
+
+
+@pytest.mark.slow
+@needs_video
+def test_run_py_goes_on_when_the_disk_fills_mid_run(tmp_path):
+    """Journal, data folder (reference, corrections) on a tmpfs that fills after the first song:
+    one line per kind of write refused, the rows written before intact, exit 0 on SIGTERM."""
+    import pty
+
+    with tiny_tmpfs(tmp_path / "disk", size="2m") as disk:
+        journal, data = disk / "journal.sqlite", disk / "data"
+        command, env = run_py(tmp_path, journal, data, "--cycles", "0")
+        master, slave = pty.openpty()
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdin=slave, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        os.close(slave)
+        lines: list[str] = []
+        filler = before = None
+        pressed = stopped = False
+        windows = 0
+        try:
+            for line in child.stderr:
+                lines.append(line)
+                windows += line.startswith("INFO: window") and " frames, " in line
+                if line.startswith("INFO: playing") and filler is None:
+                    with Journal(journal) as opened:
+                        before = opened.windows()
+                    filler = fill(disk)
+                elif line.startswith("INFO: decision:") and filler is not None and not pressed:
+                    os.write(master, b"2")  # a correction on the full disk
+                    pressed = True
+                elif pressed and not stopped and ("was not saved" in line or windows >= 6):
+                    child.send_signal(signal.SIGTERM)
+                    stopped = True
+            status = child.wait(timeout=60)
+        finally:
+            child.kill()
+            os.close(master)
+        log = "".join(lines)
+        assert status == 0, log[-3000:]
+        assert log.count("cannot write the journal") == 1, log[-3000:]
+        assert "correction was not saved" in log and "Traceback" not in log
+        filler.unlink()
+        with Journal(journal) as opened:
+            assert opened.windows()[: len(before)] == before  # what was written before the fill
+        assert not load_sessions(data).skipped
