@@ -158,6 +158,8 @@ class RefusingConnection:
 
 @pytest.mark.parametrize("case", CASES)
 def test_journal_rows_wait_in_memory_and_are_written_when_the_disk_is_back(where, case, caplog):
+    """Rows the disk refuses wait in memory; a journal that cannot be opened at all raises a
+    one-line JournalError, or (``in_memory_when_refused``, for the player) is kept in memory."""
     fault, way = case
     caplog.set_level(logging.INFO, logger="emusify.storage.journal")
     path = where / "journal.sqlite"
@@ -165,10 +167,15 @@ def test_journal_rows_wait_in_memory_and_are_written_when_the_disk_is_back(where
         with Journal(path) as journal:
             journal.window(1.0, window(1), "happy")
         before = path.read_bytes()
-        with read_only(where), pytest.raises(JournalError) as caught:
-            Journal(path)  # a read-only folder at start: one line, and the journal stays whole
-        assert one_line(str(caught.value)) and "--journal" in str(caught.value)
+        with read_only(where):
+            with pytest.raises(JournalError) as caught:
+                Journal(path)  # a read-only folder at start: one line, and the journal stays whole
+            assert one_line(str(caught.value)) and "--journal" in str(caught.value)
+            with Journal(path, in_memory_when_refused=True) as journal:  # the player's way: it goes on
+                journal.window(2.0, window(2), "happy")
+                assert [w.time for w in journal.windows()] == [2.0]
         assert path.read_bytes() == before
+        assert len(warnings(caplog)) == 1 and "kept in memory only" in warnings(caplog)[0]
         return
     journal = Journal(path)
     for i in range(5):
@@ -191,6 +198,18 @@ def test_journal_rows_wait_in_memory_and_are_written_when_the_disk_is_back(where
     assert len(warnings(caplog)) == 1 and one_line(warnings(caplog)[0])
     assert "written again" in caplog.text
     journal.close()
+
+
+def test_a_journal_on_a_disk_full_at_start_is_kept_in_memory_for_the_player(tmp_path, caplog):
+    with tiny_tmpfs(tmp_path / "disk") as disk:
+        filler = fill(disk)
+        with pytest.raises(JournalError):
+            Journal(disk / "journal.sqlite")
+        with Journal(disk / "journal.sqlite", in_memory_when_refused=True) as journal:
+            journal.window(1.0, window(1), "happy")
+            assert len(journal.windows()) == 1
+        filler.unlink()
+    assert len(warnings(caplog)) == 1 and one_line(warnings(caplog)[0])
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty-header"])

@@ -12,6 +12,7 @@ draws it.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -53,7 +54,7 @@ CREATE TABLE IF NOT EXISTS reference_events (
 """
 REFERENCE_EVENTS = ("shot", "updated", "kept", "skipped")
 PENDING = 10_000  # rows kept in memory while the disk refuses them (a day of windows and songs, many times)
-_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+_SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN = 11, 26, 8, 13, 14
 
 
 class _Damaged(Exception):
@@ -120,8 +121,11 @@ class Journal:
     ``<name>.corrupt-<time>`` with one warning and a new journal is started. The file is 0600.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, in_memory_when_refused: bool = False) -> None:
         """Open (or create, with its folders) the journal at ``path``.
+
+        ``in_memory_when_refused`` (the player): when the disk refuses the file (read-only, full,
+        no permission), keep this run's journal in memory with one warning instead of raising.
 
         Raises:
             JournalError: the file cannot be created or written (a damaged one is moved aside).
@@ -141,8 +145,13 @@ class Journal:
                 self._db = self._open()
         except (OSError, sqlite3.Error, _Damaged) as exc:
             self.close()
-            raise JournalError(f"cannot open the journal {self.path} ({exc}); pass --journal FILE "
-                               "with a writable path") from None
+            if not (in_memory_when_refused and _refused(exc)):
+                raise JournalError(f"cannot open the journal {self.path} ({exc}); pass --journal FILE "
+                                   "with a writable path") from None
+            log.warning("cannot open the journal %s (%s); this run's moods are kept in memory only: free "
+                        "disk space, or pass --journal FILE with a writable path", self.path, exc)
+            self._db = sqlite3.connect(":memory:", isolation_level=None)
+            self._db.executescript(SCHEMA + REFERENCE_SCHEMA)
 
     def _open(self) -> sqlite3.Connection:
         private.make_dirs(self.path.parent)
@@ -298,6 +307,14 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refused(exc: BaseException) -> bool:
+    """The disk refused the journal (read-only, full, no permission), as opposed to a wrong path."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT)
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (_SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN)
 
 
 def _votes(text: str) -> dict[str, int]:
