@@ -166,6 +166,19 @@ def test_a_model_claiming_absurd_sizes_is_refused_without_allocating(tmp_path, s
     assert peak_mb(load) < 50
 
 
+def test_a_huge_model_sidecar_is_refused_without_reading_it(tmp_path):
+    path = tmp_path / "m.npz"
+    model().save(path)
+    with open(sidecar_path(path), "r+b") as f:
+        f.truncate(200 << 20)  # 200 MB (sparse: costs no disk)
+
+    def load() -> None:
+        with pytest.raises(ModelError, match="not a model sidecar"):
+            Model.load(path, expected=LAYOUT)
+
+    assert peak_mb(load) < 5
+
+
 def test_an_honest_model_and_recording_still_load(tmp_path):
     path = tmp_path / "m.npz"
     model(4).save(path)

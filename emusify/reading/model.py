@@ -39,6 +39,7 @@ CALIBRATIONS = ("none", "session-mean", "reference")
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
 OUTPUT_ACTIVATIONS = ("softmax", "logistic")
 RETRAIN = "retrain with train.py"
+MAX_SIDECAR = 16 << 20  # bytes; a sidecar (labels, scaler, reference mean) is tens of kB
 
 
 class Layout(NamedTuple):
@@ -277,6 +278,8 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
     if not side.is_file():
         raise ModelError(f"{side} (the model's sidecar) is missing: {RETRAIN}")
     try:
+        if side.stat().st_size > MAX_SIDECAR:  # never read: a sidecar is tens of kB
+            raise ModelError(f"{side} holds {side.stat().st_size} bytes, not a model sidecar: {RETRAIN}")
         data = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         raise ModelError(f"{side} is corrupt or truncated: {RETRAIN}") from None
@@ -324,7 +327,11 @@ def _keep_backup(path: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:  # in pieces: a model file is never held whole just to hash it
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 def _relu(a: np.ndarray) -> np.ndarray:
