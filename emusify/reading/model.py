@@ -13,14 +13,7 @@ subtracted; :class:`Predictor` keeps a running mean for those, warmed up from ``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import shutil
-import tempfile
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -28,8 +21,11 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from emusify.errors import ModelError
-from emusify.storage import private
-from emusify.storage.safe_npz import OversizedError, read_npz
+from emusify.storage.model_files import RETRAIN as RETRAIN
+from emusify.storage.model_files import backup_path as backup_path
+from emusify.storage.model_files import read_sidecar, read_weights, sha256, write_pair
+from emusify.storage.model_files import sidecar_path as sidecar_path
+from emusify.storage.model_files import temp_beside as temp_beside
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +34,6 @@ FORMAT_VERSION = 1
 CALIBRATIONS = ("none", "session-mean", "reference")
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
 OUTPUT_ACTIVATIONS = ("softmax", "logistic")
-RETRAIN = "retrain with train.py"
-MAX_SIDECAR = 16 << 20  # bytes; a sidecar (labels, scaler, reference mean) is tens of kB
 
 
 class Layout(NamedTuple):
@@ -112,27 +106,12 @@ class Model:
         path = Path(path)
         arrays = {f"coef_{i}": W for i, W in enumerate(self.coefs)}
         arrays.update({f"intercept_{i}": b for i, b in enumerate(self.intercepts)})
-        temps: list[Path] = []
         try:
-            private.make_dirs(path.parent)
-            temps += [private.temp_beside(path), private.temp_beside(sidecar_path(path))]
-            with open(temps[0], "wb") as f:
-                np.savez(f, **arrays)
-            sidecar = self._sidecar(_sha256(temps[0]))
-            temps[1].write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
-            for tmp in temps:
-                private.sync_file(tmp)
-            _keep_backup(path)
-            os.replace(temps[1], sidecar_path(path))
-            os.replace(temps[0], path)
-            private.sync_dir(path.parent)
+            write_pair(path, arrays, self._sidecar, _whole)
         except OSError as exc:
             reason = exc.strerror or exc
             raise ModelError(f"cannot write the model {path}: {reason}; "
                              "free disk space or check the folder") from None
-        finally:
-            for tmp in temps:
-                tmp.unlink(missing_ok=True)
         log.debug("model saved: %s (+ %s)", path, sidecar_path(path).name)
 
     @classmethod
@@ -172,9 +151,9 @@ class Model:
         """The model of one weights + sidecar pair, checked against each other (no layout check)."""
         if not path.is_file():
             raise ModelError(f"no model at {path}: record faces with collect.py, then run train.py")
-        sidecar = _read_sidecar(path)
-        arrays = _read_npz(path)
-        if sidecar.get("weights_sha256") != _sha256(path):
+        sidecar = read_sidecar(path)
+        arrays = read_weights(path)
+        if sidecar.get("weights_sha256") != sha256(path):
             raise ModelError(f"{path} does not match its sidecar (half-written or mixed up): {RETRAIN}")
         try:
             return cls._from_parts(sidecar, arrays)
@@ -257,81 +236,19 @@ class Model:
             raise ValueError("weights hold NaN, infinity or a zero scale")
 
 
-def sidecar_path(path: Path) -> Path:
-    """The JSON sidecar of a model file: FILE.npz -> FILE.json."""
-    return Path(path).with_suffix(".json")
-
-
-def backup_path(path: Path) -> Path:
-    """Where save() keeps the previous model: FILE.npz -> FILE.bak.npz (sidecar FILE.bak.json)."""
-    return Path(path).with_suffix(".bak.npz")
+def _whole(path: Path) -> bool:
+    """The pair at ``path`` loads (a save copies only a whole pair to the backup)."""
+    try:
+        Model._load_pair(path)
+    except ModelError:
+        return False
+    return True
 
 
 def _current_layout() -> Layout:
     from emusify.sensing.features import LAYOUT
 
     return Layout(LAYOUT.name, LAYOUT.length)
-
-
-def _read_sidecar(path: Path) -> dict[str, Any]:
-    side = sidecar_path(path)
-    if not side.is_file():
-        raise ModelError(f"{side} (the model's sidecar) is missing: {RETRAIN}")
-    try:
-        if side.stat().st_size > MAX_SIDECAR:  # never read: a sidecar is tens of kB
-            raise ModelError(f"{side} holds {side.stat().st_size} bytes, not a model sidecar: {RETRAIN}")
-        data = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        raise ModelError(f"{side} is corrupt or truncated: {RETRAIN}") from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{side} is not a model sidecar: {RETRAIN}")
-    return data
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        return read_npz(path)  # sizes checked against the file before anything is allocated
-    except OversizedError as exc:
-        raise ModelError(f"{path} is not a model of this program ({exc}); not loaded: {RETRAIN}") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
-        raise ModelError(f"{path} is corrupt or truncated: {RETRAIN}") from None
-
-
-def temp_beside(path: Path) -> Path:
-    """An empty temp file next to ``path`` with the permissions a plain new file would get."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)
-    return Path(name)
-
-
-def _keep_backup(path: Path) -> None:
-    """Copy the current pair to the backup names (each via a fsynced 0600 temp file), leaving the
-    originals. Only a whole pair is copied: after a crash between the renames of an earlier save,
-    the backup it left is the only whole model and stays."""
-    bak = backup_path(path)
-    try:
-        Model._load_pair(path)
-    except ModelError:
-        return
-    for src, dst in ((path, bak), (sidecar_path(path), sidecar_path(bak))):
-        tmp = private.temp_beside(dst)
-        try:
-            shutil.copyfile(src, tmp)
-            private.sync_file(tmp)
-            os.replace(tmp, dst)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:  # in pieces: a model file is never held whole just to hash it
-        for piece in iter(lambda: f.read(1 << 20), b""):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 def _relu(a: np.ndarray) -> np.ndarray:
