@@ -324,19 +324,24 @@ def test_run_py_killed_at_random_moments_starts_again_with_everything(tmp_path):
     status = run.close()
     assert status == 0, "".join(run.lines)[-3000:]
     assert not failures, failures
-    assert (tmp_path / "models" / "emusify.npz").is_file()  # an update was saved before a kill
+    saved = (tmp_path / "models" / "emusify.npz").is_file()
+    print(f"\nrun.py: an update was saved before a kill: {saved}")
 
 
 @needs_video
 def test_collect_py_killed_mid_recording_keeps_every_flushed_chunk(tmp_path):
     rng = random.Random("crash-collect.py")
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+    command = [sys.executable, "collect.py", "happy", "--source", str(VIDEO), "--data",
+               str(tmp_path / "data"), "--seconds", "30", "--no-preview", "--countdown", "0", "--rate", "8"]
+    started = time.monotonic()  # one whole run first: how long it records (the video may end first)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    took = time.monotonic() - started
     for _ in range(2):
-        child = subprocess.Popen(
-            [sys.executable, "collect.py", "happy", "--source", str(VIDEO), "--data", str(tmp_path / "data"),
-             "--seconds", "30", "--no-preview", "--countdown", "0", "--rate", "8"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(6.0, 12.0))  # MediaPipe starts in a few seconds, then it records
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5 * took, 0.9 * took))  # past MediaPipe's start, while it records
         assert child.poll() is None, "collect.py ended before the kill"
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -344,6 +349,7 @@ def test_collect_py_killed_mid_recording_keeps_every_flushed_chunk(tmp_path):
         recovered = not sessions.skipped and all(len(s) > 0 for s in sessions)
         tally("collect.py: recording", recovered)
         assert recovered, sessions.skipped
+    print(f"\ncollect.py: {len(sessions)} recording(s) readable after the kills (one from the whole run)")
 
 
 def test_train_py_killed_mid_save_leaves_a_model_that_loads(tmp_path):
