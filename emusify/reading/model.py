@@ -13,13 +13,7 @@ subtracted; :class:`Predictor` keeps a running mean for those, warmed up from ``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import shutil
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -27,6 +21,11 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from emusify.errors import ModelError
+from emusify.storage.model_files import RETRAIN as RETRAIN
+from emusify.storage.model_files import backup_path as backup_path
+from emusify.storage.model_files import read_sidecar, read_weights, sha256, write_pair
+from emusify.storage.model_files import sidecar_path as sidecar_path
+from emusify.storage.model_files import temp_beside as temp_beside
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,6 @@ FORMAT_VERSION = 1
 CALIBRATIONS = ("none", "session-mean", "reference")
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
 OUTPUT_ACTIVATIONS = ("softmax", "logistic")
-RETRAIN = "retrain with train.py"
 
 
 class Layout(NamedTuple):
@@ -97,49 +95,49 @@ class Model:
     def save(self, path: Path) -> None:
         """Write ``path`` (.npz) and its sidecar atomically; the previous pair becomes FILE.bak.npz/.json.
 
+        Crash-safe: both files are on disk (fsynced, 0600) before the sidecar, then the weights,
+        are renamed over the old pair, whose copy is already the backup. A crash between the two
+        renames leaves a pair that does not match, which :meth:`load` answers with the backup (or,
+        on a first save, no weights under ``path`` at all: the starter keeps playing).
+
         Raises:
-            ModelError: the folder cannot be written.
+            ModelError: the folder cannot be written or the disk is full (the old pair stays).
         """
         path = Path(path)
         arrays = {f"coef_{i}": W for i, W in enumerate(self.coefs)}
         arrays.update({f"intercept_{i}": b for i, b in enumerate(self.intercepts)})
-        temps: list[Path] = []
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temps += [temp_beside(path), temp_beside(sidecar_path(path))]
-            with open(temps[0], "wb") as f:
-                np.savez(f, **arrays)
-            sidecar = self._sidecar(_sha256(temps[0]))
-            temps[1].write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
-            _keep_backup(path)
-            os.replace(temps[0], path)
-            os.replace(temps[1], sidecar_path(path))
+            write_pair(path, arrays, self._sidecar, _whole)
         except OSError as exc:
             reason = exc.strerror or exc
-            raise ModelError(f"cannot write the model {path}: {reason}; check the folder") from None
-        finally:
-            for tmp in temps:
-                tmp.unlink(missing_ok=True)
+            raise ModelError(f"cannot write the model {path}: {reason}; "
+                             "free disk space or check the folder") from None
         log.debug("model saved: %s (+ %s)", path, sidecar_path(path).name)
 
     @classmethod
     def load(cls, path: Path, expected: Sequence | None = None) -> Model:
         """Read a model and check it fits ``expected`` (default: the current ``features.LAYOUT``).
 
+        A pair left half-replaced by a crash (or otherwise damaged) is answered with its backup
+        (FILE.bak.npz, kept by :meth:`save`) and one warning line, when the backup is whole.
+
         Raises:
-            ModelError: missing, corrupt or truncated files, or another feature layout.
+            ModelError: missing, corrupt or truncated files (and no whole backup), or another layout.
         """
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"no model at {path}: record faces with collect.py, then run train.py")
-        sidecar = _read_sidecar(path)
-        arrays = _read_npz(path)
-        if sidecar.get("weights_sha256") != _sha256(path):
-            raise ModelError(f"{path} does not match its sidecar (half-written or mixed up): {RETRAIN}")
         try:
-            model = cls._from_parts(sidecar, arrays)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"{path} is corrupt ({exc}): {RETRAIN}") from None
+            model = cls._load_pair(path)
+        except ModelError as damaged:
+            bak = backup_path(path)
+            if path.name.endswith(".bak.npz") or not bak.is_file():
+                raise
+            try:
+                model = cls._load_pair(bak)
+            except ModelError:
+                raise damaged from None
+            log.warning("%s; using its backup %s (the model before the last update)", damaged, bak.name)
         want = Layout(*expected) if expected is not None else _current_layout()
         if model.layout != want:
             raise ModelError(
@@ -147,6 +145,20 @@ class Model:
                 f"this version uses {want.name} ({want.length}): {RETRAIN}"
             )
         return model
+
+    @classmethod
+    def _load_pair(cls, path: Path) -> Model:
+        """The model of one weights + sidecar pair, checked against each other (no layout check)."""
+        if not path.is_file():
+            raise ModelError(f"no model at {path}: record faces with collect.py, then run train.py")
+        sidecar = read_sidecar(path)
+        arrays = read_weights(path)
+        if sidecar.get("weights_sha256") != sha256(path):
+            raise ModelError(f"{path} does not match its sidecar (half-written or mixed up): {RETRAIN}")
+        try:
+            return cls._from_parts(sidecar, arrays)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path} is corrupt ({exc}): {RETRAIN}") from None
 
     @classmethod
     def _from_parts(cls, sidecar: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
@@ -224,65 +236,19 @@ class Model:
             raise ValueError("weights hold NaN, infinity or a zero scale")
 
 
-def sidecar_path(path: Path) -> Path:
-    """The JSON sidecar of a model file: FILE.npz -> FILE.json."""
-    return Path(path).with_suffix(".json")
-
-
-def backup_path(path: Path) -> Path:
-    """Where save() keeps the previous model: FILE.npz -> FILE.bak.npz (sidecar FILE.bak.json)."""
-    return Path(path).with_suffix(".bak.npz")
+def _whole(path: Path) -> bool:
+    """The pair at ``path`` loads (a save copies only a whole pair to the backup)."""
+    try:
+        Model._load_pair(path)
+    except ModelError:
+        return False
+    return True
 
 
 def _current_layout() -> Layout:
     from emusify.sensing.features import LAYOUT
 
     return Layout(LAYOUT.name, LAYOUT.length)
-
-
-def _read_sidecar(path: Path) -> dict[str, Any]:
-    side = sidecar_path(path)
-    if not side.is_file():
-        raise ModelError(f"{side} (the model's sidecar) is missing: {RETRAIN}")
-    try:
-        data = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        raise ModelError(f"{side} is corrupt or truncated: {RETRAIN}") from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{side} is not a model sidecar: {RETRAIN}")
-    return data
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        raise ModelError(f"{path} is corrupt or truncated: {RETRAIN}") from None
-
-
-def temp_beside(path: Path) -> Path:
-    """An empty temp file next to ``path`` with the permissions a plain new file would get."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)
-    return Path(name)
-
-
-def _keep_backup(path: Path) -> None:
-    """Copy the current pair to the backup names (each via a temp file), leaving the originals."""
-    bak = backup_path(path)
-    for src, dst in ((path, bak), (sidecar_path(path), sidecar_path(bak))):
-        if src.is_file():
-            tmp = temp_beside(dst)
-            shutil.copy2(src, tmp)
-            os.replace(tmp, dst)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _relu(a: np.ndarray) -> np.ndarray:

@@ -6,15 +6,13 @@ from the person's own relaxed face, the face they show at a desk most of the tim
 training, from run.py's calibration shot, and from ``train.py --evaluate --reference REF``.
 
 The stored reference (``<data>/reference.json``) holds the vector and a few numbers about it,
-never an image.
+never an image; it is the person's alone (0600, :mod:`emusify.storage.private`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,12 +20,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from emusify.storage import private
+
 log = logging.getLogger(__name__)
 
 FORMAT = "emusify-reference"
 FORMAT_VERSION = 1
 SOURCES = ("shot", "recordings", "model")
 NEUTRAL = "neutral"
+MAX_BYTES = 4 << 20  # a reference is a few kB of JSON; anything this big is not one (never read)
 
 
 def reference_from_vectors(X: np.ndarray) -> np.ndarray:
@@ -109,6 +110,8 @@ def load_reference(path: Path, layout: Sequence | str) -> Reference | None:
     if not path.is_file():
         return None
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ValueError(f"{path.stat().st_size} bytes, a reference is far smaller")
         ref = Reference.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring the stored reference %s (%s); a new calibration shot replaces it", path, exc)
@@ -121,21 +124,13 @@ def load_reference(path: Path, layout: Sequence | str) -> Reference | None:
 
 
 def save_reference(path: Path, ref: Reference) -> None:
-    """Write ``ref`` to ``path`` atomically (temp file, then rename).
+    """Write ``ref`` to ``path`` atomically (fsynced 0600 temp file, then rename; new folders 0700).
 
     Raises:
-        OSError: the folder cannot be written (callers turn it into a one-line message).
+        OSError: the folder cannot be written or the disk is full (callers turn it into a one-line
+            message); the old file is left intact.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(ref.to_json(), f)
-            f.write("\n")
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
+    private.write_atomic(Path(path), (json.dumps(ref.to_json()) + "\n").encode("utf-8"))
 
 
 @dataclass

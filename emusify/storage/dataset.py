@@ -8,7 +8,8 @@ Safety: the file is written under a hidden temporary name (``.<name>.part``) and
 final name once its first chunk is on disk, so no half-written header and no empty session ever
 appears under a final name. Chunks are appended whole and fsynced; earlier bytes are never
 rewritten. A crash or Ctrl-C loses at most the samples not yet flushed; a torn last chunk is
-ignored on reading with one warning naming the file.
+ignored on reading with one warning naming the file. Files are 0600 and the folders it creates
+0700 (:mod:`emusify.storage.private`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from emusify import __version__
 from emusify.errors import DatasetError
 from emusify.storage.emrec import ARRAYS, DETECTORS, FORMAT, SUFFIX, encode_chunk, pack_record
+from emusify.storage.private import make_dirs, open_new, sync_dir
 from emusify.storage.sessions import Session as Session
 from emusify.storage.sessions import Sessions as Sessions
 from emusify.storage.sessions import backend_of_sessions as backend_of_sessions
@@ -126,8 +128,8 @@ class SessionWriter:
                 self._part.unlink(missing_ok=True)
 
     def _open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._file = open(self._part, "xb")  # noqa: SIM115 - kept open across appends
+        make_dirs(self.folder)  # new folders 0700, the file 0600: recordings are the person's alone
+        self._file = open_new(self._part)  # kept open across appends
         self._write(b"H", json.dumps(self.header).encode("utf-8"))
 
     def _write(self, kind: bytes, payload: bytes) -> None:
@@ -137,7 +139,8 @@ class SessionWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError:
-            self._file.truncate(self._size)  # drop our own partial record, never earlier bytes
+            with contextlib.suppress(OSError):  # drop our own partial record, never earlier bytes
+                self._file.truncate(self._size)
             raise
         self._size += len(frame)
 
@@ -145,7 +148,7 @@ class SessionWriter:
         if self.path.exists():
             raise FileExistsError(17, "a recording with this session id exists", str(self.path))
         os.rename(self._part, self.path)
-        _fsync_dir(self.folder)
+        sync_dir(self.folder)
 
     def _guard(self, action: Any, what: str) -> None:
         """Run ``action``; an OSError closes the session and becomes a one-line DatasetError."""
@@ -175,14 +178,3 @@ def new_session_id(when: float | None = None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
     return f"{stamp}-{secrets.token_hex(3)}"
 
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows cannot open folders; its rename is durable enough
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

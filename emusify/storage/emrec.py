@@ -3,7 +3,8 @@
 A file is a sequence of records, each
 ``b"EMR1" | kind (1 byte) | length (uint32 LE) | CRC32 of the payload (uint32 LE) | payload``.
 The first record (kind ``H``) is the JSON header; every other record (kind ``C``) is a chunk of
-samples, an ``.npz`` blob (no pickles) holding the arrays in :data:`ARRAYS`.
+samples, an ``.npz`` blob (no pickles) holding the arrays in :data:`ARRAYS`; a chunk whose arrays
+claim more bytes than it holds is treated as damaged, never allocated (:mod:`emusify.storage.safe_npz`).
 ``emusify.storage.dataset`` writes such files, ``emusify.storage.sessions`` reads them.
 """
 
@@ -11,10 +12,13 @@ from __future__ import annotations
 
 import io
 import struct
+import zipfile
 import zlib
 from typing import Any
 
 import numpy as np
+
+from emusify.storage.safe_npz import read_npz
 
 FORMAT = 1
 SUFFIX = ".emrec"
@@ -55,9 +59,9 @@ def encode_chunk(samples: list[tuple[Any, float, str]]) -> bytes:
 def decode_chunk(payload: bytes) -> dict[str, np.ndarray] | None:
     """The arrays of one chunk, or None when they are not what a chunk holds."""
     try:
-        with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in ARRAYS}
-    except (ValueError, KeyError, OSError, EOFError, zlib.error):
+        stored = read_npz(payload)  # sizes checked against the payload before anything is allocated
+        arrays = {name: stored[name] for name in ARRAYS}
+    except (ValueError, KeyError, OSError, EOFError, zlib.error, zipfile.BadZipFile):
         return None
     n = len(arrays["face"])
     for name, (shape, _) in ARRAYS.items():

@@ -6,18 +6,25 @@ and error events), ``reference_events`` (when the reference face was taken or ch
 ``feedback`` (the listener's corrections and confirmations of a window's mood, and moods doubted by
 a burst of skips). A journal made before a table existed gains it when it is opened; its rows stay
 as they were. The connection is in autocommit mode with a write-ahead log, so a crash or a power
-cut loses nothing already written. :mod:`emusify.desk.report` draws it.
+cut loses nothing already written; a full or read-only disk never stops the player, and a damaged
+file is moved aside and a new journal started (see :class:`Journal`). :mod:`emusify.desk.report`
+draws it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import sqlite3
+import time
+from collections import deque
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from emusify.errors import JournalError
+from emusify.storage import private
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,12 @@ CREATE TABLE IF NOT EXISTS desk_events (
 );
 """
 DESK_EVENTS = ("slept", "clock_back", "away", "back", "camera_unavailable", "audio_lost", "audio_back")
+PENDING = 10_000  # rows kept in memory while the disk refuses them (a day of windows and songs, many times)
+_SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN = 11, 26, 8, 13, 14
+
+
+class _Damaged(Exception):
+    """The file is not a readable SQLite database (garbage, truncated, malformed)."""
 
 
 class WindowRow(NamedTuple):
@@ -119,29 +132,82 @@ class DeskRow(NamedTuple):
 
 
 class Journal:
-    """Append-only mood history; a context manager with an idempotent close()."""
+    """Append-only mood history; a context manager with an idempotent close().
 
-    def __init__(self, path: Path) -> None:
+    Writing never stops the player: a row the disk refuses (full, read-only) is kept in memory
+    (up to :data:`PENDING` rows) and written with the next row that goes through, with one
+    warning when the trouble starts and one line when it ends. A damaged file is moved aside as
+    ``<name>.corrupt-<time>`` with one warning and a new journal is started. The file is 0600.
+    """
+
+    def __init__(self, path: Path, in_memory_when_refused: bool = False) -> None:
         """Open (or create, with its folders) the journal at ``path``.
 
+        ``in_memory_when_refused`` (the player): when the disk refuses the file (read-only, full,
+        no permission), keep this run's journal in memory with one warning instead of raising.
+
         Raises:
-            JournalError: the file cannot be created, written or is not a journal.
+            JournalError: the file cannot be created or written (a damaged one is moved aside).
         """
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
+        self._pending: deque[tuple[str, tuple]] = deque()
+        self._failing = False
+        self.lost = 0  # rows dropped because the disk refused more than PENDING of them
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(str(self.path), isolation_level=None)  # autocommit: one row, one commit
-            self._db = db
+            try:
+                self._db = self._open()
+            except _Damaged as damaged:
+                aside = self._move_aside()
+                log.warning("the journal %s is damaged (%s): moved aside as %s, a new one is started",
+                            self.path, damaged, aside.name)
+                self._db = self._open()
+        except (OSError, sqlite3.Error, _Damaged) as exc:
+            self.close()
+            if not (in_memory_when_refused and _refused(exc)):
+                raise JournalError(f"cannot open the journal {self.path} ({exc}); pass --journal FILE "
+                                   "with a writable path") from None
+            log.warning("cannot open the journal %s (%s); this run's moods are kept in memory only: free "
+                        "disk space, or pass --journal FILE with a writable path", self.path, exc)
+            self._db = sqlite3.connect(":memory:", isolation_level=None)
+            self._db.executescript(SCHEMA + REFERENCE_SCHEMA + DESK_SCHEMA)
+
+    def _open(self) -> sqlite3.Connection:
+        private.make_dirs(self.path.parent)
+        private.touch(self.path)  # 0600 before SQLite opens it; its -wal and -shm files copy the mode
+        db = sqlite3.connect(str(self.path), isolation_level=None)  # autocommit: one row, one commit
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            check = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if check != "ok":
+                raise _Damaged(str(check))
             db.executescript(SCHEMA)
             db.executescript(REFERENCE_SCHEMA)
             db.executescript(DESK_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            self.close()
-            raise JournalError(f"cannot open the journal {self.path} ({exc}); pass --journal FILE "
-                               "with a writable path") from None
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+                raise _Damaged(str(exc)) from None
+            raise
+        except _Damaged:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        """Rename the damaged file (and its write-ahead log) to ``<name>.corrupt-<time>``."""
+        stamp = f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+        aside, n = self.path.with_name(stamp), 1
+        while aside.exists():  # never over an earlier damaged file
+            aside, n = self.path.with_name(f"{stamp}-{n}"), n + 1
+        os.replace(self.path, aside)
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists():
+            os.replace(wal, aside.with_name(aside.name + "-wal"))
+        self.path.with_name(self.path.name + "-shm").unlink(missing_ok=True)
+        return aside
 
     # Writing ------------------------------------------------------------------------------------
 
@@ -184,13 +250,31 @@ class Journal:
                     (float(when), event, float(seconds), detail))
 
     def _write(self, sql: str, row: tuple) -> None:
+        """Queue ``row`` and write every queued row it can; a refusal is logged once, never raised."""
         if self._db is None:
             raise JournalError(f"the journal {self.path} is closed")
-        try:
-            self._db.execute(sql, row)
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot write the journal {self.path} ({exc}); check the disk, "
-                               "or pass --journal FILE elsewhere") from None
+        if len(self._pending) >= PENDING:
+            self._pending.popleft()
+            self.lost += 1
+        self._pending.append((sql, row))
+        while self._pending:
+            try:
+                self._db.execute(*self._pending[0])
+            except sqlite3.Error as exc:
+                if not self._failing:
+                    log.warning("cannot write the journal %s (%s); its rows wait in memory until it can "
+                                "be written: free disk space or check the folder", self.path, exc)
+                self._failing = True
+                return
+            self._pending.popleft()
+        if self._failing:
+            self._failing = False
+            log.info("the journal %s is written again (%d row(s) lost)", self.path, self.lost)
+
+    @property
+    def unwritten(self) -> int:
+        """Rows waiting in memory because the disk refused them."""
+        return len(self._pending)
 
     # Reading ------------------------------------------------------------------------------------
 
@@ -236,16 +320,33 @@ class Journal:
     # Context manager ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the database; safe to call twice."""
+        """Close the database (one last try at rows waiting in memory); safe to call twice."""
         db, self._db = self._db, None
-        if db is not None:
-            db.close()
+        if db is None:
+            return
+        for sql, row in list(self._pending):
+            try:
+                db.execute(sql, row)
+            except sqlite3.Error:
+                break
+            self._pending.popleft()
+        if self._pending:
+            log.warning("%d journal row(s) could not be written to %s", len(self._pending), self.path)
+        db.close()
 
     def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refused(exc: BaseException) -> bool:
+    """The disk refused the journal (read-only, full, no permission), as opposed to a wrong path."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT)
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (_SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN)
 
 
 def _votes(text: str) -> dict[str, int]:
