@@ -191,17 +191,6 @@ def test_an_honest_model_and_recording_still_load(tmp_path):
 
 # No network ---------------------------------------------------------------------------------------
 
-def _phones_home() -> bool:
-    """mediapipe 1.x's Tasks library posts usage logs to play.googleapis.com/log (Clearcut) from a
-    curl thread (seen with strace -k: mediapipe::tasks::core::logging::google_internal::CurlClient);
-    0.10.21, Holistic or Tasks, opens no socket. True where run.py would use that library."""
-    from importlib.metadata import version
-
-    from emusify.sensing.landmarks import holistic_importable
-
-    return int(version("mediapipe").split(".")[0]) >= 1 and not holistic_importable()
-
-
 def outside_calls(trace: str) -> list[str]:
     """The traced calls that reach past this machine: connect/sendto to an address that is not
     loopback, and any listen()."""
@@ -238,7 +227,4 @@ def test_run_py_opens_no_network_socket_in_a_whole_run(tmp_path):
     families = sorted(set(re.findall(r"socket\((\w+)", calls)))
     print(f"socket families opened: {families or 'none'}")
     found = outside_calls(calls)
-    if found and _phones_home():  # known, not this branch's file: see docs/results/faults.md
-        pytest.xfail("mediapipe 1.x Tasks sends usage logs to Google (play.googleapis.com/log): "
-                     f"{found[:2]}; fix in emusify/sensing/landmarks/tasks.py")
     assert not found, found[:10]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -101,6 +102,7 @@ class TasksExtractor:
                                 "`pip install -e .` in the project's venv") from exc
 
     def _start(self, face: Path, pose: Path | None) -> None:
+        _no_usage_logs()
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -268,3 +270,17 @@ def head_box(pose: np.ndarray, size: tuple[int, int]) -> tuple[float, float, flo
     # ear to ear is about a face width; eyes to mouth about 0.4 of a face height; shoulders ~2.5 faces
     width = max(float(extent[0]), 2.0 * float(extent[1]), 0.4 * shoulders)
     return float(centre[0]), float(centre[1]), width
+
+
+# mediapipe 1.x's native library posts usage logs to Google (play.googleapis.com/log, through libcurl)
+# from a thread of its own; no option turns it off (docs/results/faults.md). libcurl honours the proxy
+# variables, so pointing them at a closed loopback port keeps everything on the machine, as promised.
+_NOWHERE = "http://127.0.0.1:9"
+
+
+def _no_usage_logs() -> None:
+    """Send the Tasks library's own HTTP through a proxy that does not exist (before it loads)."""
+    for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        os.environ[name] = _NOWHERE
+    for name in ("no_proxy", "NO_PROXY"):  # a bypass list could let the logs around the proxy
+        os.environ.pop(name, None)
