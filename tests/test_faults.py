@@ -320,9 +320,7 @@ def run_py(tmp_path: Path, journal: Path, data: Path, *flags: str) -> tuple[list
 @needs_video
 @pytest.mark.parametrize("stream", [
     "stderr",
-    pytest.param("stdout", marks=pytest.mark.xfail(
-        strict=True, reason="emusify/desk/ui.py's status line raises OSError on a full stdout (not this "
-                            "branch's file: the player-loop rewrite owns it); remove the mark once fixed")),
+    "stdout",
 ])
 def test_run_py_with_its_log_or_status_on_a_full_disk_plays_to_the_end(tmp_path, stream):
     """The log (stderr) or the status lines (stdout) on /dev/full, where every write fails with

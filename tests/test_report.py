@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,6 +43,8 @@ def test_the_report_is_a_png(tmp_path):
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
+    if os.name == "posix":
+        assert out.stat().st_mode & 0o777 == 0o600  # a day of your moods: readable by you only
 
 
 @pytest.mark.slow

@@ -224,7 +224,7 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     from emusify.sensing.landmarks import open_extractor
     from emusify.storage.journal import Journal
 
-    journal = stack.enter_context(Journal(settings.journal_path))
+    journal = stack.enter_context(Journal(settings.journal_path, in_memory_when_refused=True))
     player = stack.enter_context(open_player(Player))
     static = Path(settings.source).is_dir()  # a folder of stills: no tracking between images
     extractor = stack.enter_context(open_extractor(settings.backend, static=static))

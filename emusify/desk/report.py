@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from emusify.errors import JournalError
+from emusify.storage import private
 from emusify.storage.journal import FeedbackRow, Journal, SongRow, WindowRow
 
 UNSURE = "unsure"
@@ -75,7 +76,9 @@ def _draw(windows: Sequence[WindowRow], songs: Sequence[SongRow], out: Path, tit
         bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(bottom.xaxis.get_major_locator()))
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".part")
-        fig.savefig(partial, format="png", dpi=110)
+        partial.unlink(missing_ok=True)  # left by an earlier run that was killed
+        with private.open_new(partial) as file:  # your moods over a day: readable by you only
+            fig.savefig(file, format="png", dpi=110)
         os.replace(partial, out)
     except OSError as exc:
         raise JournalError(f"cannot write the report {out} ({exc}); pass --out with a writable path") \

@@ -89,13 +89,28 @@ class StatusLine:
         self.tty = self.stream.isatty() if tty is None else tty
         self._last = ""
         self._shown = False
+        self._broken = False
         self._filter = _ClearLine(self)
         if self.tty:
             for handler in logging.getLogger().handlers:
                 handler.addFilter(self._filter)
 
     def show(self, status: Status) -> None:
-        """Draw the status (terminal) or print it when something other than the clock changed."""
+        """Draw the status (terminal) or print it when something other than the clock changed.
+
+        A stream that fails (stdout on a full disk, a closed pipe) ends the status line with one log
+        line; the player goes on without it.
+        """
+        if self._broken:
+            return
+        try:
+            self._draw(status)
+        except (OSError, ValueError) as exc:  # ValueError: the stream was closed under us
+            self._broken = True
+            logging.getLogger(__name__).warning("the status line cannot be written (%s); going on without it",
+                                                exc)
+
+    def _draw(self, status: Status) -> None:
         if self.tty:
             text = format_status(status)
             if self._shown and text == self._last:
@@ -112,10 +127,13 @@ class StatusLine:
 
     def clear(self) -> None:
         """Erase the status line so a log message starts on a clean line."""
-        if self._shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        if self._shown and not self._broken:
             self._shown = False
+            try:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._broken = True
 
     def close(self) -> None:
         """Leave the terminal on a fresh line."""
