@@ -65,9 +65,9 @@ def read_image(path: Path) -> np.ndarray | None:
     return image
 
 
-def labelled_files(dataset: str) -> list[tuple[str, Path]]:
-    """(label, path) for every image in <set>/<label>/."""
-    root = DATA / dataset
+def labelled_files(dataset: str, data: Path = DATA) -> list[tuple[str, Path]]:
+    """(label, path) for every image in <set>/<label>/ of ``data``."""
+    root = data / dataset
     return [(folder.name, path) for folder in sorted(p for p in root.iterdir() if p.is_dir())
             for path in sorted(folder.iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
 

@@ -383,3 +383,15 @@ def test_the_preview_asks_for_the_relaxed_face_and_s_there_skips(tmp_path):
     assert preview.shown[0] == ["relax your face and look at the screen, 5 s; s skips", "face found"]
     assert not path.exists() and [r[1] for r in dev.journal.references] == ["skipped"]
     assert len(sources.opened) == 2 and dev.player.played() == ["happy0"]
+
+
+def test_a_window_of_a_mood_without_songs_keeps_the_music_and_journals_that_mood():
+    read = (*LABELS, "surprise")  # the model reads every mood; the demo songs have four folders
+    surprised = [probs("surprise", labels=read) for _ in range(200)]
+    happy = [probs("happy", labels=read) for _ in range(200)]
+    runner, dev, _, _ = build([happy, surprised], cycles=2)
+    runner = Runner(runner.settings, dev, read, runner.policy, keys=LABELS)
+    assert runner.run() == 0
+    assert dev.player.played() == ["happy0"]  # surprise did not push the music anywhere
+    (_, first, _), (_, second, decision) = dev.journal.windows
+    assert first.mood == "happy" and second.mood == "surprise" and decision == "keep"

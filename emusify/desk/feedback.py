@@ -149,13 +149,13 @@ class ListenerKeys:
     """The runner's side of listener feedback, kept apart from the loop (a mixin of ``Runner``).
 
     Uses the runner's ``dev`` (Devices: feedback, learner, make_predictor, player, library),
-    ``clock``, ``labels``, ``policy``, ``settings``, ``folder``, ``song``, ``paused``, ``_song_at``,
+    ``clock``, ``keys``, ``policy``, ``settings``, ``folder``, ``song``, ``paused``, ``_song_at``,
     ``_shown_at``, ``skip_watch``, ``_message`` and its ``_start``/``_act`` methods.
     """
 
     dev: Any
     clock: Any
-    labels: tuple[str, ...]
+    keys: tuple[str, ...]  # the moods a digit names (those with songs, and neutral)
     policy: Any
     settings: Any
     folder: str | None
@@ -177,9 +177,9 @@ class ListenerKeys:
         if key is None:
             return
         if self.dev.feedback is not None and key.isdigit():
-            mood = mood_for_key(key, self.labels)
+            mood = mood_for_key(key, self.keys)
             if mood is None:
-                self._say(f"no mood has the key {key}: {mood_keys(self.labels)}")
+                self._say(f"no mood has the key {key}: {mood_keys(self.keys)}")
             else:
                 self._correct(mood)
         elif self.dev.feedback is not None and key.lower() == CONFIRM_KEY:
@@ -237,7 +237,7 @@ class ListenerKeys:
             self.dev.feedback.end_window(when, result.mood, getattr(self.dev.predictor, "offset", None))
 
     def _legend(self) -> str:
-        return mood_keys(self.labels) if self.dev.feedback is not None else ""
+        return mood_keys(self.keys) if self.dev.feedback is not None else ""
 
     def _say(self, text: str) -> None:
         self._message = (text, self.clock.now() + MESSAGE_SECONDS)

@@ -72,11 +72,13 @@ class Runner(WindowReader, ListenerKeys):
     :class:`ListenerKeys`' methods (emusify.desk.feedback); the loop calls them at its hooks.
     """
 
-    def __init__(self, settings: Settings, devices: Devices, labels: Sequence[str], policy: Policy) -> None:
+    def __init__(self, settings: Settings, devices: Devices, labels: Sequence[str], policy: Policy,
+                 keys: Sequence[str] | None = None) -> None:
         self.settings = settings
         self.dev = devices
         self.clock = devices.clock or SystemClock()
-        self.labels = tuple(labels)
+        self.labels = tuple(labels)  # the moods read (the predictor's)
+        self.keys = tuple(keys) if keys is not None else self.labels  # the moods a digit key corrects to
         self.policy = policy
         self.cycle = 0
         self.folder: str | None = None  # the folder songs come from now
