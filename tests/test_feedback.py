@@ -286,5 +286,6 @@ def test_digits_name_the_moods_with_songs_even_when_more_moods_are_read(tmp_path
     dev.vectorize = lambda landmarks: np.append(vectorize(landmarks), 0.0)  # surprise read too, at 0
     runner = Runner(runner.settings, dev, (*LABELS, "surprise"), runner.policy, keys=LABELS)
     assert runner.run() == 0
-    assert any("no mood has the key 5: 1 angry  2 happy  3 neutral  4 sad  y right" in m for m in messages(dev))
+    said = "no mood has the key 5: 1 angry  2 happy  3 neutral  4 sad  y right"
+    assert any(said in m for m in messages(dev))
     assert all("surprise" not in s.keys for s in dev.ui.shown)
