@@ -114,13 +114,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", nargs="*", metavar="SET", help=f"sets to extract (default: all of {SETS})")
     parser.add_argument("--force", action="store_true", help="extract again even when cached")
-    parser.add_argument("--backend", choices=("auto", "holistic", "tasks"), default="auto",
-                        help="landmark backend (default: auto, holistic where it is installed)")
+    parser.add_argument("--backend", choices=("holistic", "tasks"),
+                        help="landmark backend (default: holistic where it is installed, else tasks)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from emusify.sensing.landmarks import open_extractor, resolve_backend  # slow import: mediapipe
+    from emusify.sensing.landmarks import available, open_extractor, resolve_backend  # slow: mediapipe
 
-    backend = resolve_backend(args.backend)
+    backend = resolve_backend(args.backend or available()[0])
     missing = [d for d in args.sets or SETS if not (DATA / d).is_dir()]
     if missing:
         raise SystemExit(f"error: {DATA / missing[0]} not found: the labelled sets live in ../shared/data "
