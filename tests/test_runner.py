@@ -395,3 +395,26 @@ def test_a_window_of_a_mood_without_songs_keeps_the_music_and_journals_that_mood
     assert dev.player.played() == ["happy0"]  # surprise did not push the music anywhere
     (_, first, _), (_, second, decision) = dev.journal.windows
     assert first.mood == "happy" and second.mood == "surprise" and decision == "keep"
+
+
+class NoReference:
+    """A calibration keeper whose shot was skipped: no reference face."""
+
+    reference = None
+    needs_shot = False
+
+    def after_window(self, *args) -> None:
+        pass
+
+
+def test_without_a_reference_the_first_windows_keep_the_music_then_the_passive_one_is_used():
+    from emusify.sensing.passive import PassiveReference
+
+    runner, dev, _, _ = build([HAPPY, HAPPY, HAPPY], cycles=3)
+    dev.calibration, dev.passive = NoReference(), PassiveReference(windows=2, neutral_only=False)
+    assert runner.run() == 0
+    assert dev.player.played() == ["neutral0", "happy0"]  # the first two windows did not choose
+    decisions = [(result.mood, decision) for _, result, decision in dev.journal.windows]
+    assert decisions == [("happy", "neutral"), ("happy", "keep"), ("happy", "happy")]
+    assert dev.predictor.reference is not None and len(dev.predictor.reference) == len(LABELS)
+    assert ("updated", "passive") in [(row[1], row[2]) for row in dev.journal.references]

@@ -119,6 +119,7 @@ def command(args: argparse.Namespace) -> int:
         devices = open_devices(settings, stack, predictor, library, args.preview)
         add_feedback(devices, settings)
         devices.calibration = reference_keeper(settings, model, predictor, devices.journal, args.calibrate)
+        devices.passive = passive_reference(model)
         runner = Runner(settings, devices, predictor.labels, policy, keys=keys)
         devices.player.on_error = runner.song_failed  # a song failing inside a fade is skipped
         with _sigterm_stops(runner):
@@ -158,6 +159,14 @@ def reference_keeper(settings: Settings, model: Any, predictor: Any, journal: An
         return None
     return Calibration(settings.reference_path, LAYOUT, predictor, journal, own=model_reference(model),
                        force_shot=calibrate)
+
+
+def passive_reference(model: Any) -> Any:
+    """For a "reference" model: the reference made from the first windows while none exists (the
+    shot skipped or failed); until then windows keep the music (docs/results/moods.md)."""
+    from emusify.sensing.passive import PassiveReference
+
+    return PassiveReference() if model.calibration == "reference" else None
 
 
 def choose_model(settings: Settings, explicit: bool = False) -> Path:

@@ -62,6 +62,8 @@ class Devices:
     learner: Any = None  # emusify.reading.learner.Learner: background model updates; optional
     make_predictor: Callable[[Any], Any] | None = None  # Model -> predictor, for a swapped-in model
     calibration: Any = None  # calibration.Calibration: the reference face (shot, tracker); optional
+    passive: Any = None  # sensing.passive.PassiveReference: a reference from the first windows when
+    # there is none (the shot skipped); until it is made, windows do not change the music. Optional.
 
 
 class Runner(WindowReader, ListenerKeys):
@@ -134,6 +136,7 @@ class Runner(WindowReader, ListenerKeys):
             return
         self.cycle += 1
         self.decide(result, started)
+        self._learn_passive()
         self._track_reference()
         if self.settings.cycles and self.cycle >= self.settings.cycles:
             self._let_song_start()
@@ -148,7 +151,11 @@ class Runner(WindowReader, ListenerKeys):
         self.last = result
         log.info("window %d: %s", self.cycle, result.summary())
         playing = self.folder if self.song is not None else None
-        choice = self.policy.choose(result.mood, playing, self.dev.library.folders())
+        held = self._held()
+        choice = self.policy.choose(None if held else result.mood, playing, self.dev.library.folders())
+        if held:
+            choice = choice._replace(reason=f"{held} ({choice.reason})")
+            self._say(held)
         log.info("decision: %s", choice.reason)
         self.dev.journal.window(when, result, choice.folder or "keep")
         self._end_window(result, when)
@@ -160,6 +167,27 @@ class Runner(WindowReader, ListenerKeys):
             log.info("paused: the next song will come from %s", choice.folder)
             return
         self._start(choice.folder, fade=self.settings.fade, ended="end")
+
+    def _held(self) -> str | None:
+        """Why windows may not change the music yet (no reference face, the passive one not made), or None."""
+        passive, calibration = self.dev.passive, self.dev.calibration
+        if passive is None or calibration is None or calibration.reference is not None or passive.ready:
+            return None
+        return passive.status()
+
+    def _learn_passive(self) -> None:
+        """While held: this window's faces go into the passive reference; once made, it is used."""
+        if self._held() is None or not self._seen:
+            return
+        vectors, probs = zip(*self._seen)
+        vector = self.dev.passive.add(vectors, probs, self.labels)
+        if vector is None:
+            return
+        self.dev.predictor.reference = vector
+        self.dev.journal.reference(self.clock.now(), "updated", "passive", self.dev.passive.frames)
+        log.info("reference face estimated from the first %d windows (no calibration shot); "
+                 "run.py --calibrate takes a better one", self.dev.passive.windows)
+        self._say("reference face estimated from your first windows; run.py --calibrate takes a better one")
 
     def _start(self, folder: str, fade: float, ended: str) -> bool:
         """Start the next song of ``folder`` (or another folder if it has none that plays)."""
