@@ -411,7 +411,7 @@ def test_without_a_reference_the_first_windows_keep_the_music_then_the_passive_o
     from emusify.sensing.passive import PassiveReference
 
     runner, dev, _, _ = build([HAPPY, HAPPY, HAPPY], cycles=3)
-    dev.calibration, dev.passive = NoReference(), PassiveReference(windows=2, neutral_only=False)
+    dev.calibration, dev.passive = NoReference(), PassiveReference(windows=2, rule="all")
     assert runner.run() == 0
     assert dev.player.played() == ["neutral0", "happy0"]  # the first two windows did not choose
     decisions = [(result.mood, decision) for _, result, decision in dev.journal.windows]

@@ -162,8 +162,8 @@ def reference_keeper(settings: Settings, model: Any, predictor: Any, journal: An
 
 
 def passive_reference(model: Any) -> Any:
-    """For a "reference" model: the reference made from the first windows while none exists (the
-    shot skipped or failed); until then windows keep the music (docs/results/moods.md)."""
+    """For a "reference" model: the reference made from the windows while none exists (the shot
+    skipped or failed); until the first estimate, windows keep the music (docs/results/moods.md)."""
     from emusify.sensing.passive import PassiveReference
 
     return PassiveReference() if model.calibration == "reference" else None

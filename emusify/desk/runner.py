@@ -168,26 +168,31 @@ class Runner(WindowReader, ListenerKeys):
             return
         self._start(choice.folder, fade=self.settings.fade, ended="end")
 
+    def _without_reference(self) -> bool:
+        """True when a passive reference stands in: no shot, no stored or personal reference."""
+        calibration = self.dev.calibration
+        return self.dev.passive is not None and calibration is not None and calibration.reference is None
+
     def _held(self) -> str | None:
         """Why windows may not change the music yet (no reference face, the passive one not made), or None."""
-        passive, calibration = self.dev.passive, self.dev.calibration
-        if passive is None or calibration is None or calibration.reference is not None or passive.ready:
-            return None
-        return passive.status()
+        return None if not self._without_reference() or self.dev.passive.ready else self.dev.passive.status()
 
     def _learn_passive(self) -> None:
-        """While held: this window's faces go into the passive reference; once made, it is used."""
-        if self._held() is None or not self._seen:
+        """Without a reference: this window's faces go into the passive one; a new estimate is used."""
+        if not self._without_reference() or not self._seen:
             return
+        first = not self.dev.passive.ready
         vectors, probs = zip(*self._seen)
         vector = self.dev.passive.add(vectors, probs, self.labels)
         if vector is None:
             return
         self.dev.predictor.reference = vector
         self.dev.journal.reference(self.clock.now(), "updated", "passive", self.dev.passive.frames)
-        log.info("reference face estimated from the first %d windows (no calibration shot); "
-                 "run.py --calibrate takes a better one", self.dev.passive.windows)
-        self._say("reference face estimated from your first windows; run.py --calibrate takes a better one")
+        if first:
+            log.info("reference face estimated from the first %d windows (no calibration shot); "
+                     "run.py --calibrate takes a better one", self.dev.passive.windows)
+            self._say("reference face estimated from your first windows; "
+                      "run.py --calibrate takes a better one")
 
     def _start(self, folder: str, fade: float, ended: str) -> bool:
         """Start the next song of ``folder`` (or another folder if it has none that plays)."""
