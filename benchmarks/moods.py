@@ -13,8 +13,9 @@ DEVELOPMENT people (tcced development performers and jaffe) choose; REPORT perfo
    without songs keeps the music). Figures: the share of windows of moods without songs (disgust,
    fear, surprise) that commit to a mood with songs (angry, happy, neutral, sad; "changes": to one
    other than neutral, which changes the music), and on windows of the four moods with songs the
-   coverage (committed to one of them) and precision. min_confidence / min_share for "every mood"
-   are chosen on the development people by EVERY_RULE.
+   coverage (committed to one of them) and precision. The rule EVERY_RULE, fixed before the grid was
+   seen, picks min_confidence / min_share for "every mood" on the development people (printed; run.py's
+   defaults are a separate decision, docs/results/moods.md).
 2. No reference (the shot skipped). A desk-like stream per person: STREAM windows, most of them the
    relaxed face (their neutral photos, the shot's two included: nothing is a shot here), some of
    happy, sad and angry, in ORDERS random orders. Options: today (the model's average relaxed face,
@@ -23,8 +24,8 @@ DEVELOPMENT people (tcced development performers and jaffe) choose; REPORT perfo
    is ready keep the music, then it is the median of the face frames of the first N windows ("all
    frames"), or of those the model reads as neutral against its average face ("neutral frames"; all
    frames when fewer than MIN_NEUTRAL), or re-estimated after every window from all frames so far
-   ("running", benchmark only). Precision of committed windows (and coverage)
-   after the first N; the option is chosen on the development people by STREAM_RULE.
+   ("running"). Precision of committed windows (and coverage) after the first N, at run.py's
+   min_confidence / min_share; the option is chosen on the development people by STREAM_RULE.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def report1(reads: list[Read]) -> tuple[float, float]:
         )
     held = [(t, decide(p, SEVEN, *chosen)) for r in reads if r.group == HELD for t, p in r.every]
     print(
-        "\nevery mood at the chosen setting, report performers, what each mood's windows read "
+        "\nevery mood at the rule's pick, report performers, what each mood's windows read "
         "(keep = unsure):\n"
     )
     print("| true \\ read | " + " | ".join(SEVEN) + " | keep |\n|---|" + "---:|" * (len(SEVEN) + 1))
@@ -313,7 +314,7 @@ def main() -> None:
         help="whose landmarks of the scored faces (default: tasks, run.py's default)",
     )
     parser.add_argument(
-        "--skip-every", action="store_true", help="leave out part 1 (uses the defaults in part 2)"
+        "--skip-every", action="store_true", help="leave out part 1 (the every-mood reading)"
     )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -328,10 +329,10 @@ def main() -> None:
         f"{DEV}: taiwanese_tcced {', '.join(DEV_PERFORMERS)} + jaffe; {HELD}: taiwanese_tcced "
         f"{', '.join(REPORT_PERFORMERS)}; landmark noise {SIGMA}"
     )
-    chosen = (Settings().min_confidence, Settings().min_share)
     if not args.skip_every:
-        chosen = report1(part1(faces, starters, lms))
-    part2(faces, starters, lms, *chosen)
+        picked = report1(part1(faces, starters, lms))
+        print(f"\nthe rule picks min_confidence {picked[0]} / min_share {picked[1]}")
+    part2(faces, starters, lms, Settings().min_confidence, Settings().min_share)  # run.py's defaults
     print(f"\n{time.monotonic() - start:.0f} s")
 
 
