@@ -118,20 +118,27 @@ def main() -> None:
                         help="landmark backend (default: holistic where it is installed, else tasks)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from emusify.errors import LandmarkError
     from emusify.sensing.landmarks import available, open_extractor, resolve_backend  # slow: mediapipe
 
-    backend = resolve_backend(args.backend or available()[0])
-    missing = [d for d in args.sets or SETS if not (DATA / d).is_dir()]
+    backend = args.backend or available()[0]
+    wanted = [d for d in args.sets or SETS if args.force or not cache_path(d, backend).exists()]
+    for dataset in sorted(set(args.sets or SETS) - set(wanted)):
+        log.info("%s: cached in %s", dataset, cache_path(dataset, backend))
+    if not wanted:  # nothing to extract: no need for this backend here (make starter on Python 3.13+)
+        return
+    try:
+        backend = resolve_backend(backend)
+    except LandmarkError as exc:  # holistic on the Python 3.13+ stack: one line, no traceback
+        raise SystemExit(f"error: {exc}; the Holistic caches are made with Python <= 3.12") from None
+    missing = [d for d in wanted if not (DATA / d).is_dir()]
     if missing:
         raise SystemExit(f"error: {DATA / missing[0]} not found: the labelled sets live in ../shared/data "
                          "beside the project (see its README.md)")
     CACHE.mkdir(exist_ok=True)
     with open_extractor(backend, static=True) as extractor:
-        for dataset in args.sets or SETS:
+        for dataset in wanted:
             target = cache_path(dataset, backend)
-            if target.exists() and not args.force:
-                log.info("%s: cached in %s", dataset, target)
-                continue
             start = time.monotonic()
             arrays = extract_set(dataset, extractor)
             partial = target.with_suffix(".tmp.npz")
