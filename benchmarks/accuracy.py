@@ -34,17 +34,15 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from extract import load_cache
 from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED, Faces, load_faces
+from people import Starters, faces_landmarks
 from sklearn.exceptions import ConvergenceWarning
-from starter import BACKENDS, OPTIONS, fit_only, starter_samples
+from starter import BACKENDS
+from windows import report as windows_report
 
 from emusify.reading.model import Model
 from emusify.reading.predictor import Predictor
-from emusify.reading.samples import Samples, subset
-from emusify.reading.training import TrainOptions
 from emusify.sensing.features import LAYOUT
-from emusify.sensing.landmarks import Landmarks
 from emusify.sensing.reference import reference_from_vectors
 
 MOODS = {7: SEVEN, 4: FOUR}
@@ -52,23 +50,6 @@ ROWS = ("taiwanese_tcced, report performers (7)", "taiwanese_tcced, all 14 perfo
         "taiwanese_tcced, dev performers (7)", "jaffe, leave-one-person-out", "jaffe, leave-one-dataset-out",
         "ckplus48, 5 folds of people")
 PEER = {7: 0.48, 4: 0.70}  # FER2013 CNN of the peer apps on taiwanese_tcced images (issue 9), not re-measured
-
-
-class Starters:
-    """Starter models rebuilt without some people, on both backends' landmarks (cached per left-out set)."""
-
-    def __init__(self, options: TrainOptions = OPTIONS, backends: tuple[str, ...] = BACKENDS) -> None:
-        self.options = options
-        self.samples: Samples = starter_samples(SEVEN, backends, options)
-        self._models: dict[frozenset, Model] = {}
-
-    def without(self, people) -> Model:
-        """The starter without ``people`` ("<set>:<person>"; every backend's landmarks of them)."""
-        key = frozenset(people)
-        if key not in self._models:
-            kept = subset(self.samples, ~np.isin(self.samples.split, list(key)))
-            self._models[key] = fit_only(kept, self.options)
-        return self._models[key]
 
 
 def read(model: Model, X: np.ndarray, moods: tuple[str, ...], reference: np.ndarray | None) -> np.ndarray:
@@ -109,18 +90,6 @@ def generic(faces: Faces, starters: Starters) -> dict[str, dict]:
         for person in fold:
             desk_and_first(faces, person, starters.without(fold), rows["ckplus48, 5 folds of people"])
     return rows
-
-
-def faces_landmarks(backend: str = "holistic") -> dict[tuple[str, str], Landmarks]:
-    """Landmarks of every cached face (``backend``'s cache), by (set, file name)."""
-    found = {}
-    for dataset in (TCCED, "jaffe"):
-        cache = load_cache(dataset, backend)
-        for name, face, size, detector in zip(cache["name"], cache["face"], cache["image_size"],
-                                              cache["detector"]):
-            found[dataset, str(name)] = Landmarks(face, None, None, None, (int(size[0]), int(size[1])),
-                                                  str(detector))
-    return found
 
 
 def record(data: Path, mine: Faces, lms: dict) -> None:
@@ -241,9 +210,7 @@ def main() -> None:
         for name, hits in rows.items():
             print(f"{name}: train.py chose {', '.join(sorted(set(hits['prior', 7])))}")
     if not args.skip_windows:
-        from windows import report
-
-        report(faces, starters, args.backend)
+        windows_report(faces, starters, args.backend)
     print(f"\n{time.monotonic() - start:.0f} s")
 
 

@@ -205,7 +205,8 @@ def product_dev(faces: Faces, only: str | None) -> None:
     """
     import dataclasses
 
-    from accuracy import Starters, desk_and_first
+    from accuracy import desk_and_first
+    from people import Starters
     from starter import OPTIONS
 
     report = [f"{TCCED}:{p}" for p in REPORT_PERFORMERS]
@@ -239,7 +240,8 @@ PERSONAL_VARIANTS = {
 
 def personal_dev(faces: Faces, only: str | None) -> None:
     """The personal protocol on the development performers (priors built without the report performers)."""
-    from accuracy import Starters, personal
+    from accuracy import personal
+    from people import Starters
 
     from emusify.reading import finetune
 

@@ -29,8 +29,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from accuracy import ROWS, Starters, desk_and_first, generic
+from accuracy import ROWS, desk_and_first, generic
 from faces import Faces, load_faces
+from people import Starters
 from sklearn.exceptions import ConvergenceWarning
 from starter import BACKENDS
 

@@ -173,8 +173,7 @@ def _agreement(runs: dict, model) -> dict:
     """Share of frames (found at both sizes) whose predicted label matches the one at 166 px.
 
     Each video at each size goes through its own run.py Predictor, frame by frame, so a calibrated
-    model sees what it sees in use: your vectors minus your running mean, and only the moods the
-    demo library has songs for.
+    model sees what it sees in use (every mood it knows).
     """
     out = {}
     for (variant, target), per_video in runs.items():
@@ -189,13 +188,9 @@ def _agreement(runs: dict, model) -> dict:
 
 
 def _labels(vectors: list, model) -> list:
-    from emusify.cli.run import moods_to_read
-    from emusify.config import discover_emotions
-    from emusify.music.policy import parse_policy
     from emusify.reading.predictor import Predictor
 
-    moods = moods_to_read(model.labels, discover_emotions(ROOT / "songs"), parse_policy("match"))
-    predictor = Predictor(model, labels=moods)  # as run.py reads it with the demo library
+    predictor = Predictor(model)  # as run.py reads it (every mood, since issue 16)
     return [None if v is None else int(np.argmax(predictor.predict(v)[0])) for v in vectors]
 
 

@@ -65,9 +65,9 @@ def read_image(path: Path) -> np.ndarray | None:
     return image
 
 
-def labelled_files(dataset: str) -> list[tuple[str, Path]]:
-    """(label, path) for every image in <set>/<label>/."""
-    root = DATA / dataset
+def labelled_files(dataset: str, data: Path = DATA) -> list[tuple[str, Path]]:
+    """(label, path) for every image in <set>/<label>/ of ``data``."""
+    root = data / dataset
     return [(folder.name, path) for folder in sorted(p for p in root.iterdir() if p.is_dir())
             for path in sorted(folder.iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
 
@@ -114,24 +114,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", nargs="*", metavar="SET", help=f"sets to extract (default: all of {SETS})")
     parser.add_argument("--force", action="store_true", help="extract again even when cached")
-    parser.add_argument("--backend", choices=("auto", "holistic", "tasks"), default="auto",
-                        help="landmark backend (default: auto, holistic where it is installed)")
+    parser.add_argument("--backend", choices=("holistic", "tasks"),
+                        help="landmark backend (default: holistic where it is installed, else tasks)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from emusify.sensing.landmarks import open_extractor, resolve_backend  # slow import: mediapipe
+    from emusify.errors import LandmarkError
+    from emusify.sensing.landmarks import available, open_extractor, resolve_backend  # slow: mediapipe
 
-    backend = resolve_backend(args.backend)
-    missing = [d for d in args.sets or SETS if not (DATA / d).is_dir()]
+    backend = args.backend or available()[0]
+    wanted = [d for d in args.sets or SETS if args.force or not cache_path(d, backend).exists()]
+    for dataset in sorted(set(args.sets or SETS) - set(wanted)):
+        log.info("%s: cached in %s", dataset, cache_path(dataset, backend))
+    if not wanted:  # nothing to extract: no need for this backend here (make starter on Python 3.13+)
+        return
+    try:
+        backend = resolve_backend(backend)
+    except LandmarkError as exc:  # holistic on the Python 3.13+ stack: one line, no traceback
+        raise SystemExit(f"error: {exc}; the Holistic caches are made with Python <= 3.12") from None
+    missing = [d for d in wanted if not (DATA / d).is_dir()]
     if missing:
         raise SystemExit(f"error: {DATA / missing[0]} not found: the labelled sets live in ../shared/data "
                          "beside the project (see its README.md)")
     CACHE.mkdir(exist_ok=True)
     with open_extractor(backend, static=True) as extractor:
-        for dataset in args.sets or SETS:
+        for dataset in wanted:
             target = cache_path(dataset, backend)
-            if target.exists() and not args.force:
-                log.info("%s: cached in %s", dataset, target)
-                continue
             start = time.monotonic()
             arrays = extract_set(dataset, extractor)
             partial = target.with_suffix(".tmp.npz")

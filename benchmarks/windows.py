@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 from extract import CACHE, DATA
 from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, TCCED, Faces, load_faces
+from people import Starters, faces_landmarks
 from sklearn.exceptions import ConvergenceWarning
 
 from emusify.config import Settings
@@ -186,8 +187,6 @@ def collect(faces: Faces, starters,
             backend: str = "holistic") -> tuple[dict[tuple[str, float | str], list], list[Person]]:
     """{(DEV or HELD, noise or "first use"): [(mood, probabilities)]} of every unseen person with a shot
     (read with it; "first use": without it, at noise SIGMA), and the people."""
-    from accuracy import faces_landmarks
-
     lms = faces_landmarks(backend)
     groups: dict[tuple[str, float | str], list] = defaultdict(list)
     people, found = [f"{TCCED}:{p}" for p in DEV_PERFORMERS + REPORT_PERFORMERS], []
@@ -279,8 +278,6 @@ def report(faces: Faces, starters, backend: str = "holistic") -> None:
 
 
 def main() -> None:
-    from accuracy import Starters
-
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     report(load_faces(), Starters())
 

@@ -37,7 +37,7 @@ class Settings:
     reference: Path | None = None  # the stored reference face; None: <data>/reference.json
     # Frame source: a webcam index, a video file or a folder of images
     source: str = "0"
-    # Landmark backend: auto (holistic where mediapipe.solutions exists, else tasks), holistic, tasks
+    # Landmark backend: auto (tasks, on every Python), holistic (mediapipe 0.10.21 only), tasks
     backend: str = "auto"
     # The run loop
     window: float = 18.0  # seconds the camera watches per cycle

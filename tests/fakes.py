@@ -326,7 +326,7 @@ class FakeUI:
 
 
 def make_core(settings: Any, devices: Any, presses: Sequence[tuple[float, str]] = (),
-              labels: Sequence[str] = LABELS) -> Any:
+              labels: Sequence[str] = LABELS, keys: Sequence[str] | None = None) -> Any:
     """A Core over ``devices`` with the terminal front-end on a FakeUI pressing ``presses``
     (seconds after the clock's start); the FakeUI is kept as ``devices.ui`` for the tests."""
     from emusify.desk.core import Core
@@ -334,7 +334,7 @@ def make_core(settings: Any, devices: Any, presses: Sequence[tuple[float, str]] 
     from emusify.music.policy import parse_policy
 
     clock = devices.clock
-    core = Core(settings, devices, labels, parse_policy(settings.policy))
+    core = Core(settings, devices, labels, parse_policy(settings.policy), keys=keys)
     devices.ui = FakeUI(clock, [(clock.start + t, key) for t, key in presses])
     Terminal(devices.ui, clock.now).start(core)
     return core

@@ -18,8 +18,8 @@ from emusify.sensing.landmarks import Landmarks, backend_of, resolve_backend
 from emusify.storage.dataset import SessionWriter, backend_of_sessions, read_session
 
 
-def test_auto_takes_holistic_where_solutions_import_and_tasks_elsewhere() -> None:
-    assert resolve_backend("auto", holistic_available=lambda: True) == "holistic"
+def test_auto_takes_tasks_on_every_python_and_holistic_only_when_asked() -> None:
+    assert resolve_backend("auto", holistic_available=lambda: True) == "tasks"
     assert resolve_backend("auto", holistic_available=lambda: False) == "tasks"
     assert resolve_backend("tasks", holistic_available=lambda: True) == "tasks"
     assert resolve_backend("holistic", holistic_available=lambda: True) == "holistic"

@@ -186,18 +186,19 @@ def test_preview_without_a_display_fails_at_start(in_tmp, fixtures, monkeypatch,
     assert "--no-preview" in capsys.readouterr().err
 
 
-def test_only_moods_with_songs_are_read_and_neutral_always():
+def test_correction_keys_are_the_moods_with_songs_and_neutral_always():
     from emusify.music.policy import parse_policy
 
     seven = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
     demo = ("angry", "happy", "neutral", "sad")
-    assert run.moods_to_read(seven, demo, parse_policy("match")) == demo
-    assert run.moods_to_read(seven, ("happy", "sad"), parse_policy("match")) == ("happy", "neutral", "sad")
+    assert run.moods_with_songs(seven, demo, parse_policy("match")) == demo
+    assert run.moods_with_songs(seven, ("happy", "sad"), parse_policy("match")) == ("happy", "neutral", "sad")
     # uplift sends angry and fear to calm: they matter then; disgust goes to neutral, which has no songs here
-    lifted = run.moods_to_read(seven, ("calm", "happy", "sad"), parse_policy("uplift"))
+    lifted = run.moods_with_songs(seven, ("calm", "happy", "sad"), parse_policy("uplift"))
     assert lifted == ("angry", "fear", "happy", "neutral", "sad")
-    assert run.moods_to_read(seven, ("calm",), parse_policy("match")) == seven  # too few: read all
-    assert run.moods_to_read(demo, demo, parse_policy("match")) == demo
+    assert run.moods_with_songs(seven, ("calm",), parse_policy("match")) == seven  # too few: all
+    assert run.moods_with_songs(demo, demo, parse_policy("match")) == demo
+    assert run.moods_with_songs(seven, demo, parse_policy("surprise=happy")) == (*demo[:3], "sad", "surprise")
 
 
 def test_predictor_restricted_to_some_moods_renormalizes():

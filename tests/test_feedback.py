@@ -278,3 +278,13 @@ def test_a_correction_that_cannot_be_written_is_a_message_and_the_music_goes_on(
     assert any("could not save the correction" in m for m in messages(dev))
     assert dev.journal.feedback_rows == []
     assert dev.player.played()[:2] == ["sad0", "happy0"]  # the music still follows the listener
+
+
+def test_digits_name_the_moods_with_songs_even_when_more_moods_are_read(tmp_path):
+    runner, dev, _, _ = build(tmp_path, [script("sad")], presses=[(10, "5")])
+    dev.vectorize = lambda landmarks: np.append(vectorize(landmarks), 0.0)  # surprise read too, at 0
+    runner = make_core(runner.settings, dev, [(10, "5")], labels=(*LABELS, "surprise"), keys=LABELS)
+    assert runner.run() == 0
+    said = "no mood has the key 5: 1 angry  2 happy  3 neutral  4 sad  y right"
+    assert any(said in m for m in messages(dev))
+    assert all("surprise" not in s.keys for s in dev.ui.shown)

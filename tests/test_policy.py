@@ -66,5 +66,12 @@ def test_mood_without_folder_falls_back_to_neutral_then_keeps():
     assert policy.choose("fear", None, ("happy", "sad")).folder == "happy"
 
 
+def test_a_mood_without_songs_keeps_the_music_even_when_the_fallback_has_songs():
+    choice = parse_policy("match").choose("surprise", "sad", FOLDERS)
+    assert choice.folder is None and "no songs for surprise" in choice.reason
+    assert parse_policy("surprise=happy").choose("surprise", "sad", FOLDERS).folder == "happy"
+    assert parse_policy("uplift").choose("disgust", "sad", FOLDERS).folder == "neutral"  # its own target
+
+
 def test_no_songs_at_all_keeps_silence():
     assert parse_policy("match").choose("happy", None, ()).folder is None

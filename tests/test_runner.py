@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from emusify.config import Settings
+from emusify.desk.core import Core
 from emusify.desk.devices import Devices
 from tests.fakes import (
     LABELS,
@@ -397,3 +398,38 @@ def test_c_takes_a_new_calibration_shot_before_the_next_window_without_a_restart
     assert [r[1:4] for r in dev.journal.references] == [("shot", "shot", 20)]
     assert len(dev.journal.windows) == 2  # the shot is not a window
     assert sources.opened[1].opened_at == pytest.approx(sources.opened[0].closed_at + 60, abs=0.3)
+
+
+def test_a_window_of_a_mood_without_songs_keeps_the_music_and_journals_that_mood():
+    read = (*LABELS, "surprise")  # the model reads every mood; the demo songs have four folders
+    surprised = [probs("surprise", labels=read) for _ in range(200)]
+    happy = [probs("happy", labels=read) for _ in range(200)]
+    runner, dev, _, _ = build([happy, surprised], cycles=2)
+    runner = Core(runner.settings, dev, read, runner.policy, keys=LABELS)
+    assert runner.run() == 0
+    assert dev.player.played() == ["happy0"]  # surprise did not push the music anywhere
+    (_, first, _), (_, second, decision) = dev.journal.windows
+    assert first.mood == "happy" and second.mood == "surprise" and decision == "keep"
+
+
+class NoReference:
+    """A calibration keeper whose shot was skipped: no reference face."""
+
+    reference = None
+    needs_shot = False
+
+    def after_window(self, *args) -> None:
+        pass
+
+
+def test_without_a_reference_the_first_windows_keep_the_music_then_the_passive_one_is_used():
+    from emusify.sensing.passive import PassiveReference
+
+    runner, dev, _, _ = build([HAPPY, HAPPY, HAPPY], cycles=3)
+    dev.calibration, dev.passive = NoReference(), PassiveReference(windows=2, rule="all")
+    assert runner.run() == 0
+    assert dev.player.played() == ["neutral0", "happy0"]  # the first two windows did not choose
+    decisions = [(result.mood, decision) for _, result, decision in dev.journal.windows]
+    assert decisions == [("happy", "neutral"), ("happy", "keep"), ("happy", "happy")]
+    assert dev.predictor.reference is not None and len(dev.predictor.reference) == len(LABELS)
+    assert ("updated", "passive") in [(row[1], row[2]) for row in dev.journal.references]

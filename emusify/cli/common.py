@@ -49,7 +49,7 @@ def make_parser(prog: str, description: str, epilog: str | None = None) -> argpa
         "--backend",
         choices=("auto", "holistic", "tasks"),
         help=f"landmark backend: holistic (mediapipe 0.10.21, Python <= 3.12), tasks (MediaPipe Tasks "
-             f"API, any mediapipe), auto = holistic where it is installed (default: {defaults.backend})",
+             f"API, any mediapipe), auto = tasks (default: {defaults.backend})",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument(

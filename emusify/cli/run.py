@@ -128,13 +128,15 @@ def play(settings: Settings, args: argparse.Namespace) -> int:
     model = Model.load(choose_model(settings, explicit=args.model is not None))
     policy = parse_policy(settings.policy, settings.keep_on_neutral, settings.fallback, model.labels)
     library = open_library(settings.songs, settings.fallback)
-    predictor = Predictor(model, labels=moods_to_read(model.labels, library.folders(), policy))
+    predictor = Predictor(model)  # every mood: one without songs keeps the music (issue 16)
+    keys = moods_with_songs(model.labels, library.folders(), policy)
     with ExitStack() as stack:
         devices, terminal = open_devices(settings, stack, predictor, library, args.preview,
                                          not headless(args.headless))
         add_feedback(devices, settings)
         devices.calibration = reference_keeper(settings, model, predictor, devices.journal, args.calibrate)
-        core = Core(settings, devices, predictor.labels, policy)
+        devices.passive = passive_reference(model)
+        core = Core(settings, devices, predictor.labels, policy, keys=keys)
         devices.player.on_error = core.song_failed  # a song failing inside a fade is skipped
         if terminal is not None:
             terminal.start(core)
@@ -149,21 +151,21 @@ def play(settings: Settings, args: argparse.Namespace) -> int:
         return status
 
 
-def moods_to_read(labels: Sequence[str], folders: Sequence[str], policy: Any) -> tuple[str, ...]:
-    """The model's moods that lead to songs of their own, plus neutral (it keeps the music going).
+def moods_with_songs(labels: Sequence[str], folders: Sequence[str], policy: Any) -> tuple[str, ...]:
+    """The model's moods that lead to songs of their own, plus neutral: the moods a correction names.
 
-    A mood leads to songs when its folder, or a folder the policy sends it to, has songs. The
-    starter knows seven moods; with the demo library's four folders, reading only those four
-    measured 0.77 instead of 0.65 on unseen tcced people (benchmarks/accuracy.py), where
-    "surprise" or "fear" would otherwise take votes and fall back to neutral music.
+    A mood leads to songs when its folder, or a folder the policy sends it to, has songs. The model
+    reads all its moods (a face showing surprise is read as surprise, not pushed into angry); a
+    window led by a mood without songs keeps the music (emusify.music.policy). A correction key
+    moves the music, so only moods with songs (and neutral, "keep playing") get a digit.
     """
     have = set(folders)
-    keep = tuple(m for m in labels
-                 if m == NEUTRAL or any(f in have for f in policy.targets.get(m, (m,))))
-    if len(keep) < 2 or len(keep) == len(labels):
+    keep = tuple(m for m in labels if m == NEUTRAL or policy.has_songs(m, have))
+    if len(keep) < 2:
         return tuple(labels)
-    log.info("reading the moods with songs: %s (the model also knows %s)", ", ".join(keep),
-             ", ".join(m for m in labels if m not in keep))
+    if len(keep) < len(labels):
+        log.info("reading every mood the model knows; %s have songs (windows led by %s keep the music)",
+                 ", ".join(keep), ", ".join(m for m in labels if m not in keep))
     return keep
 
 
@@ -179,6 +181,14 @@ def reference_keeper(settings: Settings, model: Any, predictor: Any, journal: An
         return None
     return Calibration(settings.reference_path, LAYOUT, predictor, journal, own=model_reference(model),
                        force_shot=calibrate)
+
+
+def passive_reference(model: Any) -> Any:
+    """For a "reference" model: the reference made from the windows while none exists (the shot
+    skipped or failed); until the first estimate, windows keep the music (docs/results/moods.md)."""
+    from emusify.sensing.passive import PassiveReference
+
+    return PassiveReference() if model.calibration == "reference" else None
 
 
 def choose_model(settings: Settings, explicit: bool = False) -> Path:

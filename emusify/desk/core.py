@@ -26,6 +26,7 @@ from emusify.desk.devices import CommandSource, Devices, SystemClock
 from emusify.desk.events import Command, Listeners, PlayerState, command_for_key
 from emusify.desk.feedback import SkipWatch
 from emusify.desk.playback import Music
+from emusify.desk.standin import StandIn
 from emusify.desk.window import WindowReader
 from emusify.errors import CameraError, ExitStatus
 from emusify.music.policy import Policy
@@ -39,10 +40,12 @@ TICK = 0.2  # longest wait between music/learner/front-end checks while waiting
 class Core:
     """Runs windows and music until --cycles is reached, a quit command or :meth:`request_stop`."""
 
-    def __init__(self, settings: Settings, devices: Devices, labels: Sequence[str], policy: Policy) -> None:
+    def __init__(self, settings: Settings, devices: Devices, labels: Sequence[str], policy: Policy,
+                 keys: Sequence[str] | None = None) -> None:
         self.settings, self.dev, self.policy = settings, devices, policy
         self.clock = devices.clock or SystemClock()
-        self.labels = tuple(labels)
+        self.labels = tuple(labels)  # the moods read (the predictor's: all the model's)
+        self.keys = tuple(keys) if keys is not None else self.labels  # moods a digit corrects to
         self.listeners = Listeners()
         self.music = Music(devices.player, devices.library, devices.journal, self.clock, self._tell)
         self.reader = WindowReader(settings, devices, self.labels, self._between,
@@ -65,7 +68,8 @@ class Core:
         self._in_shot = False
         self._next_window: float | None = None
         self._planned: float | None = None  # when the window after the current wait is due
-        self._state = PlayerState(moods=self.labels, time=self.clock.now())
+        self.standin = StandIn(devices, self.labels, self.clock.now, self._note)
+        self._state = PlayerState(moods=self.keys, time=self.clock.now())
         self._shown: tuple[Any, ...] = ()
 
     # The front-ends' side -----------------------------------------------------------------------
@@ -146,6 +150,7 @@ class Core:
         self.away.after_window(result, started)  # back: the music resumes, then the mood moves it
         self._decide(result, started)
         self._refresh()
+        self.standin.learn(self.reader.seen)
         self._track_reference()
         if self.settings.cycles and self.cycle >= self.settings.cycles:
             self._let_song_start()
@@ -159,7 +164,11 @@ class Core:
         log.info("window %d: %s", self.cycle, result.summary())
         music = self.music
         playing = music.folder if music.song is not None else None
-        choice = self.policy.choose(result.mood, playing, self.dev.library.folders())
+        held = self.standin.held()  # no reference face yet: the window may not move the music
+        choice = self.policy.choose(None if held else result.mood, playing, self.dev.library.folders())
+        if held:
+            choice = choice._replace(reason=f"{held} ({choice.reason})")
+            self._note(held)
         log.info("decision: %s", choice.reason)
         self.dev.journal.window(when, result, choice.folder or "keep")
         if self.dev.feedback is not None:
@@ -304,7 +313,7 @@ class Core:
     def _key(self, key: str | None) -> None:
         """A key of the preview window (or the shot's): the command it stands for."""
         try:
-            command = command_for_key(key, self.labels, "preview")
+            command = command_for_key(key, self.keys, "preview")
         except ValueError as exc:
             self._note(str(exc))
             return
@@ -327,7 +336,7 @@ class Core:
         return PlayerState(
             status=music.status, song=music.song, folder=music.folder,
             position=self.dev.player.position if music.song is not None else 0.0,
-            mood=last.mood if last else None, share=last.share if last else 0.0, moods=self.labels,
+            mood=last.mood if last else None, share=last.share if last else 0.0, moods=self.keys,
             watching=self._watching, next_window=None if self._watching else self._next_window,
             time=self.clock.now(), shot=self._in_shot, away_since=self.away.since,
             look_every=self.settings.away_every if self.away.away else 0.0,

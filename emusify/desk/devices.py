@@ -173,3 +173,4 @@ class Devices:
     learner: Learner | None = None  # background model updates; optional
     make_predictor: Callable[[Any], Predictor] | None = None  # Model -> predictor, for a swapped-in model
     calibration: Calibration | None = None  # the reference face; optional
+    passive: Any = None  # sensing.passive.PassiveReference: stands in while there is no reference face

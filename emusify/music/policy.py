@@ -3,7 +3,9 @@
 The policy is configured in one place, ``Settings.policy``. An explicit map reads
 ``"sad=happy, angry=calm|neutral"``: each mood names its folder, ``|`` lists alternatives in order of
 preference. Moods a map does not name play their own folder. When no wanted folder has songs, the
-fallback folder (``Settings.fallback``) plays; when nothing plays yet, any folder will do.
+fallback folder (``Settings.fallback``) plays only while nothing plays yet (then any folder will do): a
+window led by a mood without songs of its own (surprise, with the demo's four folders) keeps the
+music that plays, and the journal still says which mood it was.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class Policy:
                 return folder
         return None
 
+    def has_songs(self, mood: str, folders: Iterable[str]) -> bool:
+        """True when one of the mood's own folders (its own, or where the policy sends it) has songs."""
+        available = set(folders)
+        return any(folder in available for folder in self.targets.get(mood, (mood,)))
+
     def choose(self, mood: str | None, playing: str | None, folders: Sequence[str]) -> Choice:
         """Decide after a window.
 
@@ -74,10 +81,10 @@ class Policy:
             return Choice(self._any(folders), "unsure and nothing playing yet")
         if mood == NEUTRAL and self.keep_on_neutral and playing is not None:
             return Choice(None, "neutral: the current music continues")
+        if playing is not None and not self.has_songs(mood, folders):
+            return Choice(None, f"no songs for {mood}: the current music continues")
         target = self.folder_for(mood, folders)
         if target is None:
-            if playing is not None:
-                return Choice(None, f"no songs for {mood}: the current music continues")
             return Choice(self._any(folders), f"no songs for {mood} or {self.fallback}")
         if target == playing:
             return Choice(None, f"{mood}: {target} is already playing")

@@ -6,7 +6,9 @@
   for far faces, PoseLandmarker, on the ``.task`` models shipped in ``models/mediapipe/``. Every
   mediapipe from 0.10 on has it; mediapipe 1.2.x (Python 3.13+) has nothing else.
 
-``auto`` picks Holistic where ``mediapipe.solutions`` imports and Tasks otherwise. Both give the same
+``auto`` picks Tasks on every Python (issue 16: it reads moods better on unseen people, costs about a
+third of Holistic's CPU per frame and finds faces down to 28 px); Holistic stays a choice
+(``--backend holistic``) where mediapipe 0.10.21 is installed. Both give the same
 :class:`Landmarks` record. This package is the only place that imports mediapipe, and only when an
 extractor is opened, so importing :class:`Landmarks` (as features, dataset and model do) stays cheap.
 
@@ -62,21 +64,19 @@ def holistic_importable() -> bool:
 
 
 def resolve_backend(requested: str, holistic_available: Callable[[], bool] = holistic_importable) -> str:
-    """The backend to use for the setting ``requested`` (auto, holistic or tasks).
+    """The backend to use for the setting ``requested`` (auto, holistic or tasks): auto is tasks.
 
     Raises:
         LandmarkError: an unknown name, or holistic asked for where mediapipe has no solutions.
     """
     if requested not in BACKENDS:
         raise LandmarkError(f"unknown landmark backend {requested!r}; use one of {', '.join(BACKENDS)}")
-    if requested == "tasks":
+    if requested != "holistic":
         return "tasks"
     if holistic_available():
         return "holistic"
-    if requested == "holistic":
-        raise LandmarkError("the holistic backend needs mediapipe 0.10.21 (Python 3.9-3.12), which is not "
-                            "installed here; use --backend tasks (or auto)")
-    return "tasks"
+    raise LandmarkError("the holistic backend needs mediapipe 0.10.21 (Python 3.9-3.12), which is not "
+                        "installed here; use --backend tasks (or auto)")
 
 
 def available() -> tuple[str, ...]:
