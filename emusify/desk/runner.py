@@ -247,7 +247,8 @@ class Runner(WindowReader, ListenerKeys):
             artist=getattr(song, "artist", None), title=getattr(song, "title", None),
             position=self.dev.player.position if song is not None else 0.0,
             duration=getattr(song, "duration", None), paused=self.paused,
-            watching=watching, seconds=seconds, keys=self._legend(), message=self._current_message(now),
+            watching=watching, seconds=seconds, keys=self._legend(),
+            message=self._current_message(now) or getattr(self.dev.calibration, "doubt", None) or None,
         ))
 
     # Ending -------------------------------------------------------------------------------------

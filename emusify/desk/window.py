@@ -124,32 +124,34 @@ class WindowReader:
     def calibration_shot(self) -> None:
         """Before the first window, when needed: a few seconds of the relaxed face (s skips).
 
-        Not a window: nothing votes and the music does not change.
+        Not a window: nothing votes and the music does not change. A shot that does not look like
+        a relaxed face is taken once more (see Calibration.run_shot).
 
         Raises:
             CameraError: the source cannot be opened (as for the first window).
         """
-        from emusify.sensing.calibration import take_shot
-
         calibration = self.dev.calibration
         if calibration is None or not calibration.needs_shot or self.stop_reason is not None:
             return
+        calibration.run_shot(self._take_shot, self.clock.now, stopped=lambda: self.stop_reason is not None)
+
+    def _take_shot(self, request: str) -> Any:
+        """One calibration shot asking ``request`` (emusify.sensing.calibration.take_shot)."""
+        from emusify.sensing.calibration import take_shot
+
         source = self.dev.open_source(self.settings.source)
         preview = self.dev.preview() if self.dev.preview else None
-        log.info("calibration shot: relax your face and look at the screen for %.0f s (s skips)",
-                 self.settings.calibrate_seconds)
+        log.info("calibration shot: %s for %.0f s (s skips)", request, self.settings.calibrate_seconds)
         try:
             with source:
-                shot = take_shot(
+                return take_shot(
                     source, self.dev.extractor, self.dev.vectorize, self.settings.calibrate_seconds,
                     self.settings.fps, keys=self.dev.ui.pressed if self.dev.ui else list,
                     on_key=lambda key: self._act(action_for(key)), show=self._show_note,
-                    preview=preview, stopped=lambda: self.stop_reason is not None)
+                    preview=preview, stopped=lambda: self.stop_reason is not None, request=request)
         finally:
             if preview is not None:
                 preview.close()
-        if self.stop_reason is None:
-            calibration.use_shot(shot, self.clock.now())
 
     def _show_note(self, text: str) -> None:
         if self.dev.ui is not None:

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS reference_events (
     time REAL NOT NULL, event TEXT NOT NULL, source TEXT, frames INTEGER NOT NULL, shift REAL NOT NULL
 );
 """
-REFERENCE_EVENTS = ("shot", "updated", "kept", "skipped")
+REFERENCE_EVENTS = ("shot", "updated", "kept", "skipped", "refused", "doubted")
 
 
 class WindowRow(NamedTuple):

@@ -1,0 +1,254 @@
+"""The shot check and the running check (issue 16, item 2): refused and doubted references.
+
+    OMP_NUM_THREADS=1 python benchmarks/shots.py            # about 3 minutes on 2 shared cores
+    OMP_NUM_THREADS=1 python benchmarks/shots.py --build    # also write models/shotcheck.npz
+
+A *shot* is what run.py's calibration shot sees of one person holding one mood: calibrate_seconds x
+fps = 20 frames cycling through two of their photos of that mood (every pair of them), each frame
+with small landmark noise (features.jitter, SIGMA as benchmarks/windows.py). The shot check
+(emusify.sensing.shotcheck.check_shot) compares the shot's median face with the relaxed faces of
+*other* people: RelaxedFaces fitted without the person (leave-one-person-out, on the cached
+landmarks of ckplus48, jaffe and taiwanese_tcced, both backends, each person-and-backend its own
+relaxed face). Its two limits are fixed by RULE on the development people's relaxed shots
+(taiwanese_tcced development performers and jaffe); figures are per person, then averaged, and
+reported on the report performers.
+
+The running check (emusify.sensing.shotcheck.RunningCheck): per person, the starter rebuilt
+without them (benchmarks/starter.py's recipe on the three cached sets), read through run.py's
+Predictor (the demo's 4 moods) with a reference from a relaxed shot (their two calibration
+neutrals) or from a smiling shot (two happy photos); windows as benchmarks/windows.py builds them
+(72 frames of one mood), in streams of STREAM windows: "desk" (60% relaxed windows, the rest
+angry, happy, sad) and "lively" (the four moods alike). A stream is flagged when the check doubts
+the reference at any window. span and least are fixed by DOUBT_RULE on the development people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED, load_faces
+from sklearn.exceptions import ConvergenceWarning
+from starter import BACKENDS, OPTIONS, fit_only, samples_from_sessions, sessions, unit_of
+
+from emusify.reading.predictor import Predictor
+from emusify.reading.samples import subset
+from emusify.sensing import features
+from emusify.sensing.reference import reference_from_vectors
+from emusify.sensing.shotcheck import RelaxedFaces, RunningCheck, fit_relaxed_faces, window_lead
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS3 = ("ckplus48", "jaffe", TCCED)
+SIGMA = 0.005  # as benchmarks/windows.py
+SHOT_FRAMES = 20  # Settings.calibrate_seconds (5) x fps (4)
+QUANTILE = 0.98
+RULE = (f"each limit = the {QUANTILE:.0%} quantile of its score over the development people's relaxed "
+        "shots (both backends pooled)")
+RIDGE = 0.3  # the whitening's ridge (chosen with the rule above on development people: 1.0, 0.3, 0.1, 0.03)
+STREAM = 24  # windows per stream (2 hours at the default cycle)
+STREAMS = 4  # streams per person, kind and reference
+SPANS = (4, 6, 8)
+DOUBT_RULE = ("among (span, least) whose false alarms on the development people's relaxed references are "
+              "at most 5% in both streams, the most smiling references flagged in the desk stream "
+              "(ties: the smaller span, then the larger least)")
+DEV, HELD = "development", "report"
+
+
+def group_of(person: str) -> str:
+    dataset, who = person.split(":")
+    return HELD if dataset == TCCED and who in REPORT_PERFORMERS else DEV
+
+
+def people_of(faces) -> list[str]:
+    jaffe = sorted(set(faces.person[faces.dataset == "jaffe"].tolist()))
+    return [f"{TCCED}:{p}" for p in DEV_PERFORMERS + REPORT_PERFORMERS] + jaffe
+
+
+def shot_frames(lms: dict, dataset: str, names: tuple, rng: np.random.Generator) -> np.ndarray:
+    """(SHOT_FRAMES, d) face vectors of a shot cycling through ``names`` with landmark noise."""
+    shown = [lms[dataset, str(names[i % len(names)])] for i in range(SHOT_FRAMES)]
+    return np.stack([features.face_vector(features.jitter(lm, SIGMA, rng)) for lm in shown])
+
+
+def all_shots(backends: tuple[str, ...]) -> list[tuple[str, str, str, np.ndarray]]:
+    """[(backend, person, mood, frames)]: every pair of a person's photos of each mood."""
+    from accuracy import faces_landmarks
+
+    found = []
+    for backend in backends:
+        faces, lms = load_faces(SETS3, backend=backend), faces_landmarks(backend)
+        for person in people_of(faces):
+            dataset, rng = person.split(":")[0], np.random.default_rng(sum(map(ord, person)))
+            mine = faces.take(faces.person == person)
+            for mood in SEVEN:
+                for pair in itertools.combinations(sorted(mine.name[mine.y == mood]), 2):
+                    found.append((backend, person, mood, shot_frames(lms, dataset, pair, rng)))
+    return found
+
+
+def raw_samples():
+    return samples_from_sessions(sessions(SEVEN, sets=SETS3, backends=BACKENDS), (), unit_of=unit_of)
+
+
+def shot_scores(shots: list, raw) -> list[tuple[str, str, str, float, float, str]]:
+    """[(backend, person, mood, plain, whitened, top mood)] with RelaxedFaces fitted without the person."""
+    fitted: dict[str, RelaxedFaces] = {}
+    out = []
+    for backend, person, mood, X in shots:
+        if person not in fitted:
+            keep = raw.split != person
+            fitted[person] = fit_relaxed_faces(raw.X[keep], raw.y[keep], raw.unit[keep], features.LAYOUT.name,
+                                               RIDGE)
+        faces = fitted[person]
+        delta = np.median(X, axis=0) - faces.mean
+        plain, whitened = faces.plain @ delta, faces.whitened @ delta
+        top = faces.moods[int(np.argmax(np.maximum(plain, whitened)))]
+        out.append((backend, person, mood, float(plain.max()), float(whitened.max()), top))
+    return out
+
+
+def choose_limits(scores: list) -> tuple[float, float]:
+    relaxed = [s for s in scores if s[2] == "neutral" and group_of(s[1]) == DEV]
+    return (float(np.quantile([s[3] for s in relaxed], QUANTILE)),
+            float(np.quantile([s[4] for s in relaxed], QUANTILE)))
+
+
+def refused_table(scores: list, limits: tuple[float, float], backends: tuple[str, ...]) -> None:
+    print(f"\nshot check: share of shots refused (per person, then averaged; people); limits "
+          f"{limits[0]:.2f} / {limits[1]:.2f}\n")
+    print("| people | backend | " + " | ".join(SEVEN) + " |\n|---|---|" + "---:|" * len(SEVEN))
+    for group, backend in itertools.product((DEV, HELD), backends):
+        cells = []
+        for mood in SEVEN:
+            per = defaultdict(list)
+            for b, person, m, plain, whitened, _ in scores:
+                if b == backend and m == mood and group_of(person) == group:
+                    per[person].append(plain > limits[0] or whitened > limits[1])
+            cells.append(f"{np.mean([np.mean(v) for v in per.values()]):.2f} ({len(per)})" if per else "-")
+        print(f"| {group} | {backend} | " + " | ".join(cells) + " |")
+
+
+def person_windows(backends: tuple[str, ...]) -> dict:
+    """{(backend, person): (relaxed shot, smiling shots, [(mood, window vectors)])}."""
+    from accuracy import faces_landmarks
+    from windows import rng_of, window_vectors
+
+    found = {}
+    for backend in backends:
+        faces, lms = load_faces(SETS3, backend=backend), faces_landmarks(backend)
+        for person in people_of(faces):
+            mine = faces.take(faces.person == person)
+            happy = sorted(mine.name[mine.y == "happy"])
+            if mine.calib.sum() != 2 or len(happy) < 2:
+                continue
+            rng = rng_of(person)
+            dataset = person.split(":")[0]
+            smiles = [shot_frames(lms, dataset, pair, rng) for pair in itertools.combinations(happy, 2)][:3]
+            found[backend, person] = (mine.X[mine.calib], smiles, window_vectors(faces, person, lms, rng))
+    return found
+
+
+def stream_leads(found: dict, models) -> dict:
+    """{(group, reference, kind): [[window leads of one stream]]}."""
+    out: dict = defaultdict(list)
+    for (backend, person), (relaxed, smiles, windows) in found.items():
+        model = models(person)
+        refs = [("relaxed", reference_from_vectors(relaxed))]
+        refs += [("smiling", reference_from_vectors(s)) for s in smiles]
+        rng = np.random.default_rng(sum(map(ord, person)) + len(backend))
+        for name, ref in refs:
+            predictor = Predictor(model, labels=FOUR, reference=ref)
+            leads = [(mood, window_lead(predictor.predict(X), predictor.labels)) for mood, X in windows]
+            by_mood = defaultdict(list)
+            for mood, lead in leads:
+                by_mood[mood].append(lead)
+            for kind, weights in (("desk", (0.4 / 3, 0.4 / 3, 0.6, 0.4 / 3)), ("lively", (0.25,) * 4)):
+                for _ in range(STREAMS if name == "relaxed" else 1):
+                    moods = rng.choice(FOUR, size=STREAM, p=weights)
+                    out[group_of(person), name, kind].append([by_mood[m][rng.integers(len(by_mood[m]))]
+                                                              for m in moods])
+    return out
+
+
+def flagged(streams: list, span: int, least: int) -> float:
+    hits = []
+    for stream in streams:
+        check = RunningCheck(span, least)
+        hits.append(any([check.add(lead) for lead in stream]))
+    return float(np.mean(hits)) if hits else float("nan")
+
+
+def choose_doubt(leads: dict) -> tuple[int, int]:
+    best, key = (6, 5), None
+    for span in SPANS:
+        for least in range(span // 2 + 1, span + 1):
+            alarms = max(flagged(leads[DEV, "relaxed", k], span, least) for k in ("desk", "lively"))
+            if alarms <= 0.05:
+                k = (flagged(leads[DEV, "smiling", "desk"], span, least), -span, least)
+                if key is None or k > key:
+                    best, key = (span, least), k
+    return best
+
+
+def doubt_table(leads: dict, chosen: tuple[int, int]) -> None:
+    print(f"\nrunning check: streams of {STREAM} windows flagged (the reference doubted at some window); "
+          f"chosen span {chosen[0]}, least {chosen[1]}\n")
+    print("| people | span, least | relaxed ref, desk | relaxed ref, lively | smiling ref, desk "
+          "| smiling ref, lively |\n|---|---|---:|---:|---:|---:|")
+    for group in (DEV, HELD):
+        for span, least in sorted({chosen, (4, 3), (6, 4), (6, 5), (8, 6)}):
+            cells = [f"{flagged(leads[group, r, k], span, least):.2f} ({len(leads[group, r, k])})"
+                     for r in ("relaxed", "smiling") for k in ("desk", "lively")]
+            print(f"| {group} | {span}, {least} | " + " | ".join(cells) + " |")
+
+
+def build(raw, limits: tuple[float, float], path: Path) -> None:
+    """RelaxedFaces of everyone in the three sets, with the limits chosen above, to ``path``."""
+    faces = fit_relaxed_faces(raw.X, raw.y, raw.unit, features.LAYOUT.name, RIDGE, limits)
+    faces.save(path)
+    print(f"\nwrote {path} ({features.LAYOUT.name}, moods {', '.join(faces.moods)}, limits {limits})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", action="store_true",
+                        help="write models/shotcheck.npz with the chosen limits")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="landmarks scored (default: both)")
+    parser.add_argument("--skip-running", action="store_true", help="leave out the running check")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    backends = tuple(args.backends.split(","))
+    raw = raw_samples()
+    scores = shot_scores(all_shots(backends), raw)
+    limits = choose_limits(scores)
+    print(f"rule: {RULE}; ridge {RIDGE}\ndevelopment: taiwanese_tcced {', '.join(DEV_PERFORMERS)} and jaffe; "
+          f"report: taiwanese_tcced {', '.join(REPORT_PERFORMERS)}")
+    refused_table(scores, limits, backends)
+    if args.build:
+        build(raw, limits, ROOT / "models" / "shotcheck.npz")
+    if args.skip_running:
+        return
+    trained = samples_from_sessions(sessions(SEVEN, sets=SETS3, backends=BACKENDS), OPTIONS.augment,
+                                    jitter=OPTIONS.jitter, unit_of=unit_of)
+    cache: dict = {}
+
+    def models(person: str):
+        if person not in cache:
+            cache[person] = fit_only(subset(trained, trained.split != person))
+        return cache[person]
+
+    leads = stream_leads(person_windows(backends), models)
+    chosen = choose_doubt(leads)
+    print(f"\nrule: {DOUBT_RULE}")
+    doubt_table(leads, chosen)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Is a calibration shot a relaxed face? And does a reference in use still look like one?
+
+Pure numpy. A reference that is not the user's relaxed face (a smile for the camera, a frown, a
+talking mouth) makes every later window read wrong: with a smiling reference relaxed faces read
+sad or angry. Two checks, both chosen on development people (``benchmarks/shots.py``,
+``docs/results/shots.md``):
+
+- :func:`check_shot`, before a shot (or ``train.py --evaluate --reference``) is used: the shot's
+  median face is compared with the population's relaxed faces (:class:`RelaxedFaces`, built by
+  ``benchmarks/shots.py --build`` into ``models/shotcheck.npz`` from the labelled sets'
+  landmarks). Per mood it measures how far the face lies along that mood's direction (the
+  average move of the mood from a person's own relaxed face), in units of how far relaxed faces
+  of different people spread along it: once plainly, once after whitening by that spread. The
+  face is refused when either exceeds its limit for some mood. Reading the shot with the model
+  against its ``reference_mean`` does not work: relaxed faces of unseen people rarely read
+  neutral there (people differ more than expressions do).
+- :class:`RunningCheck`, while running: a reference is doubted when, over the last ``span``
+  windows, one non-neutral mood leads at least ``least`` of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+NEUTRAL = "neutral"
+FORMAT = "emusify-shotcheck"
+# What the user is told they seem to be doing, per mood the check refuses.
+LOOKS = {"happy": "smiling", "angry": "frowning", "sad": "looking sad", "surprise": "raising your brows",
+         "disgust": "wrinkling your nose", "fear": "tensing your face"}
+RELAX = "relax your face and look at the screen"
+
+
+def looks(mood: str | None) -> str:
+    """``"smiling"`` for happy: what a shot of ``mood`` looks like, in words."""
+    return LOOKS.get(str(mood), f"showing {mood}")
+
+
+class ShotCheck(NamedTuple):
+    """What :func:`check_shot` found."""
+
+    ok: bool  # the shot may be used as it is
+    mood: str | None  # the mood it most looks like (None: not checked)
+    score: float  # 1.0 is the limit: above it the shot is refused
+    message: str  # one line for the user ("" when ok)
+
+
+@dataclass(frozen=True, eq=False)
+class RelaxedFaces:
+    """Where relaxed faces lie in the feature space, and each mood's direction away from them.
+
+    ``plain[k]`` and ``whitened[k]`` are weight vectors: ``(face - mean) @ plain[k]`` is how far
+    the face lies along mood k's direction, in standard deviations of relaxed faces (of many
+    people) along it; ``whitened`` does the same after removing what relaxed faces share
+    (a ridge-regularized whitening by their spread). ``limits`` (plain, whitened) refuse a face.
+    """
+
+    mean: np.ndarray  # (d,) the average relaxed face
+    moods: tuple[str, ...]  # the non-neutral moods
+    plain: np.ndarray  # (k, d)
+    whitened: np.ndarray  # (k, d)
+    limits: tuple[float, float]
+    layout: str
+
+    def scores(self, vector: np.ndarray) -> np.ndarray:
+        """(k,) per mood: the larger of the plain and whitened distances, each over its limit."""
+        delta = np.asarray(vector, dtype=np.float64).reshape(-1) - self.mean
+        return np.maximum(self.plain @ delta / self.limits[0], self.whitened @ delta / self.limits[1])
+
+    def save(self, path: Path) -> None:
+        """Write to ``path`` (an .npz of numbers: no image, no landmarks of anyone)."""
+        np.savez_compressed(path, format=FORMAT, mean=self.mean, moods=np.array(self.moods),
+                            plain=self.plain, whitened=self.whitened, limits=np.array(self.limits),
+                            layout=self.layout)
+
+    @classmethod
+    def load(cls, path: Path) -> RelaxedFaces:
+        """Read what :meth:`save` wrote.
+
+        Raises:
+            OSError, ValueError, KeyError: missing or not such a file.
+        """
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["format"]) != FORMAT:
+                raise ValueError(f"{path} is not an {FORMAT} file")
+            return cls(data["mean"], tuple(map(str, data["moods"])), data["plain"], data["whitened"],
+                       (float(data["limits"][0]), float(data["limits"][1])), str(data["layout"]))
+
+
+def fit_relaxed_faces(X: np.ndarray, y: Sequence[str], unit: Sequence[str], layout: str,
+                      ridge: float = 0.3, limits: tuple[float, float] = (1.0, 1.0)) -> RelaxedFaces:
+    """:class:`RelaxedFaces` from labelled face vectors; each ``unit`` (a person) needs neutral rows.
+
+    A unit's relaxed face is the median of its neutral rows; a mood's direction is the average of
+    its rows minus their unit's relaxed face. Units without neutral rows are left out.
+    """
+    X, y, unit = np.asarray(X, dtype=np.float64), np.asarray(y), np.asarray(unit)
+    refs, moves, labels = [], [], []
+    for u in np.unique(unit):
+        rows = unit == u
+        calm = rows & (y == NEUTRAL)
+        if calm.any():
+            refs.append(np.median(X[calm], axis=0))
+            moves.append(X[rows] - refs[-1])
+            labels.append(y[rows])
+    R, M, kinds = np.array(refs), np.concatenate(moves), np.concatenate(labels)
+    mean = R.mean(axis=0)
+    spread = (R - mean).T @ (R - mean) / len(R)
+    ridged = spread + ridge * np.trace(spread) / len(spread) * np.eye(len(spread))
+    moods = tuple(m for m in sorted(set(kinds.tolist())) if m != NEUTRAL)
+    plain, whitened = [], []
+    for mood in moods:
+        direction = M[kinds == mood].mean(axis=0)
+        for w, out in ((direction / np.linalg.norm(direction), plain),
+                       (np.linalg.solve(ridged, direction), whitened)):
+            out.append(w / max(math.sqrt(float(w @ spread @ w)), 1e-12))
+    return RelaxedFaces(mean, moods, np.array(plain), np.array(whitened), limits, layout)
+
+
+def check_shot(vectors: np.ndarray, faces: RelaxedFaces | None) -> ShotCheck:
+    """Does the shot (``(n, d)`` face vectors, or one reference vector) look like a relaxed face?
+
+    Without ``faces`` (no check file), or for vectors of another length, the shot is not checked
+    (ok, mood None).
+    """
+    X = np.asarray(vectors, dtype=np.float64)
+    X = X.reshape(1, -1) if X.ndim == 1 else X
+    if faces is None or not len(X) or X.shape[1] != faces.mean.size:
+        return ShotCheck(True, None, 0.0, "")
+    scores = faces.scores(np.median(X, axis=0))
+    top = int(np.argmax(scores))
+    mood, score = faces.moods[top], float(scores[top])
+    if score <= 1.0:
+        return ShotCheck(True, mood, score, "")
+    return ShotCheck(False, mood, score, f"you seem to be {looks(mood)}: {RELAX}")
+
+
+DOUBT_SPAN = 6  # windows looked back over (30 minutes at the default cycle)
+DOUBT_LEAST = 5  # of them led by one non-neutral mood: the reference is doubted
+
+
+@dataclass
+class RunningCheck:
+    """Doubts a reference that makes the windows read one non-neutral mood far too often.
+
+    :meth:`add` takes each window's leading mood (the mood of most of its face frames, committed
+    or not; None without faces). Once ``least`` of the last ``span`` windows with a face are led by
+    the same non-neutral mood, :attr:`doubted` holds that mood until :meth:`reset` (a new shot).
+    """
+
+    span: int = DOUBT_SPAN
+    least: int = DOUBT_LEAST
+    doubted: str | None = None
+    recent: deque = field(default_factory=deque)
+
+    def add(self, lead: str | None) -> bool:
+        """Count one window; True when this window made the reference doubted."""
+        if lead is None or self.doubted is not None:
+            return False
+        self.recent.append(lead)
+        while len(self.recent) > self.span:
+            self.recent.popleft()
+        counts = Counter(m for m in self.recent if m != NEUTRAL)
+        if counts and counts.most_common(1)[0][1] >= self.least:
+            self.doubted = counts.most_common(1)[0][0]
+            return True
+        return False
+
+    def reset(self) -> None:
+        """A new reference: start counting again."""
+        self.doubted, self.recent = None, deque()
+
+    @property
+    def message(self) -> str:
+        """One line for the status line ("" when the reference is not doubted)."""
+        if self.doubted is None:
+            return ""
+        return (f"read {self.doubted} in {self.least}+ of the last {self.span} windows: "
+                "the reference face may not be relaxed; press c to recalibrate")
+
+
+def window_lead(proba: Any, labels: Sequence[str]) -> str | None:
+    """The mood most of a window's face frames read as (``proba`` (n, k) in ``labels`` order)."""
+    P = np.asarray(proba, dtype=np.float64)
+    if P.ndim != 2 or not len(P):
+        return None
+    counts = np.bincount(P.argmax(axis=1), minlength=len(labels))
+    return str(labels[int(np.argmax(counts))])
+
+
+SHOT_CHECK = "shotcheck.npz"  # beside the starter model
+
+
+def load_relaxed_faces(path: Path, layout: str) -> RelaxedFaces | None:
+    """The shot check's :class:`RelaxedFaces` at ``path``, or None (with one warning) when it is
+    missing, unreadable or made for another feature layout: shots are then used unchecked."""
+    try:
+        faces = RelaxedFaces.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("the calibration shot is not checked: cannot read %s (%s)", path, exc)
+        return None
+    if faces.layout != layout:
+        log.warning("the calibration shot is not checked: %s is for feature layout %s, not %s",
+                    path, faces.layout, layout)
+        return None
+    return faces

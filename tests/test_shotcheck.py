@@ -1,0 +1,118 @@
+"""The shot check and the running check (emusify.sensing.shotcheck) on synthetic faces."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from emusify.sensing.shotcheck import (
+    RelaxedFaces,
+    RunningCheck,
+    check_shot,
+    fit_relaxed_faces,
+    load_relaxed_faces,
+    window_lead,
+)
+
+D = 12
+SMILE = np.zeros(D)
+SMILE[:3] = 1.0  # a smile moves these coordinates
+FROWN = np.zeros(D)
+FROWN[3:6] = 1.0
+
+
+def person(rng: np.random.Generator) -> np.ndarray:
+    """A relaxed face: people differ in every coordinate, a little less than expressions move it."""
+    return rng.normal(0.0, 0.3, D)
+
+
+def people_faces(rng: np.random.Generator, n: int = 60):
+    """Labelled rows of ``n`` people: a few relaxed, happy and angry faces each."""
+    X, y, unit = [], [], []
+    for p in range(n):
+        relaxed = person(rng)
+        for mood, move in (("neutral", 0.0), ("happy", SMILE), ("angry", FROWN)):
+            for _ in range(3):
+                X.append(relaxed + move + rng.normal(0.0, 0.02, D))
+                y.append(mood)
+                unit.append(f"p{p}")
+    return np.array(X), np.array(y), np.array(unit)
+
+
+@pytest.fixture(scope="module")
+def faces() -> RelaxedFaces:
+    rng = np.random.default_rng(0)
+    return fit_relaxed_faces(*people_faces(rng), layout="fake", limits=(4.0, 4.0))
+
+
+def shot(rng: np.random.Generator, face: np.ndarray, frames: int = 20) -> np.ndarray:
+    return face + rng.normal(0.0, 0.02, (frames, D))
+
+
+def test_a_new_persons_relaxed_shot_is_accepted_and_their_smile_refused(faces):
+    rng = np.random.default_rng(1)
+    accepted, refused = [], []
+    for _ in range(40):
+        relaxed = person(rng)
+        accepted.append(check_shot(shot(rng, relaxed), faces).ok)
+        smiling = check_shot(shot(rng, relaxed + SMILE), faces)
+        refused.append(not smiling.ok and smiling.mood == "happy")
+    assert np.mean(accepted) >= 0.95 and np.mean(refused) >= 0.95
+    smile = check_shot(shot(rng, person(rng) + 1.5 * SMILE), faces)
+    assert smile.message == "you seem to be smiling: relax your face and look at the screen"
+    assert smile.score > 1.0
+
+
+def test_a_frown_is_refused_as_frowning(faces):
+    check = check_shot(shot(np.random.default_rng(2), faces.mean + 1.5 * FROWN), faces)
+    assert not check.ok and check.mood == "angry" and "frowning" in check.message
+
+
+def test_one_vector_is_checked_like_a_shot_of_it(faces):
+    smiling = faces.mean + 1.5 * SMILE
+    assert check_shot(smiling, faces) == check_shot(smiling.reshape(1, -1), faces)
+
+
+def test_without_the_check_file_or_for_another_layout_a_shot_is_not_checked(faces):
+    smiling = shot(np.random.default_rng(3), faces.mean + 2 * SMILE)
+    assert check_shot(smiling, None).ok and check_shot(smiling, None).mood is None
+    assert check_shot(np.ones((5, D + 1)), faces).ok
+
+
+def test_the_check_file_round_trips_and_a_bad_one_only_warns(tmp_path, faces, caplog):
+    faces.save(tmp_path / "check.npz")
+    again = load_relaxed_faces(tmp_path / "check.npz", "fake")
+    smiling = faces.mean + 1.5 * SMILE
+    assert again is not None and again.moods == faces.moods
+    np.testing.assert_allclose(again.scores(smiling), faces.scores(smiling))
+    with caplog.at_level(logging.WARNING):
+        assert load_relaxed_faces(tmp_path / "check.npz", "face-other") is None
+        assert load_relaxed_faces(tmp_path / "missing.npz", "fake") is None
+    assert caplog.text.count("not checked") == 2
+
+
+def test_a_desk_day_with_some_moods_is_not_doubted():
+    check = RunningCheck(span=6, least=5)
+    day = ["neutral", "sad", "neutral", "happy", "sad", "sad", "neutral", "angry", "sad", "neutral"] * 3
+    assert not any(check.add(lead) for lead in day)
+    assert check.doubted is None and check.message == ""
+
+
+def test_one_mood_leading_almost_every_window_doubts_the_reference_until_reset():
+    check = RunningCheck(span=6, least=5)
+    leads = ["sad", "sad", None, "neutral", "sad", "sad", "sad"]
+    made = [check.add(lead) for lead in leads]
+    assert made == [False] * 6 + [True]  # None (no face) does not count
+    assert check.doubted == "sad" and "press c to recalibrate" in check.message
+    assert not check.add("sad")  # said once
+    check.reset()
+    assert check.doubted is None and check.message == ""
+
+
+def test_a_windows_lead_is_the_mood_of_most_of_its_frames():
+    labels = ("angry", "happy", "neutral", "sad")
+    proba = np.array([[0.1, 0.1, 0.2, 0.6], [0.1, 0.1, 0.2, 0.6], [0.1, 0.1, 0.7, 0.1]])
+    assert window_lead(proba, labels) == "sad"
+    assert window_lead(np.zeros((0, 4)), labels) is None
