@@ -171,16 +171,19 @@ def test_a_skipped_shot_is_not_checked_or_retried(tmp_path):
     assert len(asked) == 1 and events(cal) == ["skipped"]
 
 
-def test_a_reference_that_reads_one_mood_window_after_window_is_doubted_until_a_new_shot(tmp_path):
-    cal = keeper(tmp_path, reference(0.2, 500.0))
+def test_a_reference_far_from_the_windows_faces_along_a_smile_is_doubted_until_a_new_shot(tmp_path):
+    from emusify.sensing.shotcheck import DOUBT_SPAN
+
+    smiling, relaxed = np.array([0.6, 0.2, 0.3]), np.array([0.0, 0.2, 0.3])
     labels = ("angry", "happy", "neutral", "sad")
-    sad = np.tile([0.1, 0.1, 0.2, 0.6], (20, 1))
-    neutral = np.tile([0.05, 0.05, 0.85, 0.05], (20, 1))
-    for when, proba in enumerate([neutral, sad, sad, sad]):
-        cal.after_window(np.zeros((20, 3)), proba, labels, float(when))
-    assert cal.doubt == "" and "doubted" not in events(cal)
-    for when in range(4, 8):
-        cal.after_window(np.zeros((20, 3)), sad, labels, float(when))
-    assert "press c to recalibrate" in cal.doubt and events(cal).count("doubted") == 1
-    cal.run_shot(taker(np.full(3, 0.2))[0], lambda: 9.0)  # c: a new shot
+    proba = np.tile([0.1, 0.1, 0.2, 0.6], (20, 1))  # a relaxed face read against a smile: sad
+    for stored, doubted in ((relaxed, False), (smiling, True)):
+        path = tmp_path / f"{doubted}.json"
+        save_reference(path, Reference(stored, 20, 2.0, 2.0, "fake", None, "shot"))  # an old shot
+        cal = Calibration(path, LAYOUT, FakePredictor(), FakeJournal(), relaxed=relaxed_faces())
+        for when in range(DOUBT_SPAN + 2):
+            cal.after_window(np.tile(relaxed, (20, 1)), proba, labels, float(when))
+        assert ("press c to recalibrate" in cal.doubt) == doubted
+        assert events(cal).count("doubted") == int(doubted)
+    cal.run_shot(taker(relaxed)[0], lambda: 30.0)  # c: a new shot
     assert cal.doubt == ""

@@ -13,7 +13,6 @@ from emusify.sensing.shotcheck import (
     check_shot,
     fit_relaxed_faces,
     load_relaxed_faces,
-    window_lead,
 )
 
 D = 12
@@ -93,26 +92,35 @@ def test_the_check_file_round_trips_and_a_bad_one_only_warns(tmp_path, faces, ca
     assert caplog.text.count("not checked") == 2
 
 
-def test_a_desk_day_with_some_moods_is_not_doubted():
-    check = RunningCheck(span=6, least=5)
-    day = ["neutral", "sad", "neutral", "happy", "sad", "sad", "neutral", "angry", "sad", "neutral"] * 3
-    assert not any(check.add(lead) for lead in day)
-    assert check.doubted is None and check.message == ""
+def desk_day(rng: np.random.Generator, relaxed: np.ndarray, windows: int = 24) -> list[np.ndarray]:
+    """Median faces of a desk day's windows: mostly relaxed, now and then a smile or a frown."""
+    moves = [0.0, 0.0, 0.0, SMILE, FROWN]
+    return [relaxed + moves[rng.integers(len(moves))] + rng.normal(0.0, 0.02, D) for _ in range(windows)]
 
 
-def test_one_mood_leading_almost_every_window_doubts_the_reference_until_reset():
-    check = RunningCheck(span=6, least=5)
-    leads = ["sad", "sad", None, "neutral", "sad", "sad", "sad"]
-    made = [check.add(lead) for lead in leads]
-    assert made == [False] * 6 + [True]  # None (no face) does not count
-    assert check.doubted == "sad" and "press c to recalibrate" in check.message
-    assert not check.add("sad")  # said once
+def test_a_relaxed_reference_is_not_doubted_on_a_desk_day(faces):
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        relaxed = person(rng)
+        check = RunningCheck(faces, span=6, factor=1.0)
+        assert not any(check.add(median, relaxed) for median in desk_day(rng, relaxed))
+        assert check.doubted is None and check.message == ""
+
+
+def test_a_smiling_reference_is_doubted_after_span_windows_until_reset(faces):
+    rng = np.random.default_rng(5)
+    relaxed = person(rng)
+    check = RunningCheck(faces, span=6, factor=1.0)
+    made = [check.add(median, relaxed + 1.5 * SMILE) for median in desk_day(rng, relaxed, 8)]
+    assert made[:5] == [False] * 5 and made.count(True) == 1  # said once, from the 6th window on
+    assert check.doubted == "happy" and "press c to recalibrate" in check.message
     check.reset()
-    assert check.doubted is None and check.message == ""
+    assert check.doubted is None and check.message == "" and not check.recent
 
 
-def test_a_windows_lead_is_the_mood_of_most_of_its_frames():
-    labels = ("angry", "happy", "neutral", "sad")
-    proba = np.array([[0.1, 0.1, 0.2, 0.6], [0.1, 0.1, 0.2, 0.6], [0.1, 0.1, 0.7, 0.1]])
-    assert window_lead(proba, labels) == "sad"
-    assert window_lead(np.zeros((0, 4)), labels) is None
+def test_windows_without_faces_or_a_check_file_doubt_nothing(faces):
+    smiling = faces.mean + 2 * SMILE
+    check = RunningCheck(faces, span=2)
+    assert not any(check.add(None, smiling) for _ in range(5))
+    blind = RunningCheck(None, span=2)
+    assert not any(blind.add(faces.mean, smiling) for _ in range(5))

@@ -16,8 +16,8 @@ A shot is checked before it is used (:mod:`emusify.sensing.shotcheck`): one that
 a relaxed face is refused with one line, taken again once, and after a second refusal kept with a
 warning, the reference then doubted. After every window, frames read as neutral with high
 confidence move the reference slowly (:class:`emusify.sensing.reference.ReferenceTracker`); each
-change is saved and journaled. A reference that makes the windows read one non-neutral mood far
-too often is doubted too (:class:`emusify.sensing.shotcheck.RunningCheck`): :attr:`Calibration.doubt`
+change is saved and journaled. A reference far from the face the windows show, in the direction of a
+mood, is doubted too (:class:`emusify.sensing.shotcheck.RunningCheck`): :attr:`Calibration.doubt`
 says so ("press c to recalibrate") until a new shot is taken.
 Pure logic: no device library is imported here, frames come from the caller's source.
 """
@@ -42,7 +42,7 @@ from emusify.sensing.reference import (
     make_reference,
     save_reference,
 )
-from emusify.sensing.shotcheck import RELAX, RelaxedFaces, RunningCheck, check_shot, looks, window_lead
+from emusify.sensing.shotcheck import RELAX, RelaxedFaces, RunningCheck, check_shot, looks
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,7 @@ class Calibration:
     _doubt: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
+        self.running = RunningCheck(self.relaxed)
         reference, why = choose_reference(load_reference(self.path, self.layout), self.own, self.path)
         self._use(reference)
         self.needs_shot = self.force_shot or reference is None
@@ -220,7 +221,7 @@ class Calibration:
         log.warning("calibration shot: you still seem to be %s; using it anyway, so moods may read wrong. "
                     "Press c (or run.py --calibrate) to take it again", looks(check.mood))
         made = self.use_shot(shot, now())
-        self._doubt = f"the calibration shot looked {looks(check.mood)}: press c to recalibrate"
+        self._doubt = f"you seemed to be {looks(check.mood)} in the calibration shot: press c to recalibrate"
         self.journal.reference(now(), "doubted", "shot", len(shot.vectors))
         return made
 
@@ -250,14 +251,14 @@ class Calibration:
 
     def after_window(self, vectors: Any, proba: Any, labels: Any, when: float) -> None:
         """Let confident-neutral frames of a window move the reference (saved and journaled), and
-        doubt a reference that makes the windows read one non-neutral mood far too often.
+        doubt a reference far from the face the last windows show, in the direction of a mood.
 
         ``vectors`` (n, d) and ``proba`` (n, len(labels)): the window's face frames as read.
         """
         if self.tracker is None or not len(vectors):
             return
         vectors, proba = np.asarray(vectors, dtype=np.float64), np.asarray(proba, dtype=np.float64)
-        if self.running.add(window_lead(proba, labels)):
+        if self.running.add(np.median(vectors, axis=0), self.tracker.reference.vector):
             log.warning("reference face doubted: %s", self.running.message)
             self.journal.reference(when, "doubted", self.tracker.reference.source, len(vectors))
         old = self.tracker.reference

@@ -14,18 +14,20 @@ sad or angry. Two checks, both chosen on development people (``benchmarks/shots.
   face is refused when either exceeds its limit for some mood. Reading the shot with the model
   against its ``reference_mean`` does not work: relaxed faces of unseen people rarely read
   neutral there (people differ more than expressions do).
-- :class:`RunningCheck`, while running: a reference is doubted when, over the last ``span``
-  windows, one non-neutral mood leads at least ``least`` of them.
+- :class:`RunningCheck`, while running: a reference is doubted when it lies far from the median
+  face of the last windows along a mood's direction (a person at a desk mostly shows their relaxed
+  face; a reference taken while smiling lies along the smile from it). Counting windows that one
+  non-neutral mood leads raised too many false alarms (``docs/results/shots.md``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -144,35 +146,48 @@ def check_shot(vectors: np.ndarray, faces: RelaxedFaces | None) -> ShotCheck:
 
 
 DOUBT_SPAN = 6  # windows looked back over (30 minutes at the default cycle)
-DOUBT_LEAST = 5  # of them led by one non-neutral mood: the reference is doubted
+DOUBT_FACTOR = 1.0  # of the shot check's limits: the reference is doubted beyond it
 
 
 @dataclass
 class RunningCheck:
-    """Doubts a reference that makes the windows read one non-neutral mood far too often.
+    """Doubts a reference that lies far from the face the windows show, in the direction of a mood.
 
-    :meth:`add` takes each window's leading mood (the mood of most of its face frames, committed
-    or not; None without faces). Once ``least`` of the last ``span`` windows with a face are led by
-    the same non-neutral mood, :attr:`doubted` holds that mood until :meth:`reset` (a new shot).
+    A person at a desk mostly shows their relaxed face, so the median of their last ``span``
+    windows' median faces is close to it, whatever moods some windows show. :meth:`add` takes each
+    window's median face and the reference in use; once ``span`` windows are in, the reference's
+    offset from that typical face is scored like a shot (:meth:`RelaxedFaces.scores`, with the
+    person's typical face in place of the population's): beyond ``factor`` for a mood, the
+    reference looks like that mood (a smile for the camera), and :attr:`doubted` holds the mood
+    until :meth:`reset` (a new shot). Without ``faces`` nothing is doubted.
     """
 
+    faces: RelaxedFaces | None = None
     span: int = DOUBT_SPAN
-    least: int = DOUBT_LEAST
+    factor: float = DOUBT_FACTOR
     doubted: str | None = None
     recent: deque = field(default_factory=deque)
 
-    def add(self, lead: str | None) -> bool:
-        """Count one window; True when this window made the reference doubted."""
-        if lead is None or self.doubted is not None:
+    def add(self, median: np.ndarray | None, reference: np.ndarray | None) -> bool:
+        """Count one window (``median``: its median face, None without faces); True when this
+        window made the reference doubted."""
+        if median is None or reference is None or self.faces is None or self.doubted is not None:
             return False
-        self.recent.append(lead)
+        median = np.asarray(median, dtype=np.float64).reshape(-1)
+        if median.size != self.faces.mean.size:
+            return False
+        self.recent.append(median)
         while len(self.recent) > self.span:
             self.recent.popleft()
-        counts = Counter(m for m in self.recent if m != NEUTRAL)
-        if counts and counts.most_common(1)[0][1] >= self.least:
-            self.doubted = counts.most_common(1)[0][0]
-            return True
-        return False
+        if len(self.recent) < self.span:
+            return False
+        typical = np.median(np.stack(self.recent), axis=0)
+        offset = np.asarray(reference, dtype=np.float64).reshape(-1) - typical
+        scores = self.faces.scores(self.faces.mean + offset)
+        if float(scores.max()) <= self.factor:
+            return False
+        self.doubted = self.faces.moods[int(np.argmax(scores))]
+        return True
 
     def reset(self) -> None:
         """A new reference: start counting again."""
@@ -183,17 +198,8 @@ class RunningCheck:
         """One line for the status line ("" when the reference is not doubted)."""
         if self.doubted is None:
             return ""
-        return (f"read {self.doubted} in {self.least}+ of the last {self.span} windows: "
-                "the reference face may not be relaxed; press c to recalibrate")
-
-
-def window_lead(proba: Any, labels: Sequence[str]) -> str | None:
-    """The mood most of a window's face frames read as (``proba`` (n, k) in ``labels`` order)."""
-    P = np.asarray(proba, dtype=np.float64)
-    if P.ndim != 2 or not len(P):
-        return None
-    counts = np.bincount(P.argmax(axis=1), minlength=len(labels))
-    return str(labels[int(np.argmax(counts))])
+        return (f"the reference face does not look relaxed ({self.doubted}) next to your last {self.span} "
+                "windows: press c to recalibrate")
 
 
 SHOT_CHECK = "shotcheck.npz"  # beside the starter model
