@@ -258,7 +258,7 @@ class Calibration:
         if self.tracker is None or not len(vectors):
             return
         vectors, proba = np.asarray(vectors, dtype=np.float64), np.asarray(proba, dtype=np.float64)
-        if self.running.add(np.median(vectors, axis=0), self.tracker.reference.vector):
+        if not self._doubt and self.running.add(np.median(vectors, axis=0), self.tracker.reference.vector):
             log.warning("reference face doubted: %s", self.running.message)
             self.journal.reference(when, "doubted", self.tracker.reference.source, len(vectors))
         old = self.tracker.reference

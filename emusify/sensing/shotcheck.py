@@ -145,8 +145,9 @@ def check_shot(vectors: np.ndarray, faces: RelaxedFaces | None) -> ShotCheck:
     return ShotCheck(False, mood, score, f"you seem to be {looks(mood)}: {RELAX}")
 
 
-DOUBT_SPAN = 6  # windows looked back over (30 minutes at the default cycle)
-DOUBT_FACTOR = 1.0  # of the shot check's limits: the reference is doubted beyond it
+# Chosen on development people (benchmarks/shots.py, docs/results/shots.md)
+DOUBT_SPAN = 4  # windows looked back over (20 minutes at the default cycle)
+DOUBT_FACTOR = 0.75  # of the shot check's limits: the reference is doubted beyond it
 
 
 @dataclass
