@@ -106,7 +106,7 @@ def relaxed_faces():
     from emusify.sensing.shotcheck import RelaxedFaces
 
     return RelaxedFaces(np.zeros(3), ("happy",), SMILE.reshape(1, 3) / 0.1, SMILE.reshape(1, 3) / 0.1,
-                        (3.0, 3.0), "fake")
+                        np.zeros(3), 0.0, {"any": (3.0, 3.0, np.inf)}, "fake")
 
 
 def checked(tmp_path) -> Calibration:

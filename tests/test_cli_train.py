@@ -371,7 +371,8 @@ def test_evaluate_refuses_a_reference_that_is_not_a_relaxed_face(tmp_path, capsy
         (tmp_path / "photos" / mood / f"{name}0.png").write_bytes(b"")
     relaxed, smiling = (face_vector(faces[f"{n}0"]) for n in ("relaxed", "smiling"))
     smile = (smiling - relaxed) / np.linalg.norm(smiling - relaxed) ** 2  # 1.0 at the smile
-    check = RelaxedFaces(relaxed, ("happy",), smile[None], smile[None], (0.5, 0.5), LAYOUT.name)
+    check = RelaxedFaces(relaxed, ("happy",), smile[None], smile[None], np.zeros(relaxed.size), 0.0,
+                         {"any": (0.5, 0.5, np.inf)}, LAYOUT.name)
     (tmp_path / "starter").mkdir()
     check.save(tmp_path / "starter" / "shotcheck.npz")  # beside the (configured) starter
     starter = tmp_path / "starter" / "starter.npz"

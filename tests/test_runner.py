@@ -342,7 +342,7 @@ def test_a_smiling_shot_is_taken_again_asking_to_relax_and_the_relaxed_one_is_us
     smile = probs("happy") - probs("neutral")
     smile = smile / (smile @ smile)  # 1.0 at a full smile
     dev.calibration.relaxed = RelaxedFaces(probs("neutral"), ("happy",), smile[None], smile[None],
-                                           (0.5, 0.5), "fake")
+                                           np.zeros(4), 0.0, {"any": (0.5, 0.5, np.inf)}, "fake")
     assert runner.run() == 0
     assert len(sources.opened) == 3  # the smiling shot, the relaxed one, the first window
     assert [r[1] for r in dev.journal.references] == ["refused", "shot"]

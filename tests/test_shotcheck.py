@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -43,7 +45,7 @@ def people_faces(rng: np.random.Generator, n: int = 60):
 @pytest.fixture(scope="module")
 def faces() -> RelaxedFaces:
     rng = np.random.default_rng(0)
-    return fit_relaxed_faces(*people_faces(rng), layout="fake", limits=(4.0, 4.0))
+    return replace(fit_relaxed_faces(*people_faces(rng), layout="fake"), limits={"any": (4.0, 4.0, math.inf)})
 
 
 def shot(rng: np.random.Generator, face: np.ndarray, frames: int = 20) -> np.ndarray:
@@ -67,6 +69,20 @@ def test_a_new_persons_relaxed_shot_is_accepted_and_their_smile_refused(faces):
 def test_a_frown_is_refused_as_frowning(faces):
     check = check_shot(shot(np.random.default_rng(2), faces.mean + 1.5 * FROWN), faces)
     assert not check.ok and check.mood == "angry" and "frowning" in check.message
+
+
+def test_each_backend_has_its_limits_and_an_unknown_one_the_most_lenient(faces):
+    strict = replace(faces, limits={"tasks": (1.0, 1.0, math.inf), "holistic": (4.0, 4.0, math.inf)})
+    face = faces.mean + 0.3 * SMILE
+    assert not check_shot(face, strict, "tasks-crop").ok  # a detector name of the tasks backend
+    assert check_shot(face, strict, "facemesh").ok and check_shot(face, strict, None).ok
+
+
+def test_the_expressive_test_refuses_on_its_own(faces):
+    tense = replace(faces, expressive=np.eye(D)[8], bias=0.0, limits={"any": (4.0, 4.0, 0.5)})
+    face = faces.mean.copy()
+    face[8] += 1.0  # along no mood's direction, but "not relaxed" to the expressive test
+    assert check_shot(face, faces).ok and not check_shot(face, tense).ok
 
 
 def test_one_vector_is_checked_like_a_shot_of_it(faces):

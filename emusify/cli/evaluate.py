@@ -55,7 +55,7 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         log.info("no model at %s: evaluating the starter model %s", path, settings.starter_model)
         path = settings.starter_model
     model = Model.load(path)
-    from emusify.sensing.landmarks import open_extractor
+    from emusify.sensing.landmarks import open_extractor, resolve_backend
 
     moods = None
     if args.moods is not None:
@@ -65,7 +65,8 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
             reference = reference_from_folder(args.reference, progress=not args.quiet, extractor=extractor)
             origin = f"{reference.frames} face(s) in {args.reference}"
             if model.calibration == "reference":
-                check_reference(reference.vector, args.reference, settings, args.accept_reference)
+                check_reference(reference.vector, args.reference, settings, args.accept_reference,
+                                resolve_backend(settings.backend))
         else:
             reference, origin = run_py_reference(settings, model)
         result = evaluate_folder(args.evaluate, model, label_map, reference=reference, moods=moods,
@@ -83,8 +84,10 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return ExitStatus.OK
 
 
-def check_reference(vector: Any, folder: Path, settings: Settings, accept: bool) -> None:
-    """Refuse ``--reference`` photos that do not look like a relaxed face, as run.py refuses such a shot.
+def check_reference(vector: Any, folder: Path, settings: Settings, accept: bool,
+                    backend: str | None = None) -> None:
+    """Refuse ``--reference`` photos that do not look like a relaxed face, as run.py refuses such a shot
+    (``backend``: of their landmarks).
 
     Raises:
         CalibrationError: refused, and ``accept`` (--accept-reference) is not given.
@@ -93,7 +96,8 @@ def check_reference(vector: Any, folder: Path, settings: Settings, accept: bool)
     from emusify.sensing.features import LAYOUT
     from emusify.sensing.shotcheck import SHOT_CHECK, check_shot, load_relaxed_faces
 
-    check = check_shot(vector, load_relaxed_faces(settings.starter_model.with_name(SHOT_CHECK), LAYOUT.name))
+    faces = load_relaxed_faces(settings.starter_model.with_name(SHOT_CHECK), LAYOUT.name)
+    check = check_shot(vector, faces, backend)
     if check.ok:
         return
     why = f"--reference {folder}: the faces do not look relaxed ({check.message.split(':')[0]}, {check.mood})"

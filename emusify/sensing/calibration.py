@@ -177,9 +177,9 @@ class Calibration:
     _doubt: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
-        self.running = RunningCheck(self.relaxed)
         reference, why = choose_reference(load_reference(self.path, self.layout), self.own, self.path)
         self._use(reference)
+        self.running = RunningCheck(self.relaxed, reference.backend if reference is not None else None)
         self.needs_shot = self.force_shot or reference is None
         if reference is not None:
             log.info("reference face: %s%s", why, "; --calibrate takes a new one" if self.force_shot else "")
@@ -211,7 +211,7 @@ class Calibration:
                 return None
             if shot.skipped or len(shot.vectors) < SHOT_MIN_FRAMES:
                 return self.use_shot(shot, now())
-            check = check_shot(shot.vectors, self.relaxed)
+            check = check_shot(shot.vectors, self.relaxed, shot.backend)
             if check.ok:
                 return self.use_shot(shot, now())
             self.journal.reference(now(), "refused", "shot", len(shot.vectors))
@@ -243,7 +243,7 @@ class Calibration:
         old = self.reference
         self._use(reference)
         self._doubt = ""
-        self.running.reset()
+        self.running.reset(reference.backend)
         self._save(reference)
         self.journal.reference(when, "shot", "shot", reference.frames, _shift(old, reference))
         log.info("calibration shot: reference face from %d frames, saved to %s", reference.frames, self.path)

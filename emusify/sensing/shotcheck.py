@@ -10,10 +10,11 @@ sad or angry. Two checks, both chosen on development people (``benchmarks/shots.
   ``benchmarks/shots.py --build`` into ``models/shotcheck.npz`` from the labelled sets'
   landmarks). Per mood it measures how far the face lies along that mood's direction (the
   average move of the mood from a person's own relaxed face), in units of how far relaxed faces
-  of different people spread along it: once plainly, once after whitening by that spread. The
-  face is refused when either exceeds its limit for some mood. Reading the shot with the model
-  against its ``reference_mean`` does not work: relaxed faces of unseen people rarely read
-  neutral there (people differ more than expressions do).
+  of different people spread along it (after whitening by that spread), and a logistic
+  regression learnt on many people's faces says how far from relaxed it looks; beyond either
+  limit (per landmark backend) it is refused. Reading the shot with the model against its
+  ``reference_mean`` does not work: relaxed faces of unseen people rarely read neutral there
+  (people differ more than expressions do).
 - :class:`RunningCheck`, while running: a reference is doubted when it lies far from the median
   face of the last windows along a mood's direction (a person at a desk mostly shows their relaxed
   face; a reference taken while smiling lies along the smile from it). Counting windows that one
@@ -55,33 +56,65 @@ class ShotCheck(NamedTuple):
     message: str  # one line for the user ("" when ok)
 
 
+Limits = dict[str, tuple[float, float, float]]  # backend -> (plain, whitened, expressive) limits
+
+
+def backend_of(detector: str | None) -> str | None:
+    """The landmark backend ("holistic", "tasks") of a detector name (Landmarks.detector)."""
+    name = str(detector or "")
+    if name.startswith("tasks"):
+        return "tasks"
+    return "holistic" if name in ("holistic", "facemesh") else None
+
+
 @dataclass(frozen=True, eq=False)
 class RelaxedFaces:
-    """Where relaxed faces lie in the feature space, and each mood's direction away from them.
+    """Where relaxed faces lie in the feature space, each mood's direction away from them, and a
+    linear test of relaxed against expressive faces.
 
     ``plain[k]`` and ``whitened[k]`` are weight vectors: ``(face - mean) @ plain[k]`` is how far
     the face lies along mood k's direction, in standard deviations of relaxed faces (of many
-    people) along it; ``whitened`` does the same after removing what relaxed faces share
-    (a ridge-regularized whitening by their spread). ``limits`` (plain, whitened) refuse a face.
+    people) along it; ``whitened`` does the same after removing what relaxed faces share (a
+    ridge-regularized whitening by their spread). ``face @ expressive + bias`` is a logistic
+    regression's score of "not relaxed" learnt on faces of many people (not centred on anyone).
+    ``limits[backend]`` refuse a face beyond them (inf: that test is not used); a backend not
+    listed gets the most lenient of them.
     """
 
     mean: np.ndarray  # (d,) the average relaxed face
     moods: tuple[str, ...]  # the non-neutral moods
     plain: np.ndarray  # (k, d)
     whitened: np.ndarray  # (k, d)
-    limits: tuple[float, float]
+    expressive: np.ndarray  # (d,)
+    bias: float
+    limits: Limits
     layout: str
 
-    def scores(self, vector: np.ndarray) -> np.ndarray:
+    def limit(self, backend: str | None) -> tuple[float, float, float]:
+        """The limits for landmarks of ``backend`` (a detector name is fine too)."""
+        known = self.limits.get(backend_of(backend) or str(backend))
+        if known is not None:
+            return known
+        return tuple(float(x) for x in np.max(np.array(list(self.limits.values())), axis=0))  # type: ignore
+
+    def scores(self, vector: np.ndarray, backend: str | None = None) -> np.ndarray:
         """(k,) per mood: the larger of the plain and whitened distances, each over its limit."""
         delta = np.asarray(vector, dtype=np.float64).reshape(-1) - self.mean
-        return np.maximum(self.plain @ delta / self.limits[0], self.whitened @ delta / self.limits[1])
+        plain, whitened, _ = self.limit(backend)
+        return np.maximum(self.plain @ delta / plain, self.whitened @ delta / whitened)
+
+    def excess(self, vector: np.ndarray, backend: str | None = None) -> float:
+        """How far the expressive score lies beyond its limit (> 0: not a relaxed face)."""
+        return float(np.asarray(vector, dtype=np.float64).reshape(-1) @ self.expressive + self.bias
+                     - self.limit(backend)[2])
 
     def save(self, path: Path) -> None:
         """Write to ``path`` (an .npz of numbers: no image, no landmarks of anyone)."""
+        names = sorted(self.limits)
         np.savez_compressed(path, format=FORMAT, mean=self.mean, moods=np.array(self.moods),
-                            plain=self.plain, whitened=self.whitened, limits=np.array(self.limits),
-                            layout=self.layout)
+                            plain=self.plain, whitened=self.whitened, expressive=self.expressive,
+                            bias=self.bias, backends=np.array(names),
+                            limits=np.array([self.limits[n] for n in names]), layout=self.layout)
 
     @classmethod
     def load(cls, path: Path) -> RelaxedFaces:
@@ -93,16 +126,19 @@ class RelaxedFaces:
         with np.load(path, allow_pickle=False) as data:
             if str(data["format"]) != FORMAT:
                 raise ValueError(f"{path} is not an {FORMAT} file")
+            rows = zip(data["backends"], data["limits"])
+            limits = {str(n): tuple(float(x) for x in row) for n, row in rows}
             return cls(data["mean"], tuple(map(str, data["moods"])), data["plain"], data["whitened"],
-                       (float(data["limits"][0]), float(data["limits"][1])), str(data["layout"]))
+                       data["expressive"], float(data["bias"]), limits, str(data["layout"]))  # type: ignore
 
 
 def fit_relaxed_faces(X: np.ndarray, y: Sequence[str], unit: Sequence[str], layout: str,
-                      ridge: float = 0.3, limits: tuple[float, float] = (1.0, 1.0)) -> RelaxedFaces:
+                      ridge: float = 0.3) -> RelaxedFaces:
     """:class:`RelaxedFaces` from labelled face vectors; each ``unit`` (a person) needs neutral rows.
 
     A unit's relaxed face is the median of its neutral rows; a mood's direction is the average of
-    its rows minus their unit's relaxed face. Units without neutral rows are left out.
+    its rows minus their unit's relaxed face. Units without neutral rows are left out. The
+    expressive test is left off (zero weights, no limits): see benchmarks/shots.py for fitting it.
     """
     X, y, unit = np.asarray(X, dtype=np.float64), np.asarray(y), np.asarray(unit)
     refs, moves, labels = [], [], []
@@ -124,23 +160,27 @@ def fit_relaxed_faces(X: np.ndarray, y: Sequence[str], unit: Sequence[str], layo
         for w, out in ((direction / np.linalg.norm(direction), plain),
                        (np.linalg.solve(ridged, direction), whitened)):
             out.append(w / max(math.sqrt(float(w @ spread @ w)), 1e-12))
-    return RelaxedFaces(mean, moods, np.array(plain), np.array(whitened), limits, layout)
+    return RelaxedFaces(mean, moods, np.array(plain), np.array(whitened), np.zeros(len(mean)), 0.0,
+                        {"any": (1.0, 1.0, math.inf)}, layout)
 
 
-def check_shot(vectors: np.ndarray, faces: RelaxedFaces | None) -> ShotCheck:
+def check_shot(vectors: np.ndarray, faces: RelaxedFaces | None, backend: str | None = None) -> ShotCheck:
     """Does the shot (``(n, d)`` face vectors, or one reference vector) look like a relaxed face?
 
-    Without ``faces`` (no check file), or for vectors of another length, the shot is not checked
-    (ok, mood None).
+    Its median face is refused when it lies beyond a limit along some mood's direction, or when
+    the expressive test says it is not relaxed; ``backend`` (of the landmarks) picks the limits.
+    ``score`` is the mood-direction part (over 1.0: beyond the limit). Without ``faces`` (no check
+    file), or for vectors of another length, the shot is not checked (ok, mood None).
     """
     X = np.asarray(vectors, dtype=np.float64)
     X = X.reshape(1, -1) if X.ndim == 1 else X
     if faces is None or not len(X) or X.shape[1] != faces.mean.size:
         return ShotCheck(True, None, 0.0, "")
-    scores = faces.scores(np.median(X, axis=0))
+    median = np.median(X, axis=0)
+    scores = faces.scores(median, backend)
     top = int(np.argmax(scores))
     mood, score = faces.moods[top], float(scores[top])
-    if score <= 1.0:
+    if score <= 1.0 and faces.excess(median, backend) <= 0.0:
         return ShotCheck(True, mood, score, "")
     return ShotCheck(False, mood, score, f"you seem to be {looks(mood)}: {RELAX}")
 
@@ -164,6 +204,7 @@ class RunningCheck:
     """
 
     faces: RelaxedFaces | None = None
+    backend: str | None = None  # of the landmarks: picks the limits
     span: int = DOUBT_SPAN
     factor: float = DOUBT_FACTOR
     doubted: str | None = None
@@ -184,15 +225,15 @@ class RunningCheck:
             return False
         typical = np.median(np.stack(self.recent), axis=0)
         offset = np.asarray(reference, dtype=np.float64).reshape(-1) - typical
-        scores = self.faces.scores(self.faces.mean + offset)
+        scores = self.faces.scores(self.faces.mean + offset, self.backend)
         if float(scores.max()) <= self.factor:
             return False
         self.doubted = self.faces.moods[int(np.argmax(scores))]
         return True
 
-    def reset(self) -> None:
-        """A new reference: start counting again."""
-        self.doubted, self.recent = None, deque()
+    def reset(self, backend: str | None = None) -> None:
+        """A new reference (of landmarks of ``backend``): start counting again."""
+        self.doubted, self.recent, self.backend = None, deque(), backend
 
     @property
     def message(self) -> str:
