@@ -82,7 +82,10 @@ def test_the_expressive_test_refuses_on_its_own(faces):
     tense = replace(faces, expressive=np.eye(D)[8], bias=0.0, limits={"any": (4.0, 4.0, 0.5)})
     face = faces.mean.copy()
     face[8] += 1.0  # along no mood's direction, but "not relaxed" to the expressive test
-    assert check_shot(face, faces).ok and not check_shot(face, tense).ok
+    assert check_shot(face, faces).ok
+    refused = check_shot(face, tense)
+    assert not refused.ok and refused.mood is None
+    assert refused.message == "your face does not look relaxed: relax your face and look at the screen"
 
 
 def test_one_vector_is_checked_like_a_shot_of_it(faces):

@@ -100,7 +100,7 @@ def check_reference(vector: Any, folder: Path, settings: Settings, accept: bool,
     check = check_shot(vector, faces, backend)
     if check.ok:
         return
-    why = f"--reference {folder}: the faces do not look relaxed ({check.message.split(':')[0]}, {check.mood})"
+    why = f"--reference {folder}: not a relaxed face ({check.why})"
     if accept:
         log.warning("%s; used anyway (--accept-reference)", why)
         return

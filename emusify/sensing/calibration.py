@@ -42,7 +42,7 @@ from emusify.sensing.reference import (
     make_reference,
     save_reference,
 )
-from emusify.sensing.shotcheck import RELAX, RelaxedFaces, RunningCheck, check_shot, looks
+from emusify.sensing.shotcheck import RELAX, RelaxedFaces, RunningCheck, check_shot
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +218,10 @@ class Calibration:
             if attempt == 1:
                 log.warning("calibration shot refused: %s (once more)", check.message)
                 request = check.message
-        log.warning("calibration shot: you still seem to be %s; using it anyway, so moods may read wrong. "
-                    "Press c (or run.py --calibrate) to take it again", looks(check.mood))
+        log.warning("calibration shot: again %s; using it anyway, so moods may read wrong. "
+                    "Press c (or run.py --calibrate) to take it again", check.why)
         made = self.use_shot(shot, now())
-        self._doubt = f"you seemed to be {looks(check.mood)} in the calibration shot: press c to recalibrate"
+        self._doubt = f"calibration shot: {check.why}; press c to recalibrate"
         self.journal.reference(now(), "doubted", "shot", len(shot.vectors))
         return made
 

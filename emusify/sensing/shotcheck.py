@@ -51,9 +51,14 @@ class ShotCheck(NamedTuple):
     """What :func:`check_shot` found."""
 
     ok: bool  # the shot may be used as it is
-    mood: str | None  # the mood it most looks like (None: not checked)
+    mood: str | None  # the mood it most looks like (None: not checked, or refused along no one mood)
     score: float  # 1.0 is the limit: above it the shot is refused
-    message: str  # one line for the user ("" when ok)
+    message: str  # one line for the user ("" when ok): "<why>: relax your face and look at the screen"
+
+    @property
+    def why(self) -> str:
+        """The message's first half ("you seem to be smiling"), "" when ok."""
+        return self.message.split(":")[0]
 
 
 Limits = dict[str, tuple[float, float, float]]  # backend -> (plain, whitened, expressive) limits
@@ -180,9 +185,11 @@ def check_shot(vectors: np.ndarray, faces: RelaxedFaces | None, backend: str | N
     scores = faces.scores(median, backend)
     top = int(np.argmax(scores))
     mood, score = faces.moods[top], float(scores[top])
-    if score <= 1.0 and faces.excess(median, backend) <= 0.0:
-        return ShotCheck(True, mood, score, "")
-    return ShotCheck(False, mood, score, f"you seem to be {looks(mood)}: {RELAX}")
+    if score > 1.0:
+        return ShotCheck(False, mood, score, f"you seem to be {looks(mood)}: {RELAX}")
+    if faces.excess(median, backend) > 0.0:  # not relaxed, but along no one mood: name none
+        return ShotCheck(False, None, score, f"your face does not look relaxed: {RELAX}")
+    return ShotCheck(True, mood, score, "")
 
 
 # Chosen on development people (benchmarks/shots.py, docs/results/shots.md)
