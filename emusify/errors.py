@@ -40,6 +40,10 @@ class DatasetError(EmusifyError):
     """Recordings cannot be written or read."""
 
 
+class CalibrationError(EmusifyError):
+    """A reference face (a calibration shot, ``--reference`` photos) does not look like a relaxed face."""
+
+
 class ModelError(EmusifyError):
     """A model file is missing, corrupt or made for another feature layout."""
 

@@ -94,3 +94,96 @@ def test_a_reference_that_cannot_be_saved_is_still_used(tmp_path, caplog):
         cal.use_shot(shot, when=5.0)
     np.testing.assert_allclose(cal.predictor.reference, np.ones(3))
     assert "cannot save the reference face" in caplog.text
+
+
+# The checked shot (Calibration.run_shot) and the running check --------------------------------------
+
+SMILE = np.array([1.0, 0.0, 0.0])
+
+
+def relaxed_faces():
+    """What relaxed faces look like to the check: around 0, a smile moves the first coordinate."""
+    from emusify.sensing.shotcheck import RelaxedFaces
+
+    return RelaxedFaces(np.zeros(3), ("happy",), SMILE.reshape(1, 3) / 0.1, SMILE.reshape(1, 3) / 0.1,
+                        np.zeros(3), 0.0, {"any": (3.0, 3.0, np.inf)}, "fake")
+
+
+def checked(tmp_path) -> Calibration:
+    return Calibration(tmp_path / "reference.json", LAYOUT, FakePredictor(), FakeJournal(),
+                       relaxed=relaxed_faces())
+
+
+def taker(*faces: np.ndarray):
+    """A take_once that gives the shots of ``faces`` in turn and notes what it was asked."""
+    asked: list[str] = []
+
+    def take_once(request: str):
+        asked.append(request)
+        face = faces[min(len(asked) - 1, len(faces) - 1)]
+        return SimpleNamespace(vectors=np.tile(face, (20, 1)), frames=20, skipped=False, backend="tasks")
+    return take_once, asked
+
+
+def events(cal: Calibration) -> list[str]:
+    return [row[1] for row in cal.journal.references]
+
+
+def test_a_relaxed_shot_is_used_at_once(tmp_path):
+    cal = checked(tmp_path)
+    take_once, asked = taker(np.array([0.05, 0.2, 0.3]))
+    made = cal.run_shot(take_once, lambda: 10.0)
+    assert made is not None and len(asked) == 1 and events(cal) == ["shot"] and cal.doubt == ""
+    assert asked[0].startswith("relax your face")
+
+
+def test_a_smiling_shot_is_refused_retried_then_kept_with_a_warning(tmp_path, caplog):
+    cal = checked(tmp_path)
+    smiling = np.array([0.6, 0.2, 0.3])
+    take_once, asked = taker(smiling, smiling)
+    with caplog.at_level(logging.WARNING):
+        made = cal.run_shot(take_once, lambda: 10.0)
+    assert asked[1] == "you seem to be smiling: relax your face and look at the screen"
+    assert events(cal) == ["refused", "refused", "shot", "doubted"]
+    assert made is not None  # kept: better than none, but doubted
+    np.testing.assert_allclose(cal.predictor.reference, smiling)
+    assert "press c to recalibrate" in cal.doubt and "smiling" in cal.doubt
+    assert "using it anyway" in caplog.text
+
+
+def test_a_smile_then_a_relaxed_face_is_accepted_on_the_retry(tmp_path):
+    cal = checked(tmp_path)
+    relaxed = np.array([0.0, 0.2, 0.3])
+    take_once, asked = taker(np.array([0.6, 0.2, 0.3]), relaxed)
+    cal.run_shot(take_once, lambda: 10.0)
+    assert len(asked) == 2 and events(cal) == ["refused", "shot"] and cal.doubt == ""
+    np.testing.assert_allclose(cal.predictor.reference, relaxed)
+
+
+def test_a_skipped_shot_is_not_checked_or_retried(tmp_path):
+    cal = checked(tmp_path)
+    asked = []
+
+    def take_once(request):
+        asked.append(request)
+        return SimpleNamespace(vectors=np.zeros((0, 0)), frames=3, skipped=True, backend=None)
+    assert cal.run_shot(take_once, lambda: 10.0) is None
+    assert len(asked) == 1 and events(cal) == ["skipped"]
+
+
+def test_a_reference_far_from_the_windows_faces_along_a_smile_is_doubted_until_a_new_shot(tmp_path):
+    from emusify.sensing.shotcheck import DOUBT_SPAN
+
+    smiling, relaxed = np.array([0.6, 0.2, 0.3]), np.array([0.0, 0.2, 0.3])
+    labels = ("angry", "happy", "neutral", "sad")
+    proba = np.tile([0.1, 0.1, 0.2, 0.6], (20, 1))  # a relaxed face read against a smile: sad
+    for stored, doubted in ((relaxed, False), (smiling, True)):
+        path = tmp_path / f"{doubted}.json"
+        save_reference(path, Reference(stored, 20, 2.0, 2.0, "fake", None, "shot"))  # an old shot
+        cal = Calibration(path, LAYOUT, FakePredictor(), FakeJournal(), relaxed=relaxed_faces())
+        for when in range(DOUBT_SPAN + 2):
+            cal.after_window(np.tile(relaxed, (20, 1)), proba, labels, float(when))
+        assert ("press c to recalibrate" in cal.doubt) == doubted
+        assert events(cal).count("doubted") == int(doubted)
+    cal.run_shot(taker(relaxed)[0], lambda: 30.0)  # c: a new shot
+    assert cal.doubt == ""

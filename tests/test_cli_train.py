@@ -337,8 +337,9 @@ def test_evaluate_reads_like_run_py_with_reference_and_moods(tmp_path, capsys, m
     assert {"accuracy", "macro_f1", "per_class", "confusion", "n_images", "n_faces"} <= set(blind)
     assert blind["n_images"] == 12 and blind["reference"]["from"] == "your neutral recordings (in the model)"
 
+    # --accept-reference: these synthetic faces are nothing like the relaxed faces the check knows
     status, out, _ = run(capsys, *common, "--reference", tmp_path / "relaxed", "--moods", "sad,happy",
-                         "--json", tmp_path / "shot.json")
+                         "--json", tmp_path / "shot.json", "--accept-reference")
     shot = json.loads((tmp_path / "shot.json").read_text())
     assert status == 0 and shot["reference"]["frames"] == 4 and shot["reference"]["from"].endswith("relaxed")
     assert shot["moods"] == ["happy", "sad"] and shot["n_images"] == 6
@@ -349,6 +350,46 @@ def test_evaluate_reads_like_run_py_with_reference_and_moods(tmp_path, capsys, m
     status, out, _ = run(capsys, *common, "--json", tmp_path / "stored.json")
     stored = json.loads((tmp_path / "stored.json").read_text())
     assert status == 0 and "the calibration shot of" in stored["reference"]["from"]
+
+
+def test_evaluate_refuses_a_reference_that_is_not_a_relaxed_face(tmp_path, capsys, monkeypatch):
+    import emusify.sensing.camera
+    import emusify.sensing.features
+    import emusify.sensing.landmarks
+    from emusify.sensing.features import face_vector
+    from emusify.sensing.shotcheck import RelaxedFaces
+
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.3, 0.7, (468, 3))
+    faces = {}
+    for name, mood in (("relaxed", "neutral"), ("smiling", "happy")):
+        for i in range(3):
+            (tmp_path / name).mkdir(exist_ok=True)
+            (tmp_path / name / f"{name}{i}.png").write_bytes(b"")
+            faces[f"{name}{i}"] = face(rng, MOODS.index(mood), base)
+        (tmp_path / "photos" / mood).mkdir(parents=True)
+        (tmp_path / "photos" / mood / f"{name}0.png").write_bytes(b"")
+    relaxed, smiling = (face_vector(faces[f"{n}0"]) for n in ("relaxed", "smiling"))
+    smile = (smiling - relaxed) / np.linalg.norm(smiling - relaxed) ** 2  # 1.0 at the smile
+    check = RelaxedFaces(relaxed, ("happy",), smile[None], smile[None], np.zeros(relaxed.size), 0.0,
+                         {"any": (0.5, 0.5, np.inf)}, LAYOUT.name)
+    (tmp_path / "starter").mkdir()
+    check.save(tmp_path / "starter" / "shotcheck.npz")  # beside the (configured) starter
+    starter = tmp_path / "starter" / "starter.npz"
+    (tmp_path / "emusify.cfg").write_text(f"[emusify]\nstarter_model = {starter}\n")
+    monkeypatch.setenv("EMUSIFY_CONFIG", str(tmp_path / "emusify.cfg"))
+    monkeypatch.setattr(emusify.sensing.camera, "read_image", lambda p: p.stem)
+    monkeypatch.setattr(emusify.sensing.landmarks, "open_extractor", lambda *a, **k: PhotoExtractor())
+    monkeypatch.setattr(emusify.sensing.features, "face_vector", lambda name: face_vector(faces[name]))
+    common = ("--evaluate", tmp_path / "photos", "--model", STARTER, "--data", tmp_path / "data")
+
+    status, _, err = run(capsys, *common, "--reference", tmp_path / "smiling")
+    assert status == ExitStatus.ERROR and err.count("\n") == 1
+    assert "seem to be smiling" in err and "--accept-reference" in err
+    status, out, err = run(capsys, *common, "--reference", tmp_path / "smiling", "--accept-reference")
+    assert status == ExitStatus.OK and "3 face(s) in" in out
+    status, out, _ = run(capsys, *common, "--reference", tmp_path / "relaxed")
+    assert status == ExitStatus.OK and "3 face(s) in" in out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -338,6 +338,22 @@ def test_calibrate_retakes_the_shot(tmp_path):
     assert dev.journal.references[0][4] > 0.5  # how far it moved is journaled
 
 
+def test_a_smiling_shot_is_taken_again_asking_to_relax_and_the_relaxed_one_is_used(tmp_path):
+    from emusify.sensing.shotcheck import RelaxedFaces
+
+    runner, dev, sources, _, path = calibrated(tmp_path, [HAPPY, NEUTRAL, SAD])
+    smile = probs("happy") - probs("neutral")
+    smile = smile / (smile @ smile)  # 1.0 at a full smile
+    dev.calibration.relaxed = RelaxedFaces(probs("neutral"), ("happy",), smile[None], smile[None],
+                                           np.zeros(4), 0.0, {"any": (0.5, 0.5, np.inf)}, "fake")
+    assert runner.run() == 0
+    assert len(sources.opened) == 3  # the smiling shot, the relaxed one, the first window
+    assert [r[1] for r in dev.journal.references] == ["refused", "shot"]
+    np.testing.assert_allclose(dev.predictor.reference, probs("neutral"), rtol=1e-6)
+    notes = [s.note for s in dev.ui.shown if s.note]
+    assert notes[0].startswith("relax your face") and notes[-1].startswith("you seem to be smiling: relax")
+
+
 def test_a_shot_without_a_face_keeps_the_old_reference(tmp_path, caplog):
     old = stored_reference(np.full(4, 0.2))
     runner, dev, _, _, path = calibrated(tmp_path, [NOBODY + NEUTRAL, HAPPY], stored=old, force_shot=True)
@@ -347,7 +363,8 @@ def test_a_shot_without_a_face_keeps_the_old_reference(tmp_path, caplog):
     assert path.read_bytes() == before
     np.testing.assert_allclose(dev.predictor.reference, np.full(4, 0.2))
     assert [r[1] for r in dev.journal.references] == ["kept"]
-    warning, = [r.getMessage() for r in caplog.records if "calibration shot" in r.getMessage()]
+    warning, = [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and "calibration shot" in r.getMessage()]
     assert "a face in 0 of 20 frames" in warning and "keeping" in warning and "\n" not in warning
 
 

@@ -28,6 +28,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --evaluate: a folder of images of the same person's relaxed face, used as "
                         "run.py uses its calibration shot (default: what run.py has before a shot: the "
                         "stored <data>/reference.json or the model's own reference; never the scored images)")
+    p.add_argument("--accept-reference", action="store_true",
+                   help="with --reference: use REF even when it does not look like a relaxed face "
+                        "(by default such a reference is refused, as run.py refuses such a shot)")
     p.add_argument("--moods", metavar="LIST",
                    help="with --evaluate: read only these moods, renormalized, as run.py does with the "
                         "song folders, e.g. angry,happy,neutral,sad (default: all the model's moods)")
@@ -52,7 +55,7 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         log.info("no model at %s: evaluating the starter model %s", path, settings.starter_model)
         path = settings.starter_model
     model = Model.load(path)
-    from emusify.sensing.landmarks import open_extractor
+    from emusify.sensing.landmarks import open_extractor, resolve_backend
 
     moods = None
     if args.moods is not None:
@@ -61,6 +64,9 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         if args.reference is not None:
             reference = reference_from_folder(args.reference, progress=not args.quiet, extractor=extractor)
             origin = f"{reference.frames} face(s) in {args.reference}"
+            if model.calibration == "reference":
+                check_reference(reference.vector, args.reference, settings, args.accept_reference,
+                                resolve_backend(settings.backend))
         else:
             reference, origin = run_py_reference(settings, model)
         result = evaluate_folder(args.evaluate, model, label_map, reference=reference, moods=moods,
@@ -76,6 +82,30 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if args.json is not None:
         write_json(args.json, result)
     return ExitStatus.OK
+
+
+def check_reference(vector: Any, folder: Path, settings: Settings, accept: bool,
+                    backend: str | None = None) -> None:
+    """Refuse ``--reference`` photos that do not look like a relaxed face, as run.py refuses such a shot
+    (``backend``: of their landmarks).
+
+    Raises:
+        CalibrationError: refused, and ``accept`` (--accept-reference) is not given.
+    """
+    from emusify.errors import CalibrationError
+    from emusify.sensing.features import LAYOUT
+    from emusify.sensing.shotcheck import SHOT_CHECK, check_shot, load_relaxed_faces
+
+    faces = load_relaxed_faces(settings.starter_model.with_name(SHOT_CHECK), LAYOUT.name)
+    check = check_shot(vector, faces, backend)
+    if check.ok:
+        return
+    why = f"--reference {folder}: not a relaxed face ({check.why})"
+    if accept:
+        log.warning("%s; used anyway (--accept-reference)", why)
+        return
+    raise CalibrationError(f"{why}; give photos of the same person's relaxed face, "
+                           "or pass --accept-reference to use them anyway")
 
 
 def run_py_reference(settings: Settings, model: Any) -> tuple[Any, str]:

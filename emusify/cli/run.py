@@ -173,14 +173,16 @@ def reference_keeper(settings: Settings, model: Any, predictor: Any, journal: An
     """The reference face for a "reference" model (emusify.sensing.calibration decides which), else None."""
     from emusify.sensing.calibration import Calibration, model_reference
     from emusify.sensing.features import LAYOUT
+    from emusify.sensing.shotcheck import SHOT_CHECK, load_relaxed_faces
 
     if model.calibration != "reference":
         if calibrate:
             log.warning("--calibrate: this model (calibration %s) does not read a reference face; "
                         "retrain it with train.py to use one", model.calibration)
         return None
+    relaxed = load_relaxed_faces(settings.starter_model.with_name(SHOT_CHECK), LAYOUT.name)
     return Calibration(settings.reference_path, LAYOUT, predictor, journal, own=model_reference(model),
-                       force_shot=calibrate)
+                       force_shot=calibrate, relaxed=relaxed)
 
 
 def passive_reference(model: Any) -> Any:

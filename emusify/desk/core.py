@@ -64,6 +64,7 @@ class Core:
         self._shot_due = False  # a calibrate command came (Calibration.needs_shot asks too)
         self._skip_shot = False
         self._shot_said = ""
+        self._doubt_said = ""  # the reference's doubt last told (a note each time it changes)
         self._watching = False
         self._in_shot = False
         self._next_window: float | None = None
@@ -269,16 +270,23 @@ class Core:
             return
         self._watching = self._in_shot = True
         self._refresh()
+        shots: list[Any] = []
+
+        def take_once(request: str) -> Any:  # the check may ask twice (Calibration.run_shot)
+            shots.append(self.reader.shot(self._shot_keys, self._shot_note, request))
+            return shots[-1]
+
+        kept = getattr(getattr(calibration, "reference", None), "source", None) or "model"
         try:
-            shot = self.reader.shot(self._shot_keys, self._shot_note)
+            made = calibration.run_shot(take_once, self.clock.now,
+                                        stopped=lambda: self.stop_reason is not None)
         finally:
             self._watching = self._in_shot = False
-        if self.stop_reason is None:
-            kept = getattr(getattr(calibration, "reference", None), "source", None) or "model"
-            made = calibration.use_shot(shot, self.clock.now())
-            event = "shot" if made is not None else "skipped" if shot.skipped else "kept"
+        if self.stop_reason is None and shots:
+            event = "shot" if made is not None else "skipped" if shots[-1].skipped else "kept"
             self._tell("reference_changed", when=self.clock.now(), event=event,
                        source="shot" if made is not None else kept)
+            self._say_doubt()
 
     def _shot_note(self, text: str) -> None:
         """The shot's request ("relax your face ..., 4 s"), told as a note when its text changes."""
@@ -298,6 +306,14 @@ class Core:
         vectors, probs = zip(*self.reader.seen)
         self.reader.seen = []
         self.dev.calibration.after_window(vectors, probs, self.labels, self.clock.now())
+        self._say_doubt()
+
+    def _say_doubt(self) -> None:
+        """A reference the shot check or the running check doubts: "... press c to recalibrate"."""
+        doubt = getattr(self.dev.calibration, "doubt", "")
+        if doubt and doubt != self._doubt_said:
+            self._note(doubt)
+        self._doubt_said = doubt
 
     def _let_song_start(self) -> None:
         """After the last window, drive the player until the chosen song has really started."""
@@ -338,7 +354,7 @@ class Core:
             position=self.dev.player.position if music.song is not None else 0.0,
             mood=last.mood if last else None, share=last.share if last else 0.0, moods=self.keys,
             watching=self._watching, next_window=None if self._watching else self._next_window,
-            time=self.clock.now(), shot=self._in_shot, away_since=self.away.since,
+            time=self.clock.now(), shot=self._in_shot, away_since=self.away.since, doubt=self._doubt_said,
             look_every=self.settings.away_every if self.away.away else 0.0,
             audio_down=music.audio_down is not None)
 

@@ -131,6 +131,9 @@ class Calibration(Protocol):
 
     def use_shot(self, shot: Any, when: float) -> Any: ...
 
+    def run_shot(self, take_once: Callable[[str], Any], now: Callable[[], float],
+                 stopped: Callable[[], bool]) -> Any: ...  # the checked shot: may take it twice
+
     def after_window(self, vectors: Any, proba: Any, labels: Any, when: float) -> None: ...
 
 

@@ -103,6 +103,7 @@ class PlayerState:
     away_since: float | None = None  # clock time the user left the desk (None: at the desk)
     look_every: float = 0.0  # minutes between the short looks while away (0: not away)
     audio_down: bool = False  # the sound device is lost; playback retries every minute
+    doubt: str = ""  # the reference face looks wrong: "... press c to recalibrate" ("" when fine)
 
 
 class Listener:
@@ -145,7 +146,8 @@ class Listener:
         """The music stopped on a stop command (windows go on)."""
 
     def reference_changed(self, when: float, event: str, source: str) -> None:
-        """The reference face: ``event`` "shot", "updated", "kept" or "skipped"; ``source`` its origin."""
+        """The reference face: ``event`` "shot", "updated", "kept" or "skipped"; ``source`` its origin.
+        (The journal also notes "refused" and "doubted" shots; a doubt shows in ``PlayerState.doubt``.)"""
 
     def correction_saved(self, when: float, mood: str, kind: str, read: str | None, message: str) -> None:
         """A correction ("correction") or confirmation ("confirmed") of the last window (read as

@@ -109,26 +109,28 @@ class WindowReader:
             shown = dict(zip(self.labels, map(float, probs))) if probs is not None else None
             self.on_key(preview.show(frame.image, landmarks, shown))
 
-    def shot(self, keys: Callable[[], list[str]], show: Callable[[str], None]) -> Any:
+    def shot(self, keys: Callable[[], list[str]], show: Callable[[str], None],
+             request: str | None = None) -> Any:
         """The calibration shot: a few seconds of the relaxed face (``keys()`` giving "s" skips).
 
-        Not a window: nothing votes and the music does not change. Returns the ShotResult.
+        Not a window: nothing votes and the music does not change. ``request`` is what the shot
+        asks of the user (the check's reason on a retry). Returns the ShotResult.
 
         Raises:
             CameraError: the source cannot be opened.
         """
-        from emusify.sensing.calibration import take_shot
+        from emusify.sensing.calibration import RELAX, take_shot
 
+        request = request or RELAX
         source = self.dev.open_source(self.settings.source)
         preview = self.dev.preview() if self.dev.preview else None
-        log.info("calibration shot: relax your face and look at the screen for %.0f s (s skips)",
-                 self.settings.calibrate_seconds)
+        log.info("calibration shot: %s for %.0f s (s skips)", request, self.settings.calibrate_seconds)
         try:
             with source:
                 return take_shot(
                     source, self.dev.extractor, self.dev.vectorize, self.settings.calibrate_seconds,
                     self.settings.fps, keys=keys, on_key=self.on_key, show=show, preview=preview,
-                    stopped=self.stopped)
+                    stopped=self.stopped, request=request)
         finally:
             if preview is not None:
                 preview.close()

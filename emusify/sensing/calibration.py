@@ -12,8 +12,13 @@ A model with "reference" calibration reads deviations from the user's relaxed fa
    before the first window; skipping it (``s``) leaves the model's ``reference_mean`` (the
    average of the training people's relaxed faces) in use until the next start.
 
-After every window, frames read as neutral with high confidence move the reference slowly
-(:class:`emusify.sensing.reference.ReferenceTracker`); each change is saved and journaled.
+A shot is checked before it is used (:mod:`emusify.sensing.shotcheck`): one that does not look like
+a relaxed face is refused with one line, taken again once, and after a second refusal kept with a
+warning, the reference then doubted. After every window, frames read as neutral with high
+confidence move the reference slowly (:class:`emusify.sensing.reference.ReferenceTracker`); each
+change is saved and journaled. A reference far from the face the windows show, in the direction of a
+mood, is doubted too (:class:`emusify.sensing.shotcheck.RunningCheck`): :attr:`Calibration.doubt`
+says so ("press c to recalibrate") until a new shot is taken.
 Pure logic: no device library is imported here, frames come from the caller's source.
 """
 
@@ -37,6 +42,7 @@ from emusify.sensing.reference import (
     make_reference,
     save_reference,
 )
+from emusify.sensing.shotcheck import RELAX, RelaxedFaces, RunningCheck, check_shot
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +50,9 @@ SHOT_MIN_FRAMES = 5  # fewer face frames than this: the shot is not used
 SKIP_KEYS = {"s", "S"}
 
 
-def shot_text(seconds_left: float) -> str:
-    """What the status line and the preview say during the shot."""
-    return f"relax your face and look at the screen, {math.ceil(max(seconds_left, 0.0))} s; s skips"
+def shot_text(seconds_left: float, request: str = RELAX) -> str:
+    """What the status line and the preview say during the shot (``request``: what to do)."""
+    return f"{request}, {math.ceil(max(seconds_left, 0.0))} s; s skips"
 
 
 class ShotResult(NamedTuple):
@@ -62,13 +68,14 @@ def take_shot(source: Any, extractor: Any, vectorize: Callable[[Any], np.ndarray
               fps: float, *, keys: Callable[[], list[str]] = list,
               on_key: Callable[[str], None] | None = None,
               show: Callable[[str], None] | None = None, preview: Any = None,
-              stopped: Callable[[], bool] = lambda: False) -> ShotResult:
+              stopped: Callable[[], bool] = lambda: False, request: str = RELAX) -> ShotResult:
     """Read ``seconds`` of frames (sampled at ``fps``) and keep their face vectors.
 
     ``keys()`` gives the keys pressed since the last call: ``s`` skips, others go to ``on_key``
     (the runner's quit, pause...). ``show(text)`` draws the status line; ``preview`` (with
     ``.show(image, landmarks, lines)``) shows the camera. A source of stills (not ``is_video``)
     gives ``seconds * fps`` images. A camera that stops ends the shot with what it has.
+    ``request`` is what the user is asked to do (a refused shot's retry says why).
     """
     shot = _Shot(seconds, fps, bool(source.is_video))
     while not stopped():
@@ -85,7 +92,7 @@ def take_shot(source: Any, extractor: Any, vectorize: Callable[[Any], np.ndarray
             continue
         landmarks = extractor.extract(frame.image)
         shot.add(landmarks, vectorize)
-        text = shot_text(seconds - shot.elapsed)
+        text = shot_text(seconds - shot.elapsed, request)
         if show is not None:
             show(text)
         if preview is not None:
@@ -153,7 +160,8 @@ class Calibration:
     """The reference face run.py uses: chosen at start, replaced by a shot, tracked, saved, journaled.
 
     ``predictor.reference`` is set whenever the reference changes; ``journal.reference(...)``
-    notes it. ``own`` is a personal model's reference (see :func:`model_reference`).
+    notes it. ``own`` is a personal model's reference (see :func:`model_reference`); ``relaxed``
+    what relaxed faces look like (``models/shotcheck.npz``; None: shots are not checked).
     """
 
     path: Path
@@ -162,12 +170,16 @@ class Calibration:
     journal: Any
     own: Reference | None = None
     force_shot: bool = False  # run.py --calibrate
+    relaxed: RelaxedFaces | None = None
     tracker: ReferenceTracker | None = field(default=None, init=False)
     needs_shot: bool = field(default=False, init=False)
+    running: RunningCheck = field(default_factory=RunningCheck, init=False)
+    _doubt: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
         reference, why = choose_reference(load_reference(self.path, self.layout), self.own, self.path)
         self._use(reference)
+        self.running = RunningCheck(self.relaxed, reference.backend if reference is not None else None)
         self.needs_shot = self.force_shot or reference is None
         if reference is not None:
             log.info("reference face: %s%s", why, "; --calibrate takes a new one" if self.force_shot else "")
@@ -176,6 +188,42 @@ class Calibration:
     def reference(self) -> Reference | None:
         """The user's reference in use (None: the model's reference_mean)."""
         return self.tracker.reference if self.tracker is not None else None
+
+    @property
+    def doubt(self) -> str:
+        """Why the reference in use may not be a relaxed face, ending "press c to recalibrate"
+        (for the status line and the front-ends); "" when nothing doubts it."""
+        return self._doubt or self.running.message
+
+    def run_shot(self, take_once: Callable[[str], ShotResult], now: Callable[[], float],
+                 stopped: Callable[[], bool] = lambda: False) -> Reference | None:
+        """The calibration shot, checked: ``take_once(request)`` takes one shot asking ``request``.
+
+        A shot that does not look like a relaxed face is refused (journal "refused", one warning)
+        and taken once more, asking with the reason; refused again, it is used anyway with a
+        warning and the reference is doubted (journal "doubted"). Skipped shots and shots with
+        too few faces go to :meth:`use_shot` unchecked. Nothing is used once ``stopped()``.
+        """
+        request = RELAX
+        for attempt in (1, 2):
+            shot = take_once(request)
+            if stopped():
+                return None
+            if shot.skipped or len(shot.vectors) < SHOT_MIN_FRAMES:
+                return self.use_shot(shot, now())
+            check = check_shot(shot.vectors, self.relaxed, shot.backend)
+            if check.ok:
+                return self.use_shot(shot, now())
+            self.journal.reference(now(), "refused", "shot", len(shot.vectors))
+            if attempt == 1:
+                log.warning("calibration shot refused: %s (once more)", check.message)
+                request = check.message
+        log.warning("calibration shot: again %s; using it anyway, so moods may read wrong. "
+                    "Press c (or run.py --calibrate) to take it again", check.why)
+        made = self.use_shot(shot, now())
+        self._doubt = f"calibration shot: {check.why}; press c to recalibrate"
+        self.journal.reference(now(), "doubted", "shot", len(shot.vectors))
+        return made
 
     def use_shot(self, shot: ShotResult, when: float) -> Reference | None:
         """Make, save and use the reference of a shot; keep the old one when it has too few faces."""
@@ -194,19 +242,25 @@ class Calibration:
         reference = make_reference(shot.vectors, str(self.layout[0]), "shot", shot.backend, when)
         old = self.reference
         self._use(reference)
+        self._doubt = ""
+        self.running.reset(reference.backend)
         self._save(reference)
         self.journal.reference(when, "shot", "shot", reference.frames, _shift(old, reference))
         log.info("calibration shot: reference face from %d frames, saved to %s", reference.frames, self.path)
         return reference
 
     def after_window(self, vectors: Any, proba: Any, labels: Any, when: float) -> None:
-        """Let confident-neutral frames of a window move the reference (saved and journaled).
+        """Let confident-neutral frames of a window move the reference (saved and journaled), and
+        doubt a reference far from the face the last windows show, in the direction of a mood.
 
         ``vectors`` (n, d) and ``proba`` (n, len(labels)): the window's face frames as read.
         """
         if self.tracker is None or not len(vectors):
             return
         vectors, proba = np.asarray(vectors, dtype=np.float64), np.asarray(proba, dtype=np.float64)
+        if not self._doubt and self.running.add(np.median(vectors, axis=0), self.tracker.reference.vector):
+            log.warning("reference face doubted: %s", self.running.message)
+            self.journal.reference(when, "doubted", self.tracker.reference.source, len(vectors))
         old = self.tracker.reference
         moved = self.tracker.observe(vectors, proba, labels, when)
         if moved is None:

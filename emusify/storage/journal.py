@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS reference_events (
     time REAL NOT NULL, event TEXT NOT NULL, source TEXT, frames INTEGER NOT NULL, shift REAL NOT NULL
 );
 """
-REFERENCE_EVENTS = ("shot", "updated", "kept", "skipped")
+REFERENCE_EVENTS = ("shot", "updated", "kept", "skipped", "refused", "doubted")
 # Added for a day at the desk (issue 15), the same way: what happened to the desk between and around
 # windows. ``seconds``: the clock's jump (slept, clock_back), the time away (back), or the time without
 # sound (audio_back); 0 otherwise. ``detail``: the device's one-line reason, when there is one.
