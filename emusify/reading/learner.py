@@ -55,6 +55,7 @@ METHOD = "network"  # how corrections are learned (chosen on dev people: docs/re
 # mood, so a correction cannot pull the relaxed face away from neutral. On the dev people it raised
 # the stream and the later session over the plain fine-tune and broke fewer right readings.
 RELAXED_ROWS = 8
+MAX_ROWS = 1000  # rows one update learns from (frames and mirrored copies, drawn at random): bounds its time
 AUGMENT = ("mirror",)  # mirrored copies (train.py's recipe adds jitter too; mirror alone is half the time)
 
 
@@ -105,8 +106,11 @@ def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: i
     X = np.concatenate([samples.X - row_offset, samples.aug_X - row_offset[samples.aug_of]])
     y = np.concatenate([samples.y, samples.y[samples.aug_of]])
     window = np.repeat(np.arange(len(counts)), counts)
-    model = _taught(prior, X, y, np.concatenate([window, window[samples.aug_of]]), method, anchors, seed,
-                    tuning)
+    window = np.concatenate([window, window[samples.aug_of]])
+    if len(y) > MAX_ROWS:  # many recordings: a random part of their frames (each window's are alike)
+        keep = np.sort(np.random.default_rng(seed).choice(len(y), MAX_ROWS, replace=False))
+        X, y, window = X[keep], y[keep], window[keep]
+    model = _taught(prior, X, y, window, method, anchors, seed, tuning)
     if prior.calibration != "none":
         model.calibration, model.reference_mean = prior.calibration, np.average(offsets, 0, counts)
     kinds = Counter((feedback_of(s) or {}).get("kind") for s in sessions)
