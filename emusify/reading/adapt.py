@@ -1,7 +1,9 @@
 """Learning one person from a few corrected windows, on top of the starter: numpy only.
 
-Two ways, both in the reference-centred space the starter reads (a vector minus the person's
-relaxed face):
+Two alternatives to the learner's default (the whole network fine-tuned with the relaxed face held
+as neutral, :mod:`emusify.reading.learner`); measured against it in docs/results/corrections.md
+and not chosen, they stay selectable with ``learn(method=...)``. Both work in the
+reference-centred space the starter reads (a vector minus the person's relaxed face):
 
 - :func:`fit_prototypes`: each corrected window becomes a prototype (the mean of its frames in the
   network's last hidden layer), and the relaxed face itself (the zero vector) is always one of
@@ -19,7 +21,7 @@ baked into the weights.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -37,6 +39,47 @@ class Prototypes(NamedTuple):
     strength: float  # weight of a prototype right on the face against the network (sum 1)
     angle: float = 0.0  # > 0: corrections vote by direction from the relaxed face, 1 - cosine at 1/e
     layer: int = -1  # where they live: -1 the last hidden layer, 0 the scaled input
+
+    def settings(self) -> dict[str, Any]:
+        """What the model's sidecar keeps of them (the vectors and labels go in the .npz)."""
+        return {"count": len(self.labels), "width": self.width, "strength": self.strength,
+                "angle": self.angle, "layer": self.layer}
+
+
+def prototype_arrays(found: Prototypes | None) -> dict[str, np.ndarray]:
+    """The arrays the model's .npz keeps of them (none without prototypes)."""
+    return {} if found is None else {"prototype_vectors": found.vectors, "prototype_labels": found.labels}
+
+
+def prototypes_from(settings: dict[str, Any] | None, arrays: dict[str, np.ndarray]) -> Prototypes | None:
+    """The prototypes of a model file (None in files without them, e.g. older ones).
+
+    Raises:
+        KeyError, TypeError, ValueError: a sidecar entry without its arrays, or malformed.
+    """
+    if settings is None:
+        return None
+    return Prototypes(arrays["prototype_vectors"], arrays["prototype_labels"], float(settings["width"]),
+                      float(settings["strength"]), float(settings.get("angle", 0.0)),
+                      int(settings.get("layer", -1)))
+
+
+def checked(found: Prototypes, width: int, labels: int) -> Prototypes:
+    """``found`` with clean types, checked against a layer of ``width`` units and ``labels`` moods.
+
+    Raises:
+        ValueError: shapes, labels or settings that do not fit.
+    """
+    vectors, owners = np.asarray(found.vectors, np.float64), np.asarray(found.labels)
+    if vectors.ndim != 2 or vectors.shape[1] != width or not np.isfinite(vectors).all():
+        raise ValueError(f"prototypes of shape {vectors.shape} do not fit a layer of {width}")
+    if owners.shape != (len(vectors),) or owners.dtype.kind not in "iu" or not (
+            (owners >= 0) & (owners < labels)).all():
+        raise ValueError("prototype labels are not indices of the model's labels")
+    knobs = np.array([found.width, found.strength, found.angle], np.float64)
+    if not np.isfinite(knobs).all() or knobs[0] <= 0 or (knobs[1:] < 0).any() or found.layer not in (0, -1):
+        raise ValueError(f"prototype settings {found.settings()} out of range")
+    return Prototypes(vectors, owners.astype(np.int64), *map(float, knobs), int(found.layer))
 
 
 def hidden(model, X: np.ndarray, layer: int = -1) -> np.ndarray:

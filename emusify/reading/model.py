@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from emusify.errors import ModelError
-from emusify.reading.adapt import Prototypes, blend, hidden
+from emusify.reading.adapt import Prototypes, blend, checked, hidden, prototype_arrays, prototypes_from
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,7 @@ class Model:
         path = Path(path)
         arrays = {f"coef_{i}": W for i, W in enumerate(self.coefs)}
         arrays.update({f"intercept_{i}": b for i, b in enumerate(self.intercepts)})
-        if self.prototypes is not None:
-            arrays.update(prototype_vectors=self.prototypes.vectors, prototype_labels=self.prototypes.labels)
+        arrays.update(prototype_arrays(self.prototypes))
         temps: list[Path] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +178,7 @@ class Model:
             reference_mean=None if ref is None else np.asarray(ref, dtype=np.float64),
             prior_frames=int(cal.get("prior_frames", 60)),
             meta={k: v for k, v in sidecar.items() if k not in _PARSED_KEYS},
-            prototypes=_prototypes_from(sidecar, arrays),
+            prototypes=prototypes_from(sidecar.get("prototypes"), arrays),
         )
 
     def _sidecar(self, digest: str) -> dict[str, Any]:
@@ -201,10 +200,7 @@ class Model:
                 "mode": self.calibration, "reference_mean": ref, "prior_frames": self.prior_frames,
             },
             "weights_sha256": digest,
-            **({} if self.prototypes is None else {"prototypes": {
-                "count": len(self.prototypes.labels), "width": self.prototypes.width,
-                "strength": self.prototypes.strength, "angle": self.prototypes.angle,
-                "layer": self.prototypes.layer}}),
+            **({} if self.prototypes is None else {"prototypes": self.prototypes.settings()}),
             **extra,
         }
 
@@ -235,41 +231,14 @@ class Model:
         for v in vectors:
             if v.shape != (self.layout.length,):
                 raise ValueError(f"a vector of shape {v.shape}, expected ({self.layout.length},)")
-        parts = [*self.coefs, *self.intercepts, *vectors, *self._check_prototypes()]
+        if self.prototypes is not None:
+            if self.output_activation != "softmax" or self.hidden_activation != "relu":
+                raise ValueError("prototypes need a softmax network with relu units")
+            width = self.coefs[-1].shape[0] if self.prototypes.layer else self.layout.length
+            self.prototypes = checked(self.prototypes, width, len(self.labels))
+        parts = [*self.coefs, *self.intercepts, *vectors]
         if not all(np.isfinite(p).all() for p in parts) or not (self.scaler_scale > 0).all():
             raise ValueError("weights hold NaN, infinity or a zero scale")
-
-
-    def _check_prototypes(self) -> list[np.ndarray]:
-        """Prototypes live in the last hidden layer of a softmax network and name its labels."""
-        if self.prototypes is None:
-            return []
-        vectors, labels, width, strength, angle, layer = self.prototypes
-        vectors, labels = np.asarray(vectors, np.float64), np.asarray(labels)
-        hidden_width = self.coefs[-1].shape[0] if layer else self.layout.length
-        if self.output_activation != "softmax" or self.hidden_activation != "relu":
-            raise ValueError("prototypes need a softmax network with relu units")
-        if vectors.ndim != 2 or vectors.shape[1] != hidden_width:
-            raise ValueError(f"prototypes of shape {vectors.shape} do not fit a layer of {hidden_width}")
-        if labels.shape != (len(vectors),) or labels.dtype.kind not in "iu" or not (
-                (labels >= 0) & (labels < len(self.labels))).all():
-            raise ValueError("prototype labels are not indices of the model's labels")
-        if not (np.isfinite([width, strength, angle]).all() and width > 0 and strength >= 0 and angle >= 0):
-            raise ValueError(f"prototype width {width} / strength {strength} / angle {angle} out of range")
-        if layer not in (0, -1):
-            raise ValueError(f"prototypes in layer {layer}: only 0 (input) and -1 (last hidden) are known")
-        self.prototypes = Prototypes(vectors, labels.astype(np.int64), float(width), float(strength),
-                                     float(angle), int(layer))
-        return [vectors]
-
-
-def _prototypes_from(sidecar: dict[str, Any], arrays: dict[str, np.ndarray]) -> Prototypes | None:
-    """The prototypes of a model file (None in files without, e.g. older ones)."""
-    found = sidecar.get("prototypes")
-    if found is None:
-        return None
-    return Prototypes(arrays["prototype_vectors"], arrays["prototype_labels"], float(found["width"]),
-                      float(found["strength"]), float(found.get("angle", 0.0)), int(found.get("layer", -1)))
 
 
 def sidecar_path(path: Path) -> Path:
