@@ -9,8 +9,8 @@ reference-centred space the starter reads (a vector minus the person's relaxed f
   network's last hidden layer), and the relaxed face itself (the zero vector) is always one of
   neutral. A new face votes for the moods of the prototypes near it (a Gaussian kernel whose width
   scales with how far the corrections lie from the relaxed face) and the votes are blended with the
-  network's probabilities (:func:`blend`). Faces far from every correction read as before, and a
-  relaxed face keeps reading neutral: a correction changes the reading only near where it was made.
+  network's probabilities (:func:`blend`). The further a face lies from every correction (against
+  the kernel's width) the less it changes, and a relaxed face keeps reading neutral.
 - :func:`fit_last_layer`: only the output layer is refitted (the hidden layers are the starter's),
   pulled to the starter's weights and held to its answers on anchor points, with the relaxed face
   as a neutral example.
@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 NEUTRAL = "neutral"
-STRENGTH = 2.0  # how much a prototype right on the face weighs against the network's probabilities
+STRENGTH = 1.0  # how much a prototype right on the face weighs against the network (1 beat 2 and 4 on dev)
 WIDTH = 0.5  # kernel width, as a fraction of the mean squared distance of the corrections to the relaxed face
 
 

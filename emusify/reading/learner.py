@@ -6,7 +6,9 @@ no validation so it takes seconds). A recording made by run.py carries, in its h
 calibration offset the model subtracted while that window ran; its vectors are centred on that
 offset, so the model learns them exactly as it saw them. Recordings from collect.py are centred on
 the person's own mean (train.py's recipe). All of the starter's moods are kept: with corrections of
-one mood only, anchor points hold the other moods to the starter's answers.
+one mood only, anchor points hold the other moods to the starter's answers, and the relaxed face
+(the reference the windows were read against) is learned as neutral, so a correction does not pull it
+towards the corrected mood. Alternatives (:mod:`emusify.reading.adapt`) were measured and not chosen.
 
 :class:`Learner` runs that work off the player's loop: each correction pokes it, the update starts
 :data:`DEBOUNCE` seconds after the last poke (several quick presses make one update), and the
@@ -52,7 +54,7 @@ PROTOTYPE_KEYS = ("strength", "width", "pool", "angle", "layer", "relaxed")
 METHOD = "network"  # how corrections are learned (chosen on dev people: docs/results/corrections.md)
 # The relaxed face (the reference the corrections were read against, i.e. the zero vector once
 # centred) joins every update as neutral rows: class-balanced, it weighs as much as one corrected
-# mood, so a correction cannot pull the relaxed face away from neutral. On the dev people it raised
+# mood, so a correction does not pull the relaxed face away from neutral. On the dev people it raised
 # the stream and the later session over the plain fine-tune and broke fewer right readings.
 RELAXED_ROWS = 8
 MAX_ROWS = 1000  # rows one update learns from (frames and mirrored copies, drawn at random): bounds its time
