@@ -68,6 +68,7 @@ FRAMES = 18  # frames per image: a still face held for 4.5 s at run.py's 4 fps
 KS = (0, 1, 2, 4, 8)
 UPDATE_SAMPLES = 1000
 BASELINES = True  # also the from-scratch and personal models (--no-baselines skips them)
+CONFIRM = False  # --confirm: right windows are confirmed (y) and learned with the next correction
 _STARTER_SAMPLES: Samples | None = None  # benchmarks/starter.py's training samples, made once
 
 
@@ -240,6 +241,7 @@ def stream(starter: Model, labels: tuple[str, ...], recorded: list[Face], later:
     plain, model = Predictor(starter, labels=labels, reference=shot), starter
     predictor = Predictor(model, labels=labels, reference=shot)
     corrections: list[Recording] = []
+    confirmed: list[Recording] = []
     right = right_plain = 0
     seconds = 0.0
     models: dict[int, Model] = {0: starter}
@@ -249,12 +251,15 @@ def stream(starter: Model, labels: tuple[str, ...], recorded: list[Face], later:
         right_plain += window_mood(plain, faces) == truth
         mood = window_mood(predictor, faces)
         right += mood == truth
-        if mood == truth:
-            continue
         offset = [float(v) for v in predictor.offset]
+        if mood == truth:
+            if CONFIRM:  # --confirm: the listener also presses y on every right window
+                header = {"feedback": {"kind": "confirmed", "read": mood, "window": n, "offset": offset}}
+                confirmed.append(Recording(faces, truth, f"y{n}", f"run-y{n}", header))
+            continue
         header = {"feedback": {"kind": "correction", "read": mood, "window": n, "offset": offset}}
         corrections.append(Recording(faces, truth, f"c{n}", f"run-c{n}", header))
-        update = learn(starter, corrections, **LEARN)
+        update = learn(starter, corrections + confirmed, **LEARN)
         model, seconds = update.model, max(seconds, update.seconds)
         predictor = Predictor(model, labels=labels, reference=shot)  # from the next window, as run.py
         models[len(corrections)] = model
@@ -324,6 +329,8 @@ def main() -> None:
     parser.add_argument("--pool", choices=("window", "class", "frame"),
                         help="prototypes: one per window, mood or frame")
     parser.add_argument("--neutral", type=float, help="last-layer: weight of the relaxed face")
+    parser.add_argument("--confirm", action="store_true",
+                        help="the listener also confirms (y) every right window (learned at the next fix)")
     parser.add_argument("--no-baselines", action="store_true",
                         help="skip the from-scratch and personal models")
     parser.add_argument("--dev", action="store_true", help=f"the dev protocol on {DEV} instead of tcced")
@@ -337,8 +344,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, metavar="R",
                         help="fine_tune learning_rate (default: the product's)")
     args = parser.parse_args()
-    global BASELINES
-    BASELINES = not args.no_baselines
+    global BASELINES, CONFIRM
+    BASELINES, CONFIRM = not args.no_baselines, args.confirm
     keys = ("centre", "anchors", "steps", "alpha", "learning_rate", "method", "strength", "width", "pool",
             "neutral", "angle", "layer", "relaxed", "relaxed_rows")
     chosen = {k: getattr(args, k) for k in keys}
