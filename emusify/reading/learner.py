@@ -6,7 +6,9 @@ no validation so it takes seconds). A recording made by run.py carries, in its h
 calibration offset the model subtracted while that window ran; its vectors are centred on that
 offset, so the model learns them exactly as it saw them. Recordings from collect.py are centred on
 the person's own mean (train.py's recipe). All of the starter's moods are kept: with corrections of
-one mood only, anchor points hold the other moods to the starter's answers.
+one mood only, anchor points hold the other moods to the starter's answers, and the relaxed face
+(the reference the windows were read against) is learned as neutral, so a correction does not pull it
+towards the corrected mood. Alternatives (:mod:`emusify.reading.adapt`) were measured and not chosen.
 
 :class:`Learner` runs that work off the player's loop: each correction pokes it, the update starts
 :data:`DEBOUNCE` seconds after the last poke (several quick presses make one update), and the
@@ -20,12 +22,14 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from emusify.errors import DatasetError
+from emusify.reading.adapt import fit_last_layer, fit_prototypes
 from emusify.reading.finetune import fine_tune, user_centre
 from emusify.reading.model import Model
 from emusify.reading.samples import samples_from_sessions
@@ -45,6 +49,15 @@ ANCHORS = 512  # distillation points that keep the starter's answers for moods n
 ALPHA = 1000.0  # L2-SP pull to the starter (train.py's fine-tuning uses 1.0 with recorded sessions)
 LEARNING_RATE = 3e-4  # Adam step (train.py's fine-tuning uses 3e-3 with recorded sessions)
 CENTRE = "latest"  # which offset centres run.py's recordings (see session_offsets; "stored" was worse on dev)
+METHODS = ("prototypes", "last-layer", "network", "network+prototypes")
+PROTOTYPE_KEYS = ("strength", "width", "pool", "angle", "layer", "relaxed")
+METHOD = "network"  # how corrections are learned (chosen on dev people: docs/results/corrections.md)
+# The relaxed face (the reference the corrections were read against, i.e. the zero vector once
+# centred) joins every update as neutral rows: class-balanced, it weighs as much as one corrected
+# mood, so a correction does not pull the relaxed face away from neutral. On the dev people it raised
+# the stream and the later session over the plain fine-tune and broke fewer right readings.
+RELAXED_ROWS = 8
+MAX_ROWS = 1000  # rows one update learns from (frames and mirrored copies, drawn at random): bounds its time
 AUGMENT = ("mirror",)  # mirrored copies (train.py's recipe adds jitter too; mirror alone is half the time)
 
 
@@ -70,11 +83,14 @@ def feedback_of(session: Any) -> dict[str, Any] | None:
 
 
 def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: int = 0,
-          centre: str = CENTRE, **tuning: Any) -> Update:
-    """Fine-tune ``prior`` (the starter) on ``sessions``, keeping all its moods.
+          centre: str = CENTRE, method: str = METHOD, **tuning: Any) -> Update:
+    """``prior`` (the starter) taught ``sessions``, keeping all its moods.
 
-    ``tuning``: more keyword arguments of :func:`emusify.reading.finetune.fine_tune` (steps, alpha,
-    learning_rate, ...).
+    ``method``: "prototypes" (the windows as prototypes blended with the starter's network),
+    "last-layer" (its output layer refitted) or "network" (the whole network fine-tuned).
+    ``tuning``: more keyword arguments of the method's function (:func:`emusify.reading.adapt.
+    fit_prototypes`, :func:`~emusify.reading.adapt.fit_last_layer`,
+    :func:`emusify.reading.finetune.fine_tune`).
 
     Raises:
         DatasetError: no usable sample, or a mood the starter does not know.
@@ -91,21 +107,53 @@ def learn(prior: Model, sessions: Sequence[Any], anchors: int = ANCHORS, seed: i
     row_offset = np.repeat(offsets, counts, axis=0)
     X = np.concatenate([samples.X - row_offset, samples.aug_X - row_offset[samples.aug_of]])
     y = np.concatenate([samples.y, samples.y[samples.aug_of]])
-    tuning.setdefault("alpha", ALPHA)
-    tuning.setdefault("learning_rate", LEARNING_RATE)
-    tuning.setdefault("dtype", np.float32)  # about half the time of float64; probabilities within 0.02
-    model = fine_tune(prior, X, y, prior.labels, anchors=anchors, seed=seed, **tuning)
+    window = np.repeat(np.arange(len(counts)), counts)
+    window = np.concatenate([window, window[samples.aug_of]])
+    if len(y) > MAX_ROWS:  # many recordings: a random part of their frames (each window's are alike)
+        keep = np.sort(np.random.default_rng(seed).choice(len(y), MAX_ROWS, replace=False))
+        X, y, window = X[keep], y[keep], window[keep]
+    model = _taught(prior, X, y, window, method, anchors, seed, tuning)
     if prior.calibration != "none":
         model.calibration, model.reference_mean = prior.calibration, np.average(offsets, 0, counts)
     kinds = Counter((feedback_of(s) or {}).get("kind") for s in sessions)
     seconds = time.monotonic() - started
     model.meta = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "training": {
-        "how": "run.py's background update: the starter fine-tuned on every recording",
+        "how": f"run.py's background update: the starter taught every recording ({method})",
         "samples": int(len(samples.y)), "per_class": dict(Counter(samples.y.tolist())),
         "sessions": samples.sessions, "seconds": round(seconds, 2),
         "prior": {"model": "starter", "labels": list(prior.labels), "created": prior.meta.get("created")},
     }}
     return Update(model, kinds["correction"], kinds["confirmed"], int(len(samples.y)), seconds)
+
+
+def _taught(prior: Model, X: np.ndarray, y: np.ndarray, window: np.ndarray, method: str, anchors: int,
+            seed: int, tuning: dict[str, Any]) -> Model:
+    """A copy of ``prior`` that learned the centred rows (X, y) by ``method``.
+
+    Raises:
+        DatasetError: an unknown method, or a prior the method cannot extend.
+    """
+    if method not in METHODS:
+        raise DatasetError(f"unknown learning method {method!r}; known: {', '.join(METHODS)}")
+    near = {k: tuning.pop(k) for k in PROTOTYPE_KEYS if k in tuning}
+    relaxed = tuning.pop("relaxed_rows", RELAXED_ROWS if prior.calibration == "reference" else 0)
+    try:
+        if method.startswith("network"):
+            tuning.setdefault("alpha", ALPHA)
+            tuning.setdefault("learning_rate", LEARNING_RATE)
+            tuning.setdefault("dtype", np.float32)  # half the time of float64; probabilities within 0.02
+            Xn = np.concatenate([X, np.zeros((relaxed, X.shape[1]), X.dtype)])
+            yn = np.array(y.tolist() + [NEUTRAL] * relaxed)
+            prior = fine_tune(prior, Xn, yn, prior.labels, anchors=anchors, seed=seed, **tuning)
+        if method == "last-layer":
+            W, b = fit_last_layer(prior, X, y, anchors=anchors, seed=seed, **tuning)
+            return replace(prior, coefs=[*prior.coefs[:-1], W], intercepts=[*prior.intercepts[:-1], b],
+                           prototypes=None, meta={})
+        if method.endswith("prototypes"):
+            return replace(prior, prototypes=fit_prototypes(prior, X, y, window, **near), meta={})
+    except ValueError as exc:
+        raise DatasetError(f"the starter model cannot learn corrections ({exc}): rebuild it") from None
+    return prior
 
 
 def session_offsets(prior: Model, sessions: Sequence[Any], X: np.ndarray, y: np.ndarray,

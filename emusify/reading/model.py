@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from emusify.errors import ModelError
+from emusify.reading.adapt import Prototypes, blend, checked, hidden, prototype_arrays, prototypes_from
 from emusify.storage.model_files import RETRAIN as RETRAIN
 from emusify.storage.model_files import backup_path as backup_path
 from emusify.storage.model_files import read_sidecar, read_weights, sha256, write_pair
@@ -61,6 +62,8 @@ class Model:
     reference_mean: np.ndarray | None = None
     prior_frames: int = 60  # how many frames the reference mean weighs in the running mean
     meta: dict[str, Any] = field(default_factory=dict)
+    # a person's corrected windows (emusify.reading.adapt), blended with the network's answer; None: none
+    prototypes: Prototypes | None = None
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
@@ -77,6 +80,12 @@ class Model:
                 f"feature vectors of shape {a.shape} do not fit this model "
                 f"({self.layout.name}, {self.layout.length} values): {RETRAIN}"
             )
+        if self.prototypes is not None:
+            return blend(self._network(a), hidden(self, a, self.prototypes.layer), self.prototypes)
+        return self._network(a)
+
+    def _network(self, a: np.ndarray) -> np.ndarray:
+        """The network's probabilities of checked (n, d) rows."""
         a = (a - self.scaler_mean) / self.scaler_scale
         last = len(self.coefs) - 1
         for i, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
@@ -106,6 +115,7 @@ class Model:
         path = Path(path)
         arrays = {f"coef_{i}": W for i, W in enumerate(self.coefs)}
         arrays.update({f"intercept_{i}": b for i, b in enumerate(self.intercepts)})
+        arrays.update(prototype_arrays(self.prototypes))
         try:
             write_pair(path, arrays, self._sidecar, _whole)
         except OSError as exc:
@@ -180,6 +190,7 @@ class Model:
             reference_mean=None if ref is None else np.asarray(ref, dtype=np.float64),
             prior_frames=int(cal.get("prior_frames", 60)),
             meta={k: v for k, v in sidecar.items() if k not in _PARSED_KEYS},
+            prototypes=prototypes_from(sidecar.get("prototypes"), arrays),
         )
 
     def _sidecar(self, digest: str) -> dict[str, Any]:
@@ -201,6 +212,7 @@ class Model:
                 "mode": self.calibration, "reference_mean": ref, "prior_frames": self.prior_frames,
             },
             "weights_sha256": digest,
+            **({} if self.prototypes is None else {"prototypes": self.prototypes.settings()}),
             **extra,
         }
 
@@ -231,6 +243,11 @@ class Model:
         for v in vectors:
             if v.shape != (self.layout.length,):
                 raise ValueError(f"a vector of shape {v.shape}, expected ({self.layout.length},)")
+        if self.prototypes is not None:
+            if self.output_activation != "softmax" or self.hidden_activation != "relu":
+                raise ValueError("prototypes need a softmax network with relu units")
+            width = self.coefs[-1].shape[0] if self.prototypes.layer else self.layout.length
+            self.prototypes = checked(self.prototypes, width, len(self.labels))
         parts = [*self.coefs, *self.intercepts, *vectors]
         if not all(np.isfinite(p).all() for p in parts) or not (self.scaler_scale > 0).all():
             raise ValueError("weights hold NaN, infinity or a zero scale")
@@ -266,4 +283,4 @@ def _softmax(a: np.ndarray) -> np.ndarray:
 
 _ACTIVATIONS = {"relu": _relu, "tanh": np.tanh, "logistic": _logistic, "identity": lambda a: a}
 _PARSED_KEYS = {"format", "format_version", "labels", "layout", "network", "scaler", "calibration",
-                "weights_sha256"}
+                "weights_sha256", "prototypes"}
