@@ -1,7 +1,8 @@
 # Emusify set-up: `make run` plays music, `make test` runs the checks.
 # Each target creates $(VENV) with the newest Python 3.9-3.14 that runs and installs into it when
-# setup.cfg or pyproject.toml changed. Python <= 3.12 gets mediapipe 0.10.21 (Holistic), 3.13 and
-# 3.14 get mediapipe 1.2.x (Tasks API); see setup.cfg. Windows without make: see README.md.
+# setup.cfg or pyproject.toml changed. Python <= 3.12 gets mediapipe 0.10.21 (Tasks API and Holistic),
+# 3.13 and 3.14 get mediapipe 1.2.x (Tasks API only); Tasks is the default on both (see setup.cfg).
+# Windows without make: see README.md.
 # Override either: `make test PYTHON=python3.13 VENV=.venv313`.
 
 VENV   ?= .venv
@@ -26,16 +27,27 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 # On Python <= 3.12 every benchmark runs both landmark backends; on 3.13+ the tasks backend alone.
+# Each prints its figures (docs/results/ holds the last ones and how they were made); several
+# minutes each on 2 cores. frontends.py needs a D-Bus session daemon (dbus-daemon);
+# without one it fails and the rest go on. frontends_cycle.py (~15 min) and anchors.py run by hand.
 bench: $(VENV)/.installed-dev
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/detection.py
 	$(BIN)/python benchmarks/extract.py
-	$(BIN)/python benchmarks/extract.py --backend tasks taiwanese_tcced jaffe ckplus48
+	$(BIN)/python benchmarks/extract.py --backend tasks
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/backends.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/accuracy.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/moods.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/shots.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/corrections.py --shot
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/tracking.py
 	$(BIN)/python benchmarks/training.py
-	$(BIN)/python benchmarks/runner.py
+	SDL_AUDIODRIVER=dummy OMP_NUM_THREADS=1 $(BIN)/python benchmarks/runner.py
+	SDL_AUDIODRIVER=dummy $(BIN)/python benchmarks/day.py
+	-SDL_AUDIODRIVER=dummy $(BIN)/python benchmarks/frontends.py --run-py
 
-# The starter model from the labelled sets in ../shared/data (both backends' landmarks cached in .cache/ first).
+# The starter model from the labelled sets in ../shared/data: both backends' landmarks are cached in
+# .cache/ first (a set already cached is skipped). Extracting the Holistic ones needs a Python 3.9-3.12;
+# once both caches exist, `make starter` runs on Python 3.13 too (models/STARTER.md).
 starter: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/extract.py --backend holistic
 	$(BIN)/python benchmarks/extract.py --backend tasks
