@@ -71,6 +71,7 @@ def test_run_py_plays_prints_status_journals_and_exits_0(tmp_path):
     command = [
         sys.executable, "run.py", "--source", str(VIDEO), "--window", "4", "--every", "0.2",
         "--cycles", "3", "--journal", str(journal), "--songs", str(demo_songs(tmp_path)),
+        "--data", str(tmp_path / "data"),  # never the project's own datasets/ (its lock, its reference)
         "--no-headless",  # the plain status lines on a pipe, whether or not the test's stdin is a terminal
     ]
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1",
@@ -100,6 +101,7 @@ def test_sigterm_and_ctrl_c_fade_out_flush_the_journal_and_exit(tmp_path, sig, s
     command = [
         sys.executable, "run.py", "--source", str(VIDEO), "--window", "3", "--every", "5",
         "--journal", str(journal), "--songs", str(demo_songs(tmp_path)), "--model", str(model),
+        "--data", str(tmp_path / "data"),
     ]
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
     child = subprocess.Popen(  # no terminal on stdin or stdout: headless, where signals are the way to stop
