@@ -155,7 +155,7 @@ def run_day(args: argparse.Namespace, tmp: Path) -> tuple[Meter, Any]:
         devices, _ = open_devices(settings, stack, predictor, library, preview=False, terminal=False)
         devices.clock = clock
         add_feedback(devices, settings)
-        devices.calibration = reference_keeper(settings, model, predictor, devices.journal, False)
+        devices.calibration = reference_keeper(settings, model, predictor, False)
         core = Core(settings, devices, predictor.labels, policy)
         devices.player.on_error = core.song_failed
         meter = Meter(core, settings.journal_path, clock, args)
