@@ -115,8 +115,8 @@ class Meter:
                           "wal": wal.stat().st_size / 1024 if wal.exists() else 0.0,
                           "window_ms": (cpu() - self._window_cpu) * 1000})
         if self.args.correct_every and n % self.args.correct_every == 0:
-            labels = self.core.labels
-            self.core.send(Command("correct", labels[self.corrections % len(labels)], "benchmark"))
+            keys = self.core.keys  # the moods a digit names
+            self.core.send(Command("correct", keys[self.corrections % len(keys)], "benchmark"))
             self.corrections += 1
         if not self.args.no_jumps and n == self.args.cycles // 2:
             self.clock.jump(8 * 3600)  # the PC sleeps overnight
@@ -131,9 +131,10 @@ def run_day(args: argparse.Namespace, tmp: Path) -> tuple[Meter, Any]:
     from emusify.cli.run import (
         add_feedback,
         choose_model,
-        moods_to_read,
+        moods_with_songs,
         open_devices,
         open_library,
+        passive_reference,
         reference_keeper,
     )
     from emusify.config import load_settings
@@ -149,14 +150,16 @@ def run_day(args: argparse.Namespace, tmp: Path) -> tuple[Meter, Any]:
     model = Model.load(choose_model(settings))
     policy = parse_policy(settings.policy, settings.keep_on_neutral, settings.fallback, model.labels)
     library = open_library(settings.songs, settings.fallback)
-    predictor = Predictor(model, labels=moods_to_read(model.labels, library.folders(), policy))
+    predictor = Predictor(model)  # every mood, as run.py reads them (issue 16)
+    keys = moods_with_songs(model.labels, library.folders(), policy)
     clock = JumpClock()
     with ExitStack() as stack:
         devices, _ = open_devices(settings, stack, predictor, library, preview=False, terminal=False)
         devices.clock = clock
         add_feedback(devices, settings)
-        devices.calibration = reference_keeper(settings, model, predictor, devices.journal, False)
-        core = Core(settings, devices, predictor.labels, policy)
+        devices.calibration = reference_keeper(settings, model, predictor, False)
+        devices.passive = passive_reference(model)
+        core = Core(settings, devices, predictor.labels, policy, keys=keys)
         devices.player.on_error = core.song_failed
         meter = Meter(core, settings.journal_path, clock, args)
         core.add_listener(meter)

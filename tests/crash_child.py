@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from emusify.desk.feedback import Feedback
+from emusify.desk.journaling import JournalWriter
 from emusify.reading.model import Model
 from emusify.sensing.reference import load_reference, make_reference, save_reference
 from emusify.storage.dataset import SessionWriter
@@ -79,15 +80,18 @@ def journal(folder: Path) -> None:
 
 
 def correction(folder: Path) -> None:
-    """run.py's digit key: the last window saved as a recording, then its journal row."""
+    """run.py's digit key: the last window saved as a recording, then its journal row (as the core
+    tells it to the journal's listener)."""
     with Journal(folder / "journal.sqlite") as opened:
-        feedback = Feedback(folder / "data", LAYOUT, "test", opened)
+        feedback, writer = Feedback(folder / "data", LAYOUT, "test"), JournalWriter(opened)
         for i in range(10**6):
             feedback.begin_window()
             for j in range(30):
                 feedback.frame(landmarks(i * 100 + j))
             feedback.end_window(float(i), "sad")
-            feedback.save("happy", "correction", float(i) + 0.5)
+            saved = feedback.save("happy", "correction")
+            writer.on_event("correction_saved", when=float(i) + 0.5, mood="happy", kind="correction",
+                            read="sad", message=saved.message, window=saved.window, frames=saved.frames)
             done(i)
 
 

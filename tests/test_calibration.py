@@ -11,7 +11,7 @@ import pytest
 
 from emusify.sensing.calibration import Calibration, model_reference, take_shot
 from emusify.sensing.reference import Reference, load_reference, save_reference
-from tests.fakes import FakeClock, FakeExtractor, FakeJournal, FakePredictor, FakeSources, fake_vectorize
+from tests.fakes import FakeClock, FakeExtractor, FakePredictor, FakeSources, fake_vectorize
 
 LAYOUT = ("fake", 3)
 
@@ -30,7 +30,7 @@ def keeper(tmp_path, stored=None, own=None, force=False) -> Calibration:
     path = tmp_path / "reference.json"
     if stored is not None:
         save_reference(path, stored)
-    return Calibration(path, LAYOUT, FakePredictor(), FakeJournal(), own=own, force_shot=force)
+    return Calibration(path, LAYOUT, FakePredictor(), own=own, force_shot=force)
 
 
 @pytest.mark.parametrize("stored, own, expect, shot", [
@@ -83,12 +83,13 @@ def test_a_shot_over_stills_uses_seconds_times_fps_images(tmp_path):
     made = cal.use_shot(shot, when=1234.0)
     assert made is not None and made.frames == 7
     assert load_reference(tmp_path / "reference.json", LAYOUT).taken == 1234.0
-    assert cal.journal.references == [(1234.0, "shot", "shot", 7, 0.0)]
+    assert cal.take_changes() == [(1234.0, "shot", "shot", 7, 0.0)]
+    assert cal.take_changes() == []  # each change is given once
 
 
 def test_a_reference_that_cannot_be_saved_is_still_used(tmp_path, caplog):
     (tmp_path / "blocked").write_text("a file where the folder should be")
-    cal = Calibration(tmp_path / "blocked" / "reference.json", LAYOUT, FakePredictor(), FakeJournal())
+    cal = Calibration(tmp_path / "blocked" / "reference.json", LAYOUT, FakePredictor())
     shot = SimpleNamespace(vectors=np.ones((6, 3)), frames=6, skipped=False, backend="holistic")
     with caplog.at_level(logging.WARNING):
         cal.use_shot(shot, when=5.0)
@@ -110,7 +111,7 @@ def relaxed_faces():
 
 
 def checked(tmp_path) -> Calibration:
-    return Calibration(tmp_path / "reference.json", LAYOUT, FakePredictor(), FakeJournal(),
+    return Calibration(tmp_path / "reference.json", LAYOUT, FakePredictor(),
                        relaxed=relaxed_faces())
 
 
@@ -126,7 +127,7 @@ def taker(*faces: np.ndarray):
 
 
 def events(cal: Calibration) -> list[str]:
-    return [row[1] for row in cal.journal.references]
+    return [change.event for change in cal.take_changes()]
 
 
 def test_a_relaxed_shot_is_used_at_once(tmp_path):
@@ -180,7 +181,7 @@ def test_a_reference_far_from_the_windows_faces_along_a_smile_is_doubted_until_a
     for stored, doubted in ((relaxed, False), (smiling, True)):
         path = tmp_path / f"{doubted}.json"
         save_reference(path, Reference(stored, 20, 2.0, 2.0, "fake", None, "shot"))  # an old shot
-        cal = Calibration(path, LAYOUT, FakePredictor(), FakeJournal(), relaxed=relaxed_faces())
+        cal = Calibration(path, LAYOUT, FakePredictor(), relaxed=relaxed_faces())
         for when in range(DOUBT_SPAN + 2):
             cal.after_window(np.tile(relaxed, (20, 1)), proba, labels, float(when))
         assert ("press c to recalibrate" in cal.doubt) == doubted

@@ -220,15 +220,15 @@ def test_reference_keeper_only_for_reference_models(in_tmp, caplog):
     from types import SimpleNamespace
 
     from emusify.sensing.calibration import Calibration
-    from tests.fakes import FakeJournal, FakePredictor
+    from tests.fakes import FakePredictor
 
     settings = Settings(data=in_tmp / "data")
     old = SimpleNamespace(calibration="session-mean", meta={})
     with caplog.at_level(logging.WARNING):
-        assert run.reference_keeper(settings, old, FakePredictor(), FakeJournal(), calibrate=True) is None
+        assert run.reference_keeper(settings, old, FakePredictor(), calibrate=True) is None
     assert "--calibrate" in caplog.text and "retrain" in caplog.text
     new = SimpleNamespace(calibration="reference", meta={}, reference_mean=None)
-    keeper = run.reference_keeper(settings, new, FakePredictor(), FakeJournal(), calibrate=False)
+    keeper = run.reference_keeper(settings, new, FakePredictor(), calibrate=False)
     assert isinstance(keeper, Calibration) and keeper.needs_shot
     assert keeper.path == in_tmp / "data" / "reference.json"
 

@@ -150,6 +150,9 @@ def test_a_calibration_shot_whose_camera_is_busy_is_skipped_and_asked_again():
         def after_window(self, *args):
             pass
 
+        def take_changes(self):
+            return []
+
     core, dev, sources, _, _ = build([HAPPY], cycles=2, missing=[0])
     dev.calibration = Shy()
     assert core.run() == 0  # the shot's open failed: one line, then the window reads

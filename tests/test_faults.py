@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 from emusify.desk.feedback import Feedback
+from emusify.desk.journaling import JournalWriter
 from emusify.errors import DatasetError, JournalError, ModelError
 from emusify.reading.learner import Learner
 from emusify.reading.model import Model, backup_path, sidecar_path
@@ -118,22 +119,30 @@ def test_recording(where, case, monkeypatch):
 @pytest.mark.parametrize("case", CASES)
 def test_correction(where, case, monkeypatch, caplog):
     data, rows = where / "data", []
-    journal = SimpleNamespace(feedback=rows.append)
-    feedback = Feedback(data, LAYOUT, "test", journal)
+    writer = JournalWriter(SimpleNamespace(feedback=rows.append))  # the core tells it what was saved
+    feedback = Feedback(data, LAYOUT, "test")
     old = record(data, "happy", 0)
     before = tree(data)
     feedback.begin_window()
     for i in range(12):
         feedback.frame(landmarks(i))
     feedback.end_window(100.0, "sad")
+
+    def press(when: float) -> str:
+        saved = feedback.save("happy", "correction")  # never raises into the player loop
+        writer.on_event("correction_saved", when=when, mood="happy", kind="correction", read="sad",
+                        message=saved.message, window=saved.window, frames=saved.frames)
+        return saved.message
+
     with broken(case, where, monkeypatch):
-        message = feedback.save("happy", "correction", 101.0)  # never raises into the player loop
+        message = press(101.0)
     assert "could not save" in message
     assert len(warnings(caplog)) == 1 and one_line(warnings(caplog)[0])
     assert tree(data) == before and rows == []  # no journal row for a correction not saved
     assert len(read_session(old)) == 20
-    assert "saved as happy" in feedback.save("happy", "correction", 102.0)  # the next press works
-    assert len(rows) == 1 and sum(len(s) for s in load_sessions(data)) == 20 + 12
+    assert "saved as happy" in press(102.0)  # the next press works
+    assert [(r.window_time, r.read, r.corrected, r.samples) for r in rows] == [(100.0, "sad", "happy", 12)]
+    assert sum(len(s) for s in load_sessions(data)) == 20 + 12
 
 
 def window(i: int) -> SimpleNamespace:

@@ -70,7 +70,7 @@ def build(tmp_path, scripts, presses=(), work=None, preview=None, **overrides):
         open_source=FakeSources(clock, scripts, source_fps=20), extractor=FakeExtractor(),
         vectorize=vectorize, predictor=FakePredictor(), player=FakePlayer(), library=FakeLibrary(SONGS),
         journal=journal, clock=clock,
-        feedback=Feedback(tmp_path / "data", LAYOUT, "0", journal, learner), learner=learner,
+        feedback=Feedback(tmp_path / "data", LAYOUT, "0", learner), learner=learner,
         make_predictor=make_predictor, preview=preview,
     )
     runner = make_core(settings, devices, presses)

@@ -275,7 +275,7 @@ def calibrated(tmp_path, scripts, stored=None, force_shot=False, presses=(), **o
     if stored is not None:
         save_reference(path, stored)
     runner, dev, sources, clock = build(scripts, presses=presses, **overrides)
-    dev.calibration = Calibration(path, ("fake", len(LABELS)), dev.predictor, dev.journal,
+    dev.calibration = Calibration(path, ("fake", len(LABELS)), dev.predictor,
                                   force_shot=force_shot)
     return runner, dev, sources, clock, path
 
@@ -437,6 +437,9 @@ class NoReference:
 
     def after_window(self, *args) -> None:
         pass
+
+    def take_changes(self) -> list:
+        return []
 
 
 def test_without_a_reference_the_first_windows_keep_the_music_then_the_passive_one_is_used():

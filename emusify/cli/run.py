@@ -134,7 +134,7 @@ def play(settings: Settings, args: argparse.Namespace) -> int:
         devices, terminal = open_devices(settings, stack, predictor, library, args.preview,
                                          not headless(args.headless))
         add_feedback(devices, settings)
-        devices.calibration = reference_keeper(settings, model, predictor, devices.journal, args.calibrate)
+        devices.calibration = reference_keeper(settings, model, predictor, args.calibrate)
         devices.passive = passive_reference(model)
         core = Core(settings, devices, predictor.labels, policy, keys=keys)
         devices.player.on_error = core.song_failed  # a song failing inside a fade is skipped
@@ -169,7 +169,7 @@ def moods_with_songs(labels: Sequence[str], folders: Sequence[str], policy: Any)
     return keep
 
 
-def reference_keeper(settings: Settings, model: Any, predictor: Any, journal: Any, calibrate: bool) -> Any:
+def reference_keeper(settings: Settings, model: Any, predictor: Any, calibrate: bool) -> Any:
     """The reference face for a "reference" model (emusify.sensing.calibration decides which), else None."""
     from emusify.sensing.calibration import Calibration, model_reference
     from emusify.sensing.features import LAYOUT
@@ -181,7 +181,7 @@ def reference_keeper(settings: Settings, model: Any, predictor: Any, journal: An
                         "retrain it with train.py to use one", model.calibration)
         return None
     relaxed = load_relaxed_faces(settings.starter_model.with_name(SHOT_CHECK), LAYOUT.name)
-    return Calibration(settings.reference_path, LAYOUT, predictor, journal, own=model_reference(model),
+    return Calibration(settings.reference_path, LAYOUT, predictor, own=model_reference(model),
                        force_shot=calibrate, relaxed=relaxed)
 
 
@@ -271,7 +271,7 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
     devices.clock = devices.clock or SystemClock()
     work = partial(update_model, settings.data, settings.starter_model, settings.model)
     devices.learner = Learner(work, devices.clock, start=Worker().start)  # one thread all day (desk/worker)
-    devices.feedback = Feedback(settings.data, LAYOUT, settings.source, devices.journal, devices.learner,
+    devices.feedback = Feedback(settings.data, LAYOUT, settings.source, devices.learner,
                                 getattr(devices.extractor, "backend", None))
     labels = devices.predictor.labels
     devices.make_predictor = lambda model: swap_predictor(devices, Predictor(model, labels=labels))

@@ -5,7 +5,7 @@ windows in a row that saw frames but no face, then takes a look of ``away_look``
 ``away_every`` minutes instead of full windows, until a look sees a face: the music resumes and
 full windows come back. ``keep`` plays on to the empty room (the behaviour before issue 15). A
 window the camera could not deliver (no frames at all) says nothing about the user and counts
-neither way. Journaled as the desk events "away" and "back" (with the time away).
+neither way. Told as the events "away" and "back" (the journal keeps them as desk events).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from emusify.desk.devices import Clock, Journal
+from emusify.desk.devices import Clock
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,8 @@ log = logging.getLogger(__name__)
 class AwayWatch:
     """Counts faceless windows; pauses and resumes ``music`` (emusify.desk.playback.Music)."""
 
-    def __init__(self, settings: Any, music: Any, journal: Journal, clock: Clock,
-                 tell: Callable[..., None]) -> None:
-        self.settings, self.music, self.journal, self.clock, self.tell = settings, music, journal, clock, tell
+    def __init__(self, settings: Any, music: Any, clock: Clock, tell: Callable[..., None]) -> None:
+        self.settings, self.music, self.clock, self.tell = settings, music, clock, tell
         self.faceless = 0  # windows in a row with frames and no face
         self.since: float | None = None  # when the user left (None: at the desk)
         self._paused_music = False  # the music was paused by leaving (not by the user)
@@ -71,7 +70,6 @@ class AwayWatch:
         log.info("no face for %d windows: away%s; looking for %.0f s every %g min", self.faceless,
                  ", music paused" if self._paused_music else "", self.window_seconds(),
                  self.settings.away_every)
-        self.journal.desk(now, "away")
         self.tell("away", when=now, since=started)
 
     def _back(self) -> None:
@@ -83,5 +81,4 @@ class AwayWatch:
         self._paused_music = False
         log.info("a face is back after %.0f min away%s", seconds / 60,
                  "; the music resumes" if self.music.status == "playing" else "")
-        self.journal.desk(now, "back", seconds)
         self.tell("back", when=now, away_seconds=seconds)

@@ -9,7 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from emusify.desk.events import Command
-from emusify.desk.feedback import SKIP_SECONDS
+from emusify.desk.feedback import SKIP_SECONDS, Saved
 
 if TYPE_CHECKING:
     from emusify.desk.core import Core
@@ -43,7 +43,7 @@ def handle(core: Core, command: Command) -> None:
     elif name == "calibrate":
         _calibrate(core)
     elif name == "skip_shot":
-        core._skip_shot = True
+        core.shot.skip = True
 
 
 def _next(core: Core) -> None:
@@ -65,7 +65,9 @@ def skip_event(core: Core) -> str:
     now, music = core.clock.now(), core.music
     if music.song is None or now - music.song_at >= SKIP_SECONDS:
         return "next"
-    if core.skip_watch.skipped(now):
+    doubted = core.skip_watch.skipped(now)
+    if doubted is not None:
+        core._tell("mood_doubted", when=now, window=doubted[0], mood=doubted[1])
         core._note("skipping after a mood change: noted as a doubted mood (a digit corrects it)")
     return "skip"
 
@@ -77,7 +79,7 @@ def _correct(core: Core, mood: str) -> None:
         core._note("corrections are off in this run")
         return
     _saved(core, mood, "correction", feedback.last.mood if feedback.last else None,
-           feedback.save(mood, "correction", core.clock.now()))
+           feedback.save(mood, "correction"))
     if feedback.last is None:  # no window yet: nothing to correct
         return
     music = core.music
@@ -101,13 +103,13 @@ def _confirm(core: Core) -> None:
                else "no window yet" if last is None else "the last window was unsure")
         core._note(f"nothing to confirm: {why}")
         return
-    _saved(core, last.mood, "confirmed", last.mood, feedback.save(last.mood, "confirmed", core.clock.now()))
+    _saved(core, last.mood, "confirmed", last.mood, feedback.save(last.mood, "confirmed"))
 
 
-def _saved(core: Core, mood: str, kind: str, read: str | None, message: str) -> None:
-    now = core.clock.now()
-    core._tell("correction_saved", when=now, mood=mood, kind=kind, read=read, message=message)
-    core._note(message)
+def _saved(core: Core, mood: str, kind: str, read: str | None, saved: Saved) -> None:
+    core._tell("correction_saved", when=core.clock.now(), mood=mood, kind=kind, read=read,
+               message=saved.message, window=saved.window, frames=saved.frames)
+    core._note(saved.message)
 
 
 def _calibrate(core: Core) -> None:
@@ -115,5 +117,5 @@ def _calibrate(core: Core) -> None:
     if core.dev.calibration is None:
         core._note("this model reads no reference face: nothing to calibrate")
         return
-    core._shot_due = True
+    core.shot.due = True
     core._note("a calibration shot comes before the next window")

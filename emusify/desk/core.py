@@ -3,7 +3,9 @@
 In the spirit of Mopidy's core and its CoreListener: front-ends (the terminal, the preview, MPRIS,
 notifications) send :class:`~emusify.desk.events.Command` values from any thread with
 :meth:`Core.send`, which never blocks, and hear what happened as listeners
-(:class:`~emusify.desk.events.Listener`). The core imports no front-end.
+(:class:`~emusify.desk.events.Listener`). The core imports no front-end; its one listener of its
+own is the journal's (emusify.desk.journaling), added first, so every row is written from the
+same events the front-ends hear and before they hear them.
 
 The loop runs on the thread that calls :meth:`Core.run`: a calibration shot when needed, then
 windows every --every minutes with the camera off between them. Commands are handled between
@@ -25,7 +27,9 @@ from emusify.desk.commands import handle
 from emusify.desk.devices import CommandSource, Devices, SystemClock
 from emusify.desk.events import Command, Listeners, PlayerState, command_for_key
 from emusify.desk.feedback import SkipWatch
+from emusify.desk.journaling import JournalWriter
 from emusify.desk.playback import Music
+from emusify.desk.shot import ShotPart
 from emusify.desk.standin import StandIn
 from emusify.desk.window import WindowReader
 from emusify.errors import CameraError, ExitStatus
@@ -47,12 +51,13 @@ class Core:
         self.labels = tuple(labels)  # the moods read (the predictor's: all the model's)
         self.keys = tuple(keys) if keys is not None else self.labels  # moods a digit corrects to
         self.listeners = Listeners()
-        self.music = Music(devices.player, devices.library, devices.journal, self.clock, self._tell)
+        self.listeners.add(JournalWriter(devices.journal))
+        self.music = Music(devices.player, devices.library, self.clock, self._tell)
         self.reader = WindowReader(settings, devices, self.labels, self._between,
-                                   lambda: self.stop_reason is not None, self._key, self._begin_window)
-        self.skip_watch = SkipWatch(devices.journal)
-        self.reader.now = self.clock.now
-        self.away = AwayWatch(settings, self.music, devices.journal, self.clock, self._tell)
+                                   lambda: self.stop_reason is not None, self._key, self._begin_window,
+                                   self._tell, self.clock.now)
+        self.skip_watch = SkipWatch()
+        self.away = AwayWatch(settings, self.music, self.clock, self._tell)
         self.clock_watch = ClockWatch(self.clock)
         self._woke = False  # the wall clock jumped forward (a sleep) during the wait
         self.cycle = 0
@@ -61,15 +66,12 @@ class Core:
         self._inbox: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._sources: list[CommandSource] = []
-        self._shot_due = False  # a calibrate command came (Calibration.needs_shot asks too)
-        self._skip_shot = False
-        self._shot_said = ""
-        self._doubt_said = ""  # the reference's doubt last told (a note each time it changes)
         self._watching = False
-        self._in_shot = False
         self._next_window: float | None = None
         self._planned: float | None = None  # when the window after the current wait is due
-        self.standin = StandIn(devices, self.labels, self.clock.now, self._note)
+        self.standin = StandIn(devices, self.labels, self.clock.now, self._tell)
+        self.shot = ShotPart(devices, self.reader, self.labels, self.clock.now, self._tell, self._between,
+                             lambda: self.stop_reason is not None)
         self._state = PlayerState(moods=self.keys, time=self.clock.now())
         self._shown: tuple[Any, ...] = ()
 
@@ -130,12 +132,15 @@ class Core:
         return int(status)
 
     def _cycle(self) -> None:
-        calibration = self.dev.calibration
-        if self._shot_due or (calibration is not None and calibration.needs_shot):
+        if self.shot.needed():
+            self._watching = self.shot.running = True
+            self._refresh()
             try:
-                self._calibration_shot()
+                self.shot.take()
             except CameraError as exc:  # still needed: the shot comes again before the next window
                 log.warning("no calibration shot this time (%s); trying again next window", exc)
+            finally:
+                self._watching = False
         if self.stop_reason is not None:
             return
         self.dev.library.scan()
@@ -152,7 +157,7 @@ class Core:
         self._decide(result, started)
         self._refresh()
         self.standin.learn(self.reader.seen)
-        self._track_reference()
+        self.shot.track()
         if self.settings.cycles and self.cycle >= self.settings.cycles:
             self._let_song_start()
             self.request_stop(f"--cycles {self.settings.cycles} done")
@@ -160,7 +165,7 @@ class Core:
         self._wait(self.away.wait_seconds())
 
     def _decide(self, result: WindowResult, when: float) -> None:
-        """Log and journal the window, then keep the music or move to the chosen folder."""
+        """Log and tell the window, then keep the music or move to the chosen folder."""
         self.last = result
         log.info("window %d: %s", self.cycle, result.summary())
         music = self.music
@@ -171,7 +176,6 @@ class Core:
             choice = choice._replace(reason=f"{held} ({choice.reason})")
             self._note(held)
         log.info("decision: %s", choice.reason)
-        self.dev.journal.window(when, result, choice.folder or "keep")
         if self.dev.feedback is not None:
             self.dev.feedback.end_window(when, result.mood, getattr(self.dev.predictor, "offset", None))
         self._tell("window_read", when=when, result=result, decision=choice.folder or "keep")
@@ -223,7 +227,7 @@ class Core:
                 self.clock.sleep(pause)
 
     def _check_clock(self) -> None:
-        """A jump of the wall clock: journaled with its length, told, and a sleep ends the wait."""
+        """A jump of the wall clock: told with its length (and journaled), and a sleep ends the wait."""
         jump = self.clock_watch.check()
         if jump is None:
             return
@@ -239,7 +243,6 @@ class Core:
             log.info("the clock was set back by %.1f h; waits go on by the monotonic clock", hours)
             if waiting:
                 self._next_window -= jump.seconds
-        self.dev.journal.desk(jump.when, jump.kind, jump.seconds)
         self._tell("clock_jumped", when=jump.when, kind=jump.kind, seconds=jump.seconds)
 
     def _between(self) -> None:
@@ -259,61 +262,6 @@ class Core:
                 break
             self._handle(command)
         self._refresh()
-
-    # The reference face (emusify.sensing.calibration) -------------------------------------------
-
-    def _calibration_shot(self) -> None:
-        """A few seconds of the relaxed face (not a window: nothing votes, the music goes on)."""
-        calibration = self.dev.calibration
-        self._shot_due, self._skip_shot, self._shot_said = False, False, ""
-        if calibration is None:
-            return
-        self._watching = self._in_shot = True
-        self._refresh()
-        shots: list[Any] = []
-
-        def take_once(request: str) -> Any:  # the check may ask twice (Calibration.run_shot)
-            shots.append(self.reader.shot(self._shot_keys, self._shot_note, request))
-            return shots[-1]
-
-        kept = getattr(getattr(calibration, "reference", None), "source", None) or "model"
-        try:
-            made = calibration.run_shot(take_once, self.clock.now,
-                                        stopped=lambda: self.stop_reason is not None)
-        finally:
-            self._watching = self._in_shot = False
-        if self.stop_reason is None and shots:
-            event = "shot" if made is not None else "skipped" if shots[-1].skipped else "kept"
-            self._tell("reference_changed", when=self.clock.now(), event=event,
-                       source="shot" if made is not None else kept)
-            self._say_doubt()
-
-    def _shot_note(self, text: str) -> None:
-        """The shot's request ("relax your face ..., 4 s"), told as a note when its text changes."""
-        if text != self._shot_said:
-            self._shot_said = text
-            self._note(text)
-
-    def _shot_keys(self) -> list[str]:
-        """What the shot asks between frames: "s" once a skip_shot command came."""
-        self._between()
-        return ["s"] if self._skip_shot else []
-
-    def _track_reference(self) -> None:
-        """After a window: its confident-neutral frames keep the reference current."""
-        if self.dev.calibration is None or not self.reader.seen:
-            return
-        vectors, probs = zip(*self.reader.seen)
-        self.reader.seen = []
-        self.dev.calibration.after_window(vectors, probs, self.labels, self.clock.now())
-        self._say_doubt()
-
-    def _say_doubt(self) -> None:
-        """A reference the shot check or the running check doubts: "... press c to recalibrate"."""
-        doubt = getattr(self.dev.calibration, "doubt", "")
-        if doubt and doubt != self._doubt_said:
-            self._note(doubt)
-        self._doubt_said = doubt
 
     def _let_song_start(self) -> None:
         """After the last window, drive the player until the chosen song has really started."""
@@ -354,7 +302,7 @@ class Core:
             position=self.dev.player.position if music.song is not None else 0.0,
             mood=last.mood if last else None, share=last.share if last else 0.0, moods=self.keys,
             watching=self._watching, next_window=None if self._watching else self._next_window,
-            time=self.clock.now(), shot=self._in_shot, away_since=self.away.since, doubt=self._doubt_said,
+            time=self.clock.now(), shot=self.shot.running, away_since=self.away.since, doubt=self.shot.doubt,
             look_every=self.settings.away_every if self.away.away else 0.0,
             audio_down=music.audio_down is not None)
 

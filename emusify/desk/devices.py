@@ -79,6 +79,9 @@ class Journal(Protocol):
 
     def feedback(self, row: Any) -> None: ...
 
+    def reference(self, when: float, event: str, source: str | None, frames: int,
+                  shift: float = 0.0) -> None: ...
+
     def desk(self, when: float, event: str, seconds: float = 0.0, detail: str | None = None) -> None: ...
 
 
@@ -121,7 +124,7 @@ class Feedback(Protocol):
 
     def end_window(self, when: float, mood: str | None, offset: Any = None) -> None: ...
 
-    def save(self, mood: str, kind: str, now: float) -> str: ...
+    def save(self, mood: str, kind: str) -> Any: ...  # emusify.desk.feedback.Saved
 
 
 class Calibration(Protocol):
@@ -135,6 +138,8 @@ class Calibration(Protocol):
                  stopped: Callable[[], bool]) -> Any: ...  # the checked shot: may take it twice
 
     def after_window(self, vectors: Any, proba: Any, labels: Any, when: float) -> None: ...
+
+    def take_changes(self) -> list[Any]: ...  # sensing.calibration.ReferenceChange, told by the core
 
 
 class CommandSource(Protocol):

@@ -1,11 +1,12 @@
 """The player core's vocabulary: commands in, events out (Mopidy's ``core`` and ``CoreListener``).
 
 Front-ends (the terminal, MPRIS, notifications, the journal, the preview window) never reach into
-the core. They send a :class:`Command` from any thread with ``core.send(...)``, which never blocks,
-and they hear what happened as a :class:`Listener`: the core calls ``listener.on_event(name,
-**values)`` on its own thread, in the order things happened, and ``on_event`` calls the method of
-that name. A front-end living on another thread (an asyncio loop for D-Bus) hands the call over to
-its own thread itself. A listener that raises is dropped with one log line; the player goes on.
+the core (even the journal's rows are written by a listener, emusify.desk.journaling). They send
+a :class:`Command` from any thread with ``core.send(...)``, which never blocks, and they hear
+what happened as a :class:`Listener`: the core calls ``listener.on_event(name, **values)`` on its
+own thread, in the order things happened, and ``on_event`` calls the method of that name. A
+front-end living on another thread (an asyncio loop for D-Bus) hands the call over to its own
+thread itself. A listener that raises is dropped with one log line; the player goes on.
 
 Pure values only: this module imports nothing from the devices, so every front-end and the core
 test against it without a camera, a sound card or a bus.
@@ -136,6 +137,9 @@ class Listener:
     def song_ended(self, when: float, song: Any, how: str) -> None:
         """``song`` stopped playing: ``how`` is "end", "skip", "next", "error" or "stop"."""
 
+    def song_failed(self, when: float, song: Any, reason: str) -> None:
+        """``song`` could not start (a corrupt or unreadable file); another one is tried."""
+
     def paused(self, when: float) -> None:
         """The music paused."""
 
@@ -145,13 +149,21 @@ class Listener:
     def music_stopped(self, when: float) -> None:
         """The music stopped on a stop command (windows go on)."""
 
-    def reference_changed(self, when: float, event: str, source: str) -> None:
-        """The reference face: ``event`` "shot", "updated", "kept" or "skipped"; ``source`` its origin.
-        (The journal also notes "refused" and "doubted" shots; a doubt shows in ``PlayerState.doubt``.)"""
+    def reference_changed(self, when: float, event: str, source: str | None, frames: int = 0,
+                          shift: float = 0.0) -> None:
+        """The reference face: ``event`` "shot", "updated", "kept", "skipped", "refused" (a shot that
+        is no relaxed face, taken again) or "doubted" (kept all the same, or the running check);
+        ``source`` its origin ("shot", "passive", "model", ...), ``frames`` the faces it came from,
+        ``shift`` how far it moved. A doubt also shows in ``PlayerState.doubt``."""
 
-    def correction_saved(self, when: float, mood: str, kind: str, read: str | None, message: str) -> None:
+    def correction_saved(self, when: float, mood: str, kind: str, read: str | None, message: str,
+                         window: float | None = None, frames: int = 0) -> None:
         """A correction ("correction") or confirmation ("confirmed") of the last window (read as
-        ``read``) was handled; ``message`` says what happened, for the user."""
+        ``read``, started at ``window``) was handled; ``frames`` face frames were saved as a
+        recording (0: nothing saved, ``message`` says why); ``message`` is for the user."""
+
+    def mood_doubted(self, when: float, window: float, mood: str | None) -> None:
+        """A burst of early skips right after the window of ``window`` moved the music to ``mood``."""
 
     def model_updated(self, when: float, message: str) -> None:
         """A model the learner updated in the background is now in use."""
@@ -167,6 +179,15 @@ class Listener:
 
     def clock_jumped(self, when: float, kind: str, seconds: float) -> None:
         """The wall clock jumped ``seconds``: ``kind`` "slept" (forward: a suspend) or "clock_back"."""
+
+    def camera_unavailable(self, when: float, detail: str) -> None:
+        """The camera could not be opened for a window (busy, gone): the window is skipped."""
+
+    def audio_lost(self, when: float, detail: str) -> None:
+        """The sound device failed; moods are still read and playback retries every minute."""
+
+    def audio_back(self, when: float, seconds: float) -> None:
+        """The sound device is back after ``seconds``."""
 
     def state_changed(self, state: PlayerState) -> None:
         """Something a front-end shows changed (song, status, mood, phase); ``state`` is the new one."""

@@ -5,11 +5,12 @@ only frames with a face). When the listener presses a mood's digit ("my mood is 
 ("right"), :meth:`Feedback.save` writes the last window's landmarks as a recording of that mood
 under the data folder (with :class:`emusify.storage.dataset.SessionWriter`, crash-safe like collect.py's),
 its header marked as a correction or a confirmation, with the mood the window read and the
-calibration offset the model used; the journal gets a row, and the :class:`~emusify.reading.learner.Learner`
-is poked to update the model in the background.
+calibration offset the model used, and the :class:`~emusify.reading.learner.Learner` is poked to
+update the model in the background. The core tells its listeners what was saved (the journal's
+row comes from that event, emusify.desk.journaling).
 
 :class:`SkipWatch` notices a burst of early skips right after a window changed the music: the
-listener doubts that mood, and the journal says so.
+listener doubts that mood (the core tells it as ``mood_doubted``; the journal keeps it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import numpy as np
 from emusify.desk.events import CONFIRM_KEY, mood_for_key, mood_keys
 from emusify.errors import DatasetError
 from emusify.storage.dataset import SessionWriter, new_session_id
-from emusify.storage.journal import FeedbackRow
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ MESSAGE_SECONDS = 8.0  # how long a feedback message stays on the status line
 SKIP_SECONDS = 30.0  # n this early in a song is a skip; later it is a plain "next"
 DOUBT_SKIPS = 2  # this many skips ...
 DOUBT_SECONDS = 120.0  # ... within this long after a window changed the music: the mood is doubted
-__all__ = ["CONFIRM_KEY", "Captured", "Feedback", "SkipWatch", "mood_for_key", "mood_keys"]
+__all__ = ["CONFIRM_KEY", "Captured", "Feedback", "Saved", "SkipWatch", "mood_for_key", "mood_keys"]
 
 
 class Captured(NamedTuple):
@@ -42,14 +42,22 @@ class Captured(NamedTuple):
     offset: list[float] | None  # the calibration offset the model subtracted at the window's end
 
 
+class Saved(NamedTuple):
+    """What :meth:`Feedback.save` did: the message for the user and what was written."""
+
+    message: str
+    frames: int = 0  # face frames saved as a recording (0: nothing saved; the message says why)
+    window: float | None = None  # clock time the saved window started
+
+
 class Feedback:
     """Keeps the current window's landmarks and saves them when the listener corrects or confirms."""
 
-    def __init__(self, data_dir: Any, layout: tuple[str, int], source: str, journal: Any,
-                 learner: Any = None, backend: str | None = None) -> None:
+    def __init__(self, data_dir: Any, layout: tuple[str, int], source: str, learner: Any = None,
+                 backend: str | None = None) -> None:
         self.data_dir, self.layout, self.source = data_dir, (str(layout[0]), int(layout[1])), source
         self.backend = backend  # the landmark backend, noted in each saved recording
-        self.journal, self.learner = journal, learner
+        self.learner = learner
         self.last: Captured | None = None
         self._frames: list[Any] = []
 
@@ -68,28 +76,27 @@ class Feedback:
         self.last = Captured(when, mood, tuple(self._frames), vector)
         self._frames = []
 
-    def save(self, mood: str, kind: str, now: float) -> str:
-        """Save the last window as a recording of ``mood``; returns the status message to show.
+    def save(self, mood: str, kind: str) -> Saved:
+        """Save the last window as a recording of ``mood``; ``kind`` is "correction" or "confirmed".
 
-        ``kind`` is "correction" or "confirmed". Nothing is saved (and the message says why) when
-        no window ran yet or it saw no face; a disk error is logged and reported, never raised.
+        Nothing is saved (and the message says why) when no window ran yet or it saw no face; a
+        disk error is logged and reported, never raised.
         """
         last = self.last
         if last is None:
-            return "no window yet: a correction saves the faces of the last window"
+            return Saved("no window yet: a correction saves the faces of the last window")
         if not last.landmarks:
-            return "the last window saw no face: nothing to save"
+            return Saved("the last window saw no face: nothing to save", 0, last.when)
         try:
             saved = self._write(mood, kind, last)
         except DatasetError as exc:
             log.warning("the %s was not saved: %s", kind, exc)
-            return f"could not save the {kind} (see the log)"
-        self.journal.feedback(FeedbackRow(now, last.when, last.mood, mood, kind, saved))
+            return Saved(f"could not save the {kind} (see the log)", 0, last.when)
         if self.learner is not None:
             self.learner.poke()
         what = "correction" if kind == "correction" else "confirmation"
         log.info("%s: %d face frame(s) of the last window saved as %s", what, saved, mood)
-        return f"saved as {mood} ({what}); the model learns it in the background"
+        return Saved(f"saved as {mood} ({what}); the model learns it in the background", saved, last.when)
 
     def _write(self, mood: str, kind: str, last: Captured) -> int:
         session_id = new_session_id()
@@ -108,8 +115,8 @@ class Feedback:
 class SkipWatch:
     """Counts early skips after a window changed the music; a burst means the mood is doubted."""
 
-    def __init__(self, journal: Any, skips: int = DOUBT_SKIPS, seconds: float = DOUBT_SECONDS) -> None:
-        self.journal, self.skips, self.seconds = journal, skips, seconds
+    def __init__(self, skips: int = DOUBT_SKIPS, seconds: float = DOUBT_SECONDS) -> None:
+        self.skips, self.seconds = skips, seconds
         self._changed: tuple[float, float, str | None] | None = None  # (at, window time, mood)
         self._count = 0
 
@@ -117,16 +124,14 @@ class SkipWatch:
         """A window changed the music to ``mood``'s folder."""
         self._changed, self._count = (now, window_time, mood), 0
 
-    def skipped(self, now: float) -> bool:
-        """An early skip; True when it completes a burst (the doubt is journalled once)."""
+    def skipped(self, now: float) -> tuple[float, str | None] | None:
+        """An early skip; when it completes a burst, the doubted window's (start time, mood), once."""
         if self._changed is None or now - self._changed[0] > self.seconds:
-            return False
+            return None
         self._count += 1
         if self._count < self.skips:
-            return False
+            return None
         _, window_time, mood = self._changed
-        self.journal.feedback(FeedbackRow(now, window_time, mood, None, "doubted", 0))
-        log.info("%d skips right after the music moved to %s: journalled as a doubted mood",
-                 self._count, mood or "unsure")
+        log.info("%d skips right after the music moved to %s: a doubted mood", self._count, mood or "unsure")
         self._changed = None
-        return True
+        return window_time, mood

@@ -1,8 +1,9 @@
-"""The core's music part: which folder plays, which song, paused or stopped, and the journal's song rows.
+"""The core's music part: which folder plays, which song, paused or stopped, and a sound device lost.
 
-Every song event goes to the journal exactly as before the core existed and to ``tell`` (the
-core's listeners: song_started, song_ended). The player is driven by :meth:`Music.tick`, which the
-core calls between frames and between the short waits, so the music never waits for the camera.
+Every song event goes to ``tell`` (the core's listeners: song_started, song_ended, song_failed,
+audio_lost, audio_back); the journal's song rows come from those events (emusify.desk.journaling).
+The player is driven by :meth:`Music.tick`, which the core calls between frames and between the
+short waits, so the music never waits for the camera.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from typing import Any, Callable
 
 from emusify.desk.clockwatch import monotonic
-from emusify.desk.devices import Clock, Journal, Library, Player
+from emusify.desk.devices import Clock, Library, Player
 from emusify.errors import AudioError, LibraryError
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,8 @@ AUDIO_RETRY = 60.0  # seconds between tries to reopen a lost sound device
 class Music:
     """Starts, follows, pauses and stops songs; ``tell(event, **values)`` hears what happened."""
 
-    def __init__(self, player: Player, library: Library, journal: Journal, clock: Clock,
-                 tell: Callable[..., None]) -> None:
-        self.player, self.library, self.journal, self.clock, self.tell = player, library, journal, clock, tell
+    def __init__(self, player: Player, library: Library, clock: Clock, tell: Callable[..., None]) -> None:
+        self.player, self.library, self.clock, self.tell = player, library, clock, tell
         self.folder: str | None = None  # the folder songs come from now
         self.song: Any = None  # the Song started last
         self.paused = False
@@ -86,19 +86,17 @@ class Music:
         except LibraryError as exc:
             log.warning("cannot play %s (%s); trying the next song", song.path.name, exc)
             self.library.mark_bad(song.path, str(exc))
-            self.journal.song(now, "error", song)
+            self.tell("song_failed", when=now, song=song, reason=str(exc))
             return False
         if self.song is not None:
             self._ended(ended)
         self.song, self.song_at, self.stopped = song, now, False
-        self.journal.song(now, "start", song)
         self.tell("song_started", when=now, song=song)
         log.info("playing %s (%s)", song_name(song), song.folder)
         return True
 
     def _ended(self, how: str) -> None:
         song, now = self.song, self.clock.now()
-        self.journal.song(now, how, song)
         self.song = None
         self.tell("song_ended", when=now, song=song, how=how)
 
@@ -218,7 +216,7 @@ class Music:
             return
         log.warning("no sound (%s); moods are still read, playback retries every %.0f s",
                     exc, AUDIO_RETRY)
-        self.journal.desk(now, "audio_lost", 0.0, str(exc))
+        self.tell("audio_lost", when=now, detail=str(exc))
         self.tell("note", when=now, text=f"no sound: {exc}; retrying every minute")
 
     def _retry_audio(self) -> None:
@@ -243,7 +241,7 @@ class Music:
         now = self.clock.now()
         gone = now - (down if down is not None else now)
         log.info("sound is back after %.0f s", gone)
-        self.journal.desk(now, "audio_back", gone)
+        self.tell("audio_back", when=now, seconds=gone)
         self.tell("note", when=now, text="sound is back")
 
 

@@ -17,8 +17,8 @@ class StandIn:
     """Holds the music while no reference exists, and feeds each window's faces to the passive one."""
 
     def __init__(self, devices: Any, labels: Sequence[str], now: Callable[[], float],
-                 note: Callable[[str], None]) -> None:
-        self.dev, self.labels, self.now, self.note = devices, tuple(labels), now, note
+                 tell: Callable[..., None]) -> None:
+        self.dev, self.labels, self.now, self.tell = devices, tuple(labels), now, tell
 
     def active(self) -> bool:
         """True when a passive reference stands in: no shot, no stored or personal reference."""
@@ -42,8 +42,10 @@ class StandIn:
         if vector is None:
             return
         self.dev.predictor.reference = vector
-        self.dev.journal.reference(self.now(), "updated", "passive", passive.frames)
+        self.tell("reference_changed", when=self.now(), event="updated", source="passive",
+                  frames=passive.frames)
         if first:
             log.info("reference face estimated from the first %d windows (no calibration shot); "
                      "run.py --calibrate or c takes a better one", passive.windows)
-            self.note("reference face estimated from your first windows; c takes a better one")
+            self.tell("note", when=self.now(),
+                      text="reference face estimated from your first windows; c takes a better one")

@@ -26,20 +26,21 @@ class WindowReader:
 
     def __init__(self, settings: Settings, devices: Devices, labels: Sequence[str],
                  between: Callable[[], None], stopped: Callable[[], bool],
-                 on_key: Callable[[str | None], None], begin: Callable[[], None]) -> None:
+                 on_key: Callable[[str | None], None], begin: Callable[[], None],
+                 tell: Callable[..., None], now: Callable[[], float] = time.time) -> None:
         self.settings, self.dev, self.labels = settings, devices, tuple(labels)
         self.between, self.stopped, self.on_key, self.begin = between, stopped, on_key, begin
+        self.tell, self.now = tell, now  # the core's listeners and clock
         self.seen: list[tuple[Any, Any]] = []  # this window's (face vector, probabilities), for the tracker
         self.left = 0.0  # seconds left in the window being read
         self.window = settings.window  # seconds the next window watches (a short look while away)
-        self.now: Callable[[], float] = time.time  # the core's clock, for journal rows
 
     def read(self) -> WindowResult:
         """Open the source, analyse frames for one window (``self.window`` s), close it.
 
         The music goes on meanwhile. ``begin()`` runs once the source is open. A window whose source
         cannot be opened (busy in another program, unplugged, stale after a sleep) reads nothing: an
-        unsure result with no frames, one log line and a "camera_unavailable" journal row; the next
+        unsure result with no frames, one log line and a "camera_unavailable" event; the next
         window opens it afresh.
         """
         tally = Tally(self.labels, self.settings.min_confidence, self.settings.min_share,
@@ -48,7 +49,7 @@ class WindowReader:
             source = self.dev.open_source(self.settings.source)
         except CameraError as exc:
             log.warning("camera unavailable (%s); the music continues, retrying next window", exc)
-            self.dev.journal.desk(self.now(), "camera_unavailable", 0.0, str(exc))
+            self.tell("camera_unavailable", when=self.now(), detail=str(exc))
             return tally.result()
         self.begin()
         self.seen = []

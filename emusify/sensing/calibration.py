@@ -155,19 +155,29 @@ class _Shot:
         return ShotResult(X, self.analysed, skipped, top)
 
 
+class ReferenceChange(NamedTuple):
+    """One thing that happened to the reference face (the core tells it as ``reference_changed``)."""
+
+    when: float
+    event: str  # "shot", "updated", "kept", "skipped", "refused" or "doubted"
+    source: str | None  # where the reference in use came from ("shot", "model", "passive", ...)
+    frames: int  # the faces it was made (or refused) from
+    shift: float = 0.0  # how far it moved (see _shift)
+
+
 @dataclass
 class Calibration:
     """The reference face run.py uses: chosen at start, replaced by a shot, tracked, saved, journaled.
 
-    ``predictor.reference`` is set whenever the reference changes; ``journal.reference(...)``
-    notes it. ``own`` is a personal model's reference (see :func:`model_reference`); ``relaxed``
+    ``predictor.reference`` is set whenever the reference changes; each change is kept as a
+    :class:`ReferenceChange` until :meth:`take_changes` (the core tells its listeners, and the
+    journal keeps them). ``own`` is a personal model's reference (see :func:`model_reference`); ``relaxed``
     what relaxed faces look like (``models/shotcheck.npz``; None: shots are not checked).
     """
 
     path: Path
     layout: Any  # (name, length) of the feature layout
     predictor: Any  # has a settable ``reference``
-    journal: Any
     own: Reference | None = None
     force_shot: bool = False  # run.py --calibrate
     relaxed: RelaxedFaces | None = None
@@ -175,6 +185,7 @@ class Calibration:
     needs_shot: bool = field(default=False, init=False)
     running: RunningCheck = field(default_factory=RunningCheck, init=False)
     _doubt: str = field(default="", init=False)
+    _changes: list[ReferenceChange] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         reference, why = choose_reference(load_reference(self.path, self.layout), self.own, self.path)
@@ -214,7 +225,7 @@ class Calibration:
             check = check_shot(shot.vectors, self.relaxed, shot.backend)
             if check.ok:
                 return self.use_shot(shot, now())
-            self.journal.reference(now(), "refused", "shot", len(shot.vectors))
+            self._changed(now(), "refused", "shot", len(shot.vectors))
             if attempt == 1:
                 log.warning("calibration shot refused: %s (once more)", check.message)
                 request = check.message
@@ -222,7 +233,7 @@ class Calibration:
                     "Press c (or run.py --calibrate) to take it again", check.why)
         made = self.use_shot(shot, now())
         self._doubt = f"calibration shot: {check.why}; press c to recalibrate"
-        self.journal.reference(now(), "doubted", "shot", len(shot.vectors))
+        self._changed(now(), "doubted", "shot", len(shot.vectors))
         return made
 
     def use_shot(self, shot: ShotResult, when: float) -> Reference | None:
@@ -231,13 +242,13 @@ class Calibration:
         source = self.reference.source if self.reference is not None else None
         if shot.skipped:
             log.info("calibration shot skipped: %s", self._current())
-            self.journal.reference(when, "skipped", source, len(shot.vectors))
+            self._changed(when, "skipped", source, len(shot.vectors))
             return None
         if len(shot.vectors) < SHOT_MIN_FRAMES:
             log.warning("calibration shot: a face in %d of %d frames (need %d); keeping %s. "
                         "Face the camera in good light and run run.py --calibrate", len(shot.vectors),
                         shot.frames, SHOT_MIN_FRAMES, self._current())
-            self.journal.reference(when, "kept", source, len(shot.vectors))
+            self._changed(when, "kept", source, len(shot.vectors))
             return None
         reference = make_reference(shot.vectors, str(self.layout[0]), "shot", shot.backend, when)
         old = self.reference
@@ -245,7 +256,7 @@ class Calibration:
         self._doubt = ""
         self.running.reset(reference.backend)
         self._save(reference)
-        self.journal.reference(when, "shot", "shot", reference.frames, _shift(old, reference))
+        self._changed(when, "shot", "shot", reference.frames, _shift(old, reference))
         log.info("calibration shot: reference face from %d frames, saved to %s", reference.frames, self.path)
         return reference
 
@@ -260,15 +271,23 @@ class Calibration:
         vectors, proba = np.asarray(vectors, dtype=np.float64), np.asarray(proba, dtype=np.float64)
         if not self._doubt and self.running.add(np.median(vectors, axis=0), self.tracker.reference.vector):
             log.warning("reference face doubted: %s", self.running.message)
-            self.journal.reference(when, "doubted", self.tracker.reference.source, len(vectors))
+            self._changed(when, "doubted", self.tracker.reference.source, len(vectors))
         old = self.tracker.reference
         moved = self.tracker.observe(vectors, proba, labels, when)
         if moved is None:
             return
         self.predictor.reference = moved.vector
         self._save(moved)
-        self.journal.reference(when, "updated", moved.source, moved.frames - old.frames, _shift(old, moved))
+        self._changed(when, "updated", moved.source, moved.frames - old.frames, _shift(old, moved))
         log.debug("reference face updated from %d neutral frames", moved.frames - old.frames)
+
+    def take_changes(self) -> list[ReferenceChange]:
+        """The changes since the last call, oldest first (each is given once)."""
+        changes, self._changes = self._changes, []
+        return changes
+
+    def _changed(self, when: float, event: str, source: str | None, frames: int, shift: float = 0.0) -> None:
+        self._changes.append(ReferenceChange(when, event, source, int(frames), float(shift)))
 
     def _use(self, reference: Reference | None) -> None:
         self.tracker = ReferenceTracker(reference) if reference is not None else None
