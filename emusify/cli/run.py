@@ -264,12 +264,12 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
     from emusify.desk.devices import SystemClock
     from emusify.desk.feedback import Feedback
     from emusify.desk.worker import Worker
-    from emusify.reading.learner import Learner, update_model
+    from emusify.reading.learner import Learner, update_in_child
     from emusify.reading.predictor import Predictor
     from emusify.sensing.features import LAYOUT
 
     devices.clock = devices.clock or SystemClock()
-    work = partial(update_model, settings.data, settings.starter_model, settings.model)
+    work = partial(update_in_child, settings.data, settings.starter_model, settings.model)
     devices.learner = Learner(work, devices.clock, start=Worker().start)  # one thread all day (desk/worker)
     devices.feedback = Feedback(settings.data, LAYOUT, settings.source, devices.learner,
                                 getattr(devices.extractor, "backend", None))
