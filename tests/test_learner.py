@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from emusify.errors import DatasetError
-from emusify.reading.learner import learn, session_offsets, update_in_child, update_model
+from emusify.reading.learner import update_in_child
 from emusify.reading.model import Model, backup_path
+from emusify.reading.relearn import learn, session_offsets, update_model
 from emusify.sensing.features import LAYOUT, face_vector
 from emusify.sensing.reference import reference_from_vectors
 from emusify.storage.dataset import SessionWriter, load_sessions
