@@ -229,6 +229,7 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     """Journal, player, landmark extractor and the terminal front-end (None when headless), each
     closed by ``stack``."""
     from emusify.desk.devices import SystemClock
+    from emusify.desk.native import cap_malloc_arenas
     from emusify.desk.ui import Terminal, TerminalUI
     from emusify.music.player import Player
     from emusify.sensing.camera import PreviewWindow, open_source
@@ -236,6 +237,7 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     from emusify.sensing.landmarks import open_extractor
     from emusify.storage.journal import Journal
 
+    cap_malloc_arenas()  # before the mixer's and MediaPipe's threads: flat memory over days
     journal = stack.enter_context(Journal(settings.journal_path, in_memory_when_refused=True))
     player = stack.enter_context(open_player(Player))
     static = Path(settings.source).is_dir()  # a folder of stills: no tracking between images
