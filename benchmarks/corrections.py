@@ -13,7 +13,7 @@ shot: the starter's reference_mean; with --shot, two recorded neutral photos are
 every updated model as run.py keeps the user's reference, and not streamed). The window's mood is
 the majority of its frames' top moods over the moods read (7, or the demo library's 4). A simulated
 listener corrects every wrong window: its landmarks become a correction recording (with the
-Predictor's offset, as run.py stores it) and the model is updated with emusify.reading.learner.learn
+Predictor's offset, as run.py stores it) and the model is updated with emusify.reading.relearn.learn
 (what run.py's background update runs) and swapped in for the next window. The tcced performers are
 split in two fixed halves (benchmarks/faces.py): --group dev to choose settings, the other reported.
 Streamed and scored faces are Tasks landmarks unless --backend holistic.
@@ -50,9 +50,9 @@ from starter import BACKENDS, OPTIONS, SEVEN, fit_only, sessions, unit_of
 
 from emusify.config import Settings
 from emusify.reading.finetune import train_from_prior
-from emusify.reading.learner import learn
 from emusify.reading.model import Model
 from emusify.reading.predictor import Predictor
+from emusify.reading.relearn import learn
 from emusify.reading.samples import Samples, samples_from_sessions, subset
 from emusify.reading.tally import Tally
 from emusify.reading.training import TrainOptions, fit_pipeline, model_from_pipeline
@@ -62,7 +62,7 @@ from emusify.sensing.reference import reference_from_vectors
 
 TCCED = "taiwanese_tcced"
 DEV = "jaffe"  # --dev: settings are chosen here (images of each person split in two), never on tcced
-LEARN: dict[str, Any] = {}  # keyword arguments of emusify.reading.learner.learn (--centre, --anchors)
+LEARN: dict[str, Any] = {}  # keyword arguments of emusify.reading.relearn.learn (--centre, --anchors)
 FOUR = ("angry", "happy", "neutral", "sad")
 FRAMES = 18  # frames per image: a still face held for 4.5 s at run.py's 4 fps
 KS = (0, 1, 2, 4, 8)
@@ -292,7 +292,7 @@ def update_time(starter: Model, faces: list[Face], repeats: int = 3) -> tuple[fl
         learn(starter, recs)
         times.append(time.perf_counter() - started)
         cpu.append(time.process_time() - used)
-    print(f"\nupdate with {UPDATE_SAMPLES} corrected samples (emusify.reading.learner.learn): median "
+    print(f"\nupdate with {UPDATE_SAMPLES} corrected samples (emusify.reading.relearn.learn): median "
           f"{statistics.median(times):.2f} s wall, {statistics.median(cpu):.2f} s CPU, of {repeats}")
     predictor = Predictor(starter, labels=FOUR)
 

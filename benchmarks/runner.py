@@ -131,11 +131,11 @@ def cycle_cpu(model_path: Path, idle_seconds: float, backend: str) -> float:
         startup = cpu() - start_cpu, time.perf_counter() - start_wall
         c0, w0 = cpu(), time.perf_counter()
         library.scan()
-        result = runner.reader.read(first=True)
+        result = runner.reader.read()
         runner._decide(result, time.time())
         window = cpu() - c0, time.perf_counter() - w0
         c1, w1 = cpu(), time.perf_counter()
-        runner._wait(time.time() + idle_seconds)
+        runner._wait(idle_seconds)
         idle = cpu() - c1, time.perf_counter() - w1
         runner.request_stop("benchmark")
     defaults = Settings()

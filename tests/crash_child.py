@@ -97,7 +97,7 @@ def correction(folder: Path) -> None:
 
 def update(folder: Path, starter: Path) -> None:
     """The learner's whole update: every recording read, the starter fine-tuned, the model saved."""
-    from emusify.reading.learner import update_model
+    from emusify.reading.relearn import update_model
 
     for i in range(1, 10**6):
         update_model(folder / "data", starter, folder / "models" / "emusify.npz")

@@ -10,8 +10,8 @@ import pytest
 
 from emusify.errors import ModelError
 from emusify.reading.adapt import fit_last_layer, fit_prototypes
-from emusify.reading.learner import _taught
 from emusify.reading.model import Model, sidecar_path
+from emusify.reading.relearn import _taught
 from emusify.sensing.features import LAYOUT
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from emusify.errors import DatasetError
-from emusify.reading.learner import learn, session_offsets, update_model
+from emusify.reading.learner import update_in_child
 from emusify.reading.model import Model, backup_path
+from emusify.reading.relearn import learn, session_offsets, update_model
 from emusify.sensing.features import LAYOUT, face_vector
 from emusify.sensing.reference import reference_from_vectors
 from emusify.storage.dataset import SessionWriter, load_sessions
@@ -54,6 +55,20 @@ def test_a_second_update_keeps_the_previous_model_as_backup(tmp_path):
     update = update_model(data, STARTER, path)
     assert backup_path(path).read_bytes() == first and path.read_bytes() != first
     assert update.message() == "model updated from 1 correction(s) and 1 confirmation(s)"
+
+
+def test_run_py_updates_in_a_child_process_with_the_same_result_and_errors(tmp_path):
+    """update_in_child (run.py's learner) gives what update_model gives, and its errors come back."""
+    data = tmp_path / "data"
+    with pytest.raises(DatasetError, match="no recordings"):  # raised in the child, one line here
+        update_in_child(data, STARTER, tmp_path / "child.npz")
+    record(data, "happy", range(6), {"kind": "correction", "read": "sad", "window": 1.0, "offset": None})
+    here = update_model(data, STARTER, tmp_path / "here.npz")
+    there = update_in_child(data, STARTER, tmp_path / "child.npz")
+    assert there.message() == here.message() == "model updated from 1 correction(s)"
+    assert there.model.labels == Model.load(tmp_path / "child.npz").labels == here.model.labels
+    faces = np.array([face_vector(make_face(i)) for i in range(6)])
+    assert there.model.predict(faces) == here.model.predict(faces)  # the same recipe, the same seed
 
 
 def record_with_a_correction(folder: Path, first: str, second: str) -> np.ndarray:

@@ -229,6 +229,7 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     """Journal, player, landmark extractor and the terminal front-end (None when headless), each
     closed by ``stack``."""
     from emusify.desk.devices import SystemClock
+    from emusify.desk.native import cap_malloc_arenas
     from emusify.desk.ui import Terminal, TerminalUI
     from emusify.music.player import Player
     from emusify.sensing.camera import PreviewWindow, open_source
@@ -236,6 +237,7 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     from emusify.sensing.landmarks import open_extractor
     from emusify.storage.journal import Journal
 
+    cap_malloc_arenas()  # before the mixer's and MediaPipe's threads: flat memory over days
     journal = stack.enter_context(Journal(settings.journal_path, in_memory_when_refused=True))
     player = stack.enter_context(open_player(Player))
     static = Path(settings.source).is_dir()  # a folder of stills: no tracking between images
@@ -264,12 +266,12 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
     from emusify.desk.devices import SystemClock
     from emusify.desk.feedback import Feedback
     from emusify.desk.worker import Worker
-    from emusify.reading.learner import Learner, update_model
+    from emusify.reading.learner import Learner, update_in_child
     from emusify.reading.predictor import Predictor
     from emusify.sensing.features import LAYOUT
 
     devices.clock = devices.clock or SystemClock()
-    work = partial(update_model, settings.data, settings.starter_model, settings.model)
+    work = partial(update_in_child, settings.data, settings.starter_model, settings.model)
     devices.learner = Learner(work, devices.clock, start=Worker().start)  # one thread all day (desk/worker)
     devices.feedback = Feedback(settings.data, LAYOUT, settings.source, devices.learner,
                                 getattr(devices.extractor, "backend", None))

@@ -1,7 +1,7 @@
 """Learning one person from a few corrected windows, on top of the starter: numpy only.
 
 Two alternatives to the learner's default (the whole network fine-tuned with the relaxed face held
-as neutral, :mod:`emusify.reading.learner`); measured against it in docs/results/corrections.md
+as neutral, :mod:`emusify.reading.relearn`); measured against it in docs/results/corrections.md
 and not chosen, they stay selectable with ``learn(method=...)``. Both work in the
 reference-centred space the starter reads (a vector minus the person's relaxed face):
 
