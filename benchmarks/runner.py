@@ -122,7 +122,7 @@ def cycle_cpu(model_path: Path, idle_seconds: float, backend: str) -> float:
 
     start_cpu, start_wall = cpu(), time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        settings = load_settings(ROOT, {"source": str(VIDEO), "journal": Path(tmp) / "j.sqlite",
+        settings = load_settings(ROOT, {"source": str(VIDEO), "data": Path(tmp) / "data",  # never the user's
                                         "songs": ROOT / "songs", "model": model_path, "backend": backend})
         model = Model.load(choose_model(settings))
         library = open_library(settings.songs)
@@ -160,7 +160,7 @@ def run_py(model_path: Path, every_minutes: float, backend: str, cycles: int = 2
     """
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "run.py", "--source", str(VIDEO), "--cycles", str(cycles),
-                   "--every", str(every_minutes), "--journal", str(Path(tmp) / "j.sqlite"),
+                   "--every", str(every_minutes), "--data", str(Path(tmp) / "data"),  # never the user's
                    "--model", str(model_path), "--backend", backend, "-qq"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall = time.perf_counter()

@@ -30,11 +30,18 @@ def test_a_short_day_runs_the_real_player_and_learns_each_correction():
     assert "| tenth | windows | RSS MB |" in done.stdout
 
 
+def user_data() -> dict[str, float]:
+    """The project's own data folder (the user's recordings, reference, journal): name -> mtime."""
+    return {p.name: p.stat().st_mtime for p in (ROOT / "datasets").iterdir()}
+
+
 def test_the_runner_benchmark_times_frames_and_a_cycle_with_the_real_core():
     env = dict(os.environ, SDL_AUDIODRIVER="dummy")
+    before = user_data()
     done = subprocess.run([sys.executable, "benchmarks/runner.py", "--skip-subprocess", "--backends", "tasks",
                            "--frames", "5", "--idle", "1"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "[tasks] cycle CPU (in-process, real devices" in done.stdout
     assert "| average CPU over a default cycle |" in done.stdout
+    assert user_data() == before  # a benchmark works in a temporary data folder, never the user's
