@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from emusify.errors import UsageError
 
 SECTION = "emusify"
+NEUTRAL = "neutral"  # the relaxed face: the reference is taken from it, it keeps the music playing
 POLICIES = ("match", "uplift")
 BACKENDS = ("auto", "holistic", "tasks")  # the same names as emusify.sensing.landmarks.BACKENDS
 NOTIFY = ("changes", "every", "off")
@@ -62,7 +63,7 @@ class Settings:
     # Mood policy: "match", "uplift", or an explicit map such as "sad=happy, angry=neutral"
     policy: str = "match"
     keep_on_neutral: bool = True  # a neutral window keeps the current music
-    fallback: str = "neutral"  # folder used when a mood's folder is empty or missing
+    fallback: str = NEUTRAL  # folder used when a mood's folder is empty or missing
     # Recording
     record_seconds: float = 20.0
     record_samples: int = 0  # 0: no limit other than record_seconds

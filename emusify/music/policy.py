@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
+from emusify.config import NEUTRAL
 from emusify.errors import UsageError
 
-NEUTRAL = "neutral"
 NAMED = ("match", "uplift")
 
 # Low moods get lifted; "calm" is used when the user made such a folder.

@@ -25,7 +25,8 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-NEUTRAL = "neutral"
+from emusify.config import NEUTRAL
+
 STRENGTH = 1.0  # how much a prototype right on the face weighs against the network (1 beat 2 and 4 on dev)
 WIDTH = 0.5  # kernel width, as a fraction of the mean squared distance of the corrections to the relaxed face
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
+from emusify.config import NEUTRAL
 from emusify.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,6 @@ def _default_augmenters(sigma: float, seed: int) -> dict[str, Callable[[Any], An
 
 CALIBRATION_MODES = ("session-mean", "reference")
 MISSING = ("drop", "offset")
-NEUTRAL = "neutral"
 
 
 def calibrate(samples: Samples, mode: str = "session-mean", missing: str = "drop",

@@ -16,13 +16,13 @@ from typing import Any, Callable, NamedTuple
 
 from tqdm import tqdm
 
+from emusify.config import NEUTRAL
 from emusify.errors import CameraError, UsageError
 from emusify.storage.dataset import SessionWriter
 
 log = logging.getLogger(__name__)
 
 BUILTIN_EMOTIONS = ("happy", "sad", "angry", "neutral")
-NEUTRAL = "neutral"  # the relaxed face: recorded first, the reference of the user's own model
 REFERENCE_NOTE = ("first: neutral, your relaxed face (look at the screen as you do when you work); "
                   "it becomes the reference your other moods are read against")
 QUIT_KEYS = {"q", "Q", "esc", "\x1b"}

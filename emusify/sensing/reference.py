@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from emusify.config import NEUTRAL
 from emusify.storage import private
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 FORMAT = "emusify-reference"
 FORMAT_VERSION = 1
 SOURCES = ("shot", "recordings", "model")
-NEUTRAL = "neutral"
 MAX_BYTES = 4 << 20  # a reference is a few kB of JSON; anything this big is not one (never read)
 
 

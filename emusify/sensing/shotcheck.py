@@ -32,9 +32,10 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from emusify.config import NEUTRAL
+
 log = logging.getLogger(__name__)
 
-NEUTRAL = "neutral"
 FORMAT = "emusify-shotcheck"
 # What the user is told they seem to be doing, per mood the check refuses.
 LOOKS = {"happy": "smiling", "angry": "frowning", "sad": "looking sad", "surprise": "raising your brows",
