@@ -90,3 +90,27 @@ def test_a_front_end_that_cannot_start_is_one_line_and_the_rest_start(caplog):
         "notifications is off: no session bus (DBUS_SESSION_BUS_ADDRESS is not set)"]
     close_frontends(started)
     assert good.closed == 1 and bad.closed == 1  # a failed start is cleaned up too
+
+
+def test_every_front_end_takes_every_value_the_core_tells():
+    """A listener's method must accept all of an event's values (Listener's signature): one that
+    does not raises TypeError on that event and is dropped from the player for good."""
+    import inspect
+
+    from emusify.desk import journaling, mpris, notify, ui
+
+    events = {name: inspect.signature(method) for name, method in vars(Listener).items()
+              if inspect.isfunction(method) and not name.startswith("_") and name != "on_event"}
+    checked = 0
+    for listener in (journaling.JournalWriter, mpris.Mpris, notify.Notifier, ui.Terminal):
+        for name, told in events.items():
+            own = getattr(listener, name)
+            if own is getattr(Listener, name):
+                continue  # not overridden: the base ignores any values
+            takes = inspect.signature(own).parameters
+            if any(p.kind is p.VAR_KEYWORD for p in takes.values()):
+                continue
+            missing = [v for v in told.parameters if v != "self" and v not in takes]
+            assert not missing, f"{listener.__name__}.{name} does not take {missing}"
+            checked += 1
+    assert checked >= 10  # the front-ends do override events: the check above ran

@@ -114,7 +114,8 @@ class Notifier(Listener):
     def window_started(self, when: float, cycle: int) -> None:
         self._loop.submit(self._clear())  # its buttons would act on a window it does not show
 
-    def correction_saved(self, when: float, mood: str, kind: str, read: Optional[str], message: str) -> None:
+    def correction_saved(self, when: float, mood: str, kind: str, read: Optional[str], message: str,
+                         window: Optional[float] = None, frames: int = 0) -> None:
         self._loop.submit(self._clear())  # answered (by a key or a button): no second answer
 
     def window_read(self, when: float, result: Any, decision: str) -> None:
