@@ -3,7 +3,8 @@
 A dozen model updates a day, each on a fresh thread, grew the player by about 2 MB per update
 (benchmarks/day.py, docs/results/day.md): the native libraries under numpy keep per-thread memory
 that a thread which ends does not give back, although no Python object outlives the update. One
-thread that stays for the whole run uses the same memory again; with it the day is flat.
+thread that stays for the whole run uses the same memory again. (The training itself now runs in a
+child process, reading.learner.update_in_child; this thread only waits for it.)
 """
 
 from __future__ import annotations

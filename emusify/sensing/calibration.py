@@ -167,7 +167,7 @@ class ReferenceChange(NamedTuple):
 
 @dataclass
 class Calibration:
-    """The reference face run.py uses: chosen at start, replaced by a shot, tracked, saved, journaled.
+    """The reference face run.py uses: chosen at start, replaced by a shot, tracked, saved.
 
     ``predictor.reference`` is set whenever the reference changes; each change is kept as a
     :class:`ReferenceChange` until :meth:`take_changes` (the core tells its listeners, and the
