@@ -35,6 +35,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/extract.py
 	$(BIN)/python benchmarks/extract.py --backend tasks
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/backends.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/blendshapes.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/accuracy.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/moods.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/shots.py
