@@ -12,7 +12,7 @@ import pytest
 from emusify.cli import run
 from emusify.config import Settings
 from emusify.desk.core import Core
-from emusify.desk.ui import KeyReader, Status, StatusLine, action_for, format_status
+from emusify.desk.ui import KeyReader, Status, StatusLine, action_for, columns_of, format_status
 from emusify.errors import LibraryError, ModelError
 
 
@@ -122,6 +122,36 @@ def test_status_line_text():
     )
     watching = STATUS._replace(mood=None, watching=True, seconds=12.4, paused=True, artist=None)
     assert format_status(watching) == "mood: unsure | Vibe Ace 0:42 / 1:01 [paused] | watching, 12 s left"
+
+
+def test_a_status_line_too_wide_gives_way_part_by_part_and_keeps_a_message_whole_at_both_ends():
+    keys = STATUS._replace(keys="1 angry  2 happy  3 neutral  4 sad  y right")
+    doubt = keys._replace(message="calibration shot: you seem to be smiling; press c to recalibrate")
+    wide = keys._replace(artist="\u30a2\u30fc\u30c6\u30a3\u30b9\u30c8", title="\u60b2\u3057\u3044\u6b4c" * 6)
+    for width in range(0, 160):
+        note = keys._replace(note="relax your face and look at the screen")
+        for status in (STATUS, keys, doubt, wide, note):
+            assert columns_of(format_status(status, width=width)) <= width
+    assert format_status(keys, width=200) == format_status(keys)  # room enough: nothing changes
+    # the keys go first, then the song shrinks
+    assert format_status(keys, width=79) == (
+        "mood: happy 75% | Kevin MacLeod - Vibe Ace 0:42 / 1:01 | next look in 4:18")
+    assert format_status(keys, width=60) == (
+        "mood: happy 75% | Kevin Mac\u2026 0:42 / 1:01 | next look in 4:18")
+    assert format_status(doubt, width=79) == (
+        "mood: happy 75% | calibration shot: you seem to \u2026miling; press c to recalibrate")
+    assert format_status(wide, width=60).startswith("mood: happy 75% | \u30a2\u30fc\u30c6")
+    assert columns_of("\u60b2a\u0301") == 3  # a wide letter takes two columns, a combining accent none
+
+
+def test_status_line_on_a_narrow_terminal_never_wraps(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "50")  # a StringIO has no terminal size: the fallback reads COLUMNS
+    out = io.StringIO()
+    line = StatusLine(out, tty=True)
+    line.show(STATUS._replace(keys="1 angry  2 happy  3 neutral  4 sad  y right"))
+    line.show(STATUS._replace(message="saved as happy: the music moves to happy"))
+    drawn = [part.replace("\x1b[K", "") for part in out.getvalue().split("\r") if part]
+    assert len(drawn) == 2 and all(0 < columns_of(text) <= 49 for text in drawn)
 
 
 def test_status_rewrites_one_line_on_a_terminal():

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
+import unicodedata
 from typing import Any, Callable, NamedTuple, TextIO
 
 from emusify.desk.events import KEYS, Command, Listener, PlayerState, command_for_key, mood_keys
@@ -52,33 +54,107 @@ def clock_text(seconds: float | None) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
-def format_status(status: Status, with_times: bool = True) -> str:
-    """The status line: mood and share, the song and its position, time to the next window."""
+def format_status(status: Status, with_times: bool = True, width: int | None = None) -> str:
+    """The status line: mood and share, the song and its position, time to the next window.
+
+    ``width``: the columns it may take (a terminal's, less one). A line too long for it gives way
+    in this order: the song's artist and title shrink (to a few letters at least), the mood keys go,
+    the song's times go, the song goes, the phase goes. A message ("saved as happy", "... press c to
+    recalibrate") outlasts them all: it loses its middle last, so its start and its end stay. Wide
+    (East Asian) letters count two columns.
+    """
     if status.note:
-        return status.note
-    mood = f"{status.mood} {status.share:.0%}" if status.mood else "unsure"
-    if status.title is None:
-        song = "no song"
-    else:
-        song = f"{status.artist} - {status.title}" if status.artist else status.title
-        if with_times:
-            song += f" {clock_text(status.position)} / {clock_text(status.duration)}"
-    if status.paused:
-        song += " [paused]"
+        return clip_middle(status.note, width) if width is not None else status.note
+    head = f"mood: {status.mood} {status.share:.0%}" if status.mood else "mood: unsure"
     if status.no_sound:
-        song = "no sound, retrying every minute"
+        name, times, flag = "no sound, retrying every minute", "", ""
+    else:
+        name = "no song" if status.title is None else (
+            f"{status.artist} - {status.title}" if status.artist else status.title)
+        times = (f" {clock_text(status.position)} / {clock_text(status.duration)}"
+                 if with_times and status.title is not None else "")
+        flag = " [paused]" if status.paused else ""
     if status.away and not status.watching:
         phase = status.away + (f", next look in {clock_text(status.seconds)}" if with_times else "")
     elif status.watching:
         phase = f"watching, {status.seconds:.0f} s left" if with_times else "watching"
     else:
         phase = f"next look in {clock_text(status.seconds)}" if with_times else "waiting"
-    line = f"mood: {mood} | {song} | {phase}"
-    if status.message:
-        line += f" | {status.message}"
-    elif status.keys:
-        line += f" | {status.keys}"
-    return line
+    tail = status.message or status.keys or ""
+
+    def line(song: str | None, phase: str, tail: str) -> str:
+        return " | ".join(part for part in (head, song, phase, tail) if part)
+
+    def fitted(with_song: bool, with_times: bool, phase: str, tail: str) -> str | None:
+        """The line with these parts, the song's name shrunk to the room left; None: it cannot fit."""
+        if not with_song:
+            bare = line(None, phase, tail)
+            return bare if columns_of(bare) <= width else None
+        extra = (times if with_times else "") + flag
+        room = width - (columns_of(line("x" + extra, phase, tail)) - 1)  # the line with an empty name
+        if room < min(SONG_AT_LEAST, columns_of(name)):
+            return None
+        return line(clip(name, room) + extra, phase, tail)
+
+    full = line(name + times + flag, phase, tail)
+    if width is None or columns_of(full) <= width:
+        return full
+    if status.message:  # a message outlasts the song and the phase
+        tries = [(True, True, phase, tail), (True, False, phase, tail), (False, False, phase, tail),
+                 (False, False, "", tail)]
+    else:  # the mood keys are a reminder: they go first
+        tries = [(True, True, phase, tail), (True, True, phase, ""), (True, False, phase, ""),
+                 (False, False, phase, ""), (False, False, "", "")]
+    for parts in tries:
+        found = fitted(*parts)
+        if found is not None:
+            return found
+    if not status.message:
+        return clip(head, width)
+    room = width - columns_of(head) - len(" | ")
+    if room < SONG_AT_LEAST:  # a very narrow terminal: the message alone
+        return clip_middle(tail, width)
+    return line(None, "", clip_middle(tail, room))
+
+
+SONG_AT_LEAST = 8  # columns the song's name keeps before the times, the song and the phase give way
+
+
+def columns_of(text: str) -> int:
+    """How many terminal columns ``text`` takes: wide letters two, combining marks none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
+
+
+def clip(text: str, width: int | None) -> str:
+    """``text`` cut to ``width`` columns, its last one an ellipsis when anything was cut."""
+    if width is None or columns_of(text) <= width:
+        return text
+    return _first_columns(text, width - 1) + ELLIPSIS if width >= 1 else ""
+
+
+def clip_middle(text: str, width: int) -> str:
+    """``text`` in ``width`` columns by dropping its middle for an ellipsis: its start and end stay."""
+    if columns_of(text) <= width:
+        return text
+    if width < 1:
+        return ""
+    room = width - 1
+    end = _first_columns(text[::-1], room - room // 2)[::-1]
+    return _first_columns(text, room // 2) + ELLIPSIS + end
+
+
+ELLIPSIS = "\u2026"
+
+
+def _first_columns(text: str, width: int) -> str:
+    kept, used = [], 0
+    for char in text:
+        used += columns_of(char)
+        if used > width:
+            break
+        kept.append(char)
+    return "".join(kept)
 
 
 class StatusLine:
@@ -112,7 +188,7 @@ class StatusLine:
 
     def _draw(self, status: Status) -> None:
         if self.tty:
-            text = format_status(status)
+            text = format_status(status, width=self._columns() - 1)  # the last column would wrap
             if self._shown and text == self._last:
                 return
             self.stream.write("\r" + text + "\x1b[K")
@@ -124,6 +200,13 @@ class StatusLine:
             self.stream.write(text + "\n")
         self._last = text
         self.stream.flush()
+
+    def _columns(self) -> int:
+        """The terminal's width now (it may be resized while the player runs); 80 when unknown."""
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # not a real terminal (a test's StringIO)
+            return shutil.get_terminal_size((80, 24)).columns
 
     def clear(self) -> None:
         """Erase the status line so a log message starts on a clean line."""
