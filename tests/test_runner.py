@@ -194,6 +194,25 @@ def test_skip_key_plays_the_next_song_of_the_same_folder():
     assert ("skip", "happy0") in dev.journal.events()
 
 
+def test_skip_key_in_a_folder_of_one_song_says_why_the_same_song_starts_again():
+    from emusify.desk.events import Listener
+
+    class Notes(Listener):
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def note(self, when: float, text: str) -> None:
+            self.texts.append(text)
+
+    runner, dev, _, _ = build([HAPPY], cycles=2, presses=[(30, "n")],
+                              library=FakeLibrary({"happy": 1, "neutral": 2}))
+    notes = Notes()
+    runner.listeners.add(notes)
+    runner.run()
+    assert dev.player.played()[:2] == ["happy0", "happy0"]
+    assert notes.texts == ["no other song plays in happy: it starts again (add songs to its folder)"]
+
+
 def test_pause_key_pauses_and_a_paused_song_is_not_replaced():
     runner, dev, _, _ = build([HAPPY, SAD], cycles=2, presses=[(30, " ")])
     runner.run()

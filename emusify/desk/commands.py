@@ -54,8 +54,10 @@ def _next(core: Core) -> None:
     if music.paused:
         core.dev.player.resume()
         music.paused = False
-    was_stopped = music.stopped
+    was_stopped, before = music.stopped, music.song
     music.start(music.folder, fade=0.0, ended=skip_event(core))
+    if before is not None and music.song is not None and music.song.path == before.path:
+        core._note(f"no other song plays in {music.folder}: it starts again (add songs to its folder)")
     if was_stopped and not music.stopped:
         core._tell("resumed", when=core.clock.now())
 
