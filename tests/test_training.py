@@ -143,6 +143,18 @@ def test_one_session_trains_with_a_clear_warning(caplog):
     assert model.predict(np.full((1, D), 9.0)) == ["sad"]
 
 
+def test_one_mood_in_two_sessions_is_not_scored_alone_across_them(caplog):
+    """One collect.py run of every mood and one correction (happy): the held-out side would be happy only."""
+    run = recordings(1, per=12)
+    correction = FakeSession("happy", "correction", "correction", run[1].rows[:5] + 0.1)
+    with caplog.at_level(logging.WARNING):
+        model = train(samples(run + [correction]), LAYOUT, FAST, progress=False)
+    v = model.meta["validation"]
+    assert v["scheme"] == "within-session (optimistic)"
+    assert sorted(v["per_class"]) == sorted(EMOTIONS)  # every mood is scored, not happy alone
+    assert "only 'happy' was recorded in two sessions/groups" in caplog.text
+
+
 def test_too_few_samples_for_any_split_still_trains():
     tiny = [FakeSession(e, "only", "g0", np.full((1, D), 5.0 * i)) for i, e in enumerate(EMOTIONS)]
     model = train(samples(tiny), LAYOUT, FAST, progress=False)

@@ -73,11 +73,17 @@ def make_splits(samples: Samples, folds: int, seed: int = 0) -> tuple[str, list,
     if n_groups >= 2:
         # A fold needs a group of each emotion to hold out: never more folds than the emotion
         # spread over the most groups has groups (two photos per mood: two folds).
-        depth = max(len(np.unique(keys[y == label])) for label in per_class)
+        spread = {label: len(np.unique(keys[y == label])) for label in per_class}
+        depth = max(spread.values())
         for label in sorted(per_class):
-            if len(np.unique(keys[y == label])) < 2:
+            if spread[label] < 2:
                 notes.append(f"'{label}' comes from one session/group only: it cannot be validated "
                              "on another; record it again in a new collect.py session")
+        across = sorted(label for label, groups in spread.items() if groups >= 2)
+        if len(across) == 1:  # e.g. one collect.py run and a correction: the held-out side is one mood
+            notes.append(f"only '{across[0]}' was recorded in two sessions/groups: a score across "
+                         "sessions would test that one mood")
+            return _within_session(y, per_class, notes)
         k = min(folds, n_groups, depth)
         splits = _grouped_folds(samples, k, seed) if k >= 2 else []
         if splits:
