@@ -17,6 +17,7 @@ from emusify.config import Settings
 from emusify.desk.devices import Devices, FrameSource, Preview
 from emusify.errors import CameraError
 from emusify.reading.tally import Tally, WindowResult
+from emusify.sensing.sampling import Sampling
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,7 @@ class WindowReader:
         return tally.result()
 
     def _frames(self, source: FrameSource, tally: Tally, preview: Preview | None) -> None:
-        window, step = self.window, 1.0 / self.settings.fps
-        first: float | None = None
-        next_sample = 0.0
+        sampling = Sampling(self.window, self.settings.fps, bool(source.is_video))  # as the shot samples
         while not self.stopped():
             self.between()
             try:
@@ -76,17 +75,13 @@ class WindowReader:
             if frame is None:
                 self._ended_early(tally.frames)
                 return
-            first = frame.timestamp if first is None else first
-            elapsed = frame.timestamp - first
-            if source.is_video:
-                if elapsed >= window:
-                    return
-                if elapsed + 1e-6 < next_sample:
-                    continue
-                while next_sample <= elapsed + 1e-6:
-                    next_sample += step
-            self.left = max(window - elapsed, 0.0)
+            if sampling.over(frame.timestamp):
+                return
+            if not sampling.due():
+                continue
+            self.left = max(self.window - sampling.elapsed, 0.0)
             self._analyse(frame, tally, preview)
+            sampling.took()
 
     def _ended_early(self, frames: int) -> None:
         spec = self.settings.source

@@ -42,6 +42,7 @@ from emusify.sensing.reference import (
     make_reference,
     save_reference,
 )
+from emusify.sensing.sampling import Sampling
 from emusify.sensing.shotcheck import RELAX, RelaxedFaces, RunningCheck, check_shot
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def take_shot(source: Any, extractor: Any, vectorize: Callable[[Any], np.ndarray
     gives ``seconds * fps`` images. A camera that stops ends the shot with what it has.
     ``request`` is what the user is asked to do (a refused shot's retry says why).
     """
-    shot = _Shot(seconds, fps, bool(source.is_video))
+    shot = _Shot(Sampling(seconds, fps, bool(source.is_video), count_stills=True))
     while not stopped():
         if _skip(keys(), on_key):
             return shot.result(True)
@@ -86,13 +87,13 @@ def take_shot(source: Any, extractor: Any, vectorize: Callable[[Any], np.ndarray
         except CameraError as exc:
             log.warning("camera stopped during the calibration shot (%s)", exc)
             break
-        if frame is None or shot.over(frame.timestamp):
+        if frame is None or shot.sampling.over(frame.timestamp):
             break
-        if not shot.due():
+        if not shot.sampling.due():
             continue
         landmarks = extractor.extract(frame.image)
         shot.add(landmarks, vectorize)
-        text = shot_text(seconds - shot.elapsed, request)
+        text = shot_text(seconds - shot.sampling.elapsed, request)
         if show is not None:
             show(text)
         if preview is not None:
@@ -115,36 +116,14 @@ def _skip(keys: list[str], on_key: Callable[[str], None] | None) -> bool:
 
 @dataclass
 class _Shot:
-    """The shot's progress: time read, frames sampled, face vectors kept."""
+    """The shot's progress: which frames it samples (as a window does), and the face vectors kept."""
 
-    seconds: float
-    fps: float
-    is_video: bool
-    elapsed: float = 0.0
-    analysed: int = 0
-    first: float | None = None
-    next_sample: float = 0.0
+    sampling: Sampling
     vectors: list = field(default_factory=list)
     backends: Counter = field(default_factory=Counter)
 
-    def over(self, timestamp: float) -> bool:
-        """Note the frame's time; True once the shot's length is reached."""
-        self.first = timestamp if self.first is None else self.first
-        self.elapsed = timestamp - self.first if self.is_video else self.analysed / self.fps
-        return self.elapsed >= self.seconds
-
-    def due(self) -> bool:
-        """A video frame is analysed at ``fps`` by its timestamp; every still is."""
-        if not self.is_video:
-            return True
-        if self.elapsed + 1e-6 < self.next_sample:
-            return False
-        while self.next_sample <= self.elapsed + 1e-6:
-            self.next_sample += 1.0 / self.fps
-        return True
-
     def add(self, landmarks: Any, vectorize: Callable[[Any], np.ndarray]) -> None:
-        self.analysed += 1
+        self.sampling.took()
         if landmarks is not None:
             self.vectors.append(np.asarray(vectorize(landmarks), dtype=np.float64))
             self.backends[str(getattr(landmarks, "detector", None))] += 1
@@ -152,7 +131,7 @@ class _Shot:
     def result(self, skipped: bool) -> ShotResult:
         X = np.asarray(self.vectors, dtype=np.float64) if self.vectors else np.zeros((0, 0))
         top = self.backends.most_common(1)[0][0] if self.backends else None
-        return ShotResult(X, self.analysed, skipped, top)
+        return ShotResult(X, self.sampling.analysed, skipped, top)
 
 
 class ReferenceChange(NamedTuple):
