@@ -12,7 +12,8 @@ import pytest
 from emusify.cli import run
 from emusify.config import Settings
 from emusify.desk.core import Core
-from emusify.desk.ui import KeyReader, Status, StatusLine, action_for, columns_of, format_status
+from emusify.desk.statustext import Status, columns_of, format_status
+from emusify.desk.ui import KeyReader, StatusLine, action_for
 from emusify.errors import LibraryError, ModelError
 
 

@@ -14,7 +14,7 @@ import pytest
 from emusify.config import Settings
 from emusify.desk.devices import Devices
 from emusify.desk.events import Command, Listener
-from emusify.desk.ui import Status, format_status
+from emusify.desk.statustext import Status, format_status
 from emusify.errors import AudioError, UsageError
 from tests.fakes import (
     FakeClock,

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from emusify.desk.ui import columns_of
+from emusify.desk.statustext import columns_of
 from tests.test_e2e import ROOT, VIDEO, demo_songs
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared,

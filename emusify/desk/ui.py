@@ -11,10 +11,10 @@ import logging
 import os
 import shutil
 import sys
-import unicodedata
-from typing import Any, Callable, NamedTuple, TextIO
+from typing import Any, Callable, TextIO
 
 from emusify.desk.events import KEYS, Command, Listener, PlayerState, command_for_key, mood_keys
+from emusify.desk.statustext import Status, format_status
 
 HELP = ("keys: n next song, space/p pause, q quit, c calibrate; a mood's digit corrects the mood, "
         "y confirms it")
@@ -22,139 +22,9 @@ MESSAGE_SECONDS = 8.0  # how long a note stays on the status line
 DRAW_EVERY = 0.2  # seconds between redraws of the status line
 
 
-class Status(NamedTuple):
-    """One snapshot of the player for the status line."""
-
-    mood: str | None  # the last window's mood; None: unsure or no window yet
-    share: float  # its share of the votes
-    artist: str | None
-    title: str | None
-    position: float  # seconds into the song
-    duration: float | None  # song length in seconds, when known
-    paused: bool
-    watching: bool  # True while a window runs
-    seconds: float  # watching: seconds left in the window; else seconds to the next window
-    note: str | None = None  # shown instead of mood, song and phase (e.g. the calibration shot's request)
-    keys: str = ""  # the mood keys, e.g. "1 angry  2 happy  3 neutral  4 sad  y right"
-    message: str | None = None  # a short feedback message ("saved as happy ...")
-    away: str = ""  # while away from the desk: "away: paused, looking every 1 min"
-    no_sound: bool = False  # the sound device is lost; playback retries
-
-
 def action_for(key: str | None) -> str | None:
     """The command a key stands for ("next", "play_pause", "quit", ...) or None."""
     return KEYS.get(key.lower()) if key else None
-
-
-def clock_text(seconds: float | None) -> str:
-    """``m:ss`` for a number of seconds, ``?`` when unknown."""
-    if seconds is None:
-        return "?"
-    whole = max(int(seconds), 0)
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
-def format_status(status: Status, with_times: bool = True, width: int | None = None) -> str:
-    """The status line: mood and share, the song and its position, time to the next window.
-
-    ``width``: the columns it may take (a terminal's, less one). A line too long for it gives way
-    in this order: the song's artist and title shrink (to a few letters at least), the mood keys go,
-    the song's times go, the song goes, the phase goes. A message ("saved as happy", "... press c to
-    recalibrate") outlasts them all: it loses its middle last, so its start and its end stay. Wide
-    (East Asian) letters count two columns.
-    """
-    if status.note:
-        return clip_middle(status.note, width) if width is not None else status.note
-    head = f"mood: {status.mood} {status.share:.0%}" if status.mood else "mood: unsure"
-    if status.no_sound:
-        name, times, flag = "no sound, retrying every minute", "", ""
-    else:
-        name = "no song" if status.title is None else (
-            f"{status.artist} - {status.title}" if status.artist else status.title)
-        times = (f" {clock_text(status.position)} / {clock_text(status.duration)}"
-                 if with_times and status.title is not None else "")
-        flag = " [paused]" if status.paused else ""
-    if status.away and not status.watching:
-        phase = status.away + (f", next look in {clock_text(status.seconds)}" if with_times else "")
-    elif status.watching:
-        phase = f"watching, {status.seconds:.0f} s left" if with_times else "watching"
-    else:
-        phase = f"next look in {clock_text(status.seconds)}" if with_times else "waiting"
-    tail = status.message or status.keys or ""
-
-    def line(song: str | None, phase: str, tail: str) -> str:
-        return " | ".join(part for part in (head, song, phase, tail) if part)
-
-    def fitted(with_song: bool, with_times: bool, phase: str, tail: str) -> str | None:
-        """The line with these parts, the song's name shrunk to the room left; None: it cannot fit."""
-        if not with_song:
-            bare = line(None, phase, tail)
-            return bare if columns_of(bare) <= width else None
-        extra = (times if with_times else "") + flag
-        room = width - (columns_of(line("x" + extra, phase, tail)) - 1)  # the line with an empty name
-        if room < min(SONG_AT_LEAST, columns_of(name)):
-            return None
-        return line(clip(name, room) + extra, phase, tail)
-
-    full = line(name + times + flag, phase, tail)
-    if width is None or columns_of(full) <= width:
-        return full
-    if status.message:  # a message outlasts the song and the phase
-        tries = [(True, True, phase, tail), (True, False, phase, tail), (False, False, phase, tail),
-                 (False, False, "", tail)]
-    else:  # the mood keys are a reminder: they go first
-        tries = [(True, True, phase, tail), (True, True, phase, ""), (True, False, phase, ""),
-                 (False, False, phase, ""), (False, False, "", "")]
-    for parts in tries:
-        found = fitted(*parts)
-        if found is not None:
-            return found
-    if not status.message:
-        return clip(head, width)
-    room = width - columns_of(head) - len(" | ")
-    if room < SONG_AT_LEAST:  # a very narrow terminal: the message alone
-        return clip_middle(tail, width)
-    return line(None, "", clip_middle(tail, room))
-
-
-SONG_AT_LEAST = 8  # columns the song's name keeps before the times, the song and the phase give way
-
-
-def columns_of(text: str) -> int:
-    """How many terminal columns ``text`` takes: wide letters two, combining marks none."""
-    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-               for c in text)
-
-
-def clip(text: str, width: int | None) -> str:
-    """``text`` cut to ``width`` columns, its last one an ellipsis when anything was cut."""
-    if width is None or columns_of(text) <= width:
-        return text
-    return _first_columns(text, width - 1) + ELLIPSIS if width >= 1 else ""
-
-
-def clip_middle(text: str, width: int) -> str:
-    """``text`` in ``width`` columns by dropping its middle for an ellipsis: its start and end stay."""
-    if columns_of(text) <= width:
-        return text
-    if width < 1:
-        return ""
-    room = width - 1
-    end = _first_columns(text[::-1], room - room // 2)[::-1]
-    return _first_columns(text, room // 2) + ELLIPSIS + end
-
-
-ELLIPSIS = "\u2026"
-
-
-def _first_columns(text: str, width: int) -> str:
-    kept, used = [], 0
-    for char in text:
-        used += columns_of(char)
-        if used > width:
-            break
-        kept.append(char)
-    return "".join(kept)
 
 
 class StatusLine:
