@@ -213,6 +213,14 @@ def test_skip_key_in_a_folder_of_one_song_says_why_the_same_song_starts_again():
     assert notes.texts == ["no other song plays in happy: it starts again (add songs to its folder)"]
 
 
+def test_the_mood_keys_are_said_once_at_start_as_a_narrow_status_line_drops_them(caplog):
+    with caplog.at_level(logging.INFO, logger="emusify.desk.ui"):
+        runner, _, _, _ = build([HAPPY], cycles=2)
+        runner.run()
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("mood keys")]
+    assert said == ["mood keys: 1 angry  2 happy  3 neutral  4 sad  y right"]
+
+
 def test_pause_key_pauses_and_a_paused_song_is_not_replaced():
     runner, dev, _, _ = build([HAPPY, SAD], cycles=2, presses=[(30, " ")])
     runner.run()

@@ -186,6 +186,11 @@ class TerminalUI:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def reads_keys(self) -> bool:
+        """Whether keys can be pressed (stdin is a terminal)."""
+        return self.reader.active
+
     def show(self, status: Status) -> None:
         self.line.show(status)
 
@@ -214,10 +219,15 @@ class Terminal(Listener):
         self._drawn = float("-inf")
 
     def start(self, core: Any) -> None:
-        """Listen to ``core`` and become one of its command sources."""
+        """Listen to ``core`` and become one of its command sources; say the mood keys once.
+
+        The status line shows the mood keys too, but a narrow terminal drops them first.
+        """
         self.core = core
         core.add_listener(self)
         core.add_source(self)
+        if self.legend and core.state.moods and getattr(self.ui, "reads_keys", True):
+            logging.getLogger(__name__).info("mood keys: %s", mood_keys(core.state.moods))
 
     def close(self) -> None:
         close = getattr(self.ui, "close", None)
