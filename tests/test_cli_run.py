@@ -217,6 +217,16 @@ def test_preview_without_a_display_fails_at_start(in_tmp, fixtures, monkeypatch,
     assert "--no-preview" in capsys.readouterr().err
 
 
+def test_the_start_names_only_the_moods_whose_folders_have_songs(caplog):
+    from emusify.music.policy import parse_policy
+
+    seven = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+    with caplog.at_level("INFO"):
+        keys = run.moods_with_songs(seven, ("angry", "happy", "sad"), parse_policy("match"))
+    assert keys == ("angry", "happy", "neutral", "sad")  # neutral keeps its digit: "keep playing"
+    assert "angry, happy, sad have songs (windows led by disgust, fear, surprise keep" in caplog.text
+
+
 def test_correction_keys_are_the_moods_with_songs_and_neutral_always():
     from emusify.music.policy import parse_policy
 

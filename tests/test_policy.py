@@ -54,6 +54,12 @@ def test_unsure_keeps_the_music_or_starts_the_fallback():
     assert policy.choose(None, None, ("happy", "sad")).folder == "happy"
 
 
+def test_unsure_at_start_says_when_the_fallback_has_no_songs():
+    choice = parse_policy("match").choose(None, None, ("angry", "happy", "sad"))
+    assert choice.folder == "angry"
+    assert choice.reason == "unsure and nothing playing yet (neutral has no songs)"
+
+
 def test_same_folder_already_playing_is_kept():
     choice = parse_policy("match").choose("sad", "sad", FOLDERS)
     assert choice.folder is None and "already playing" in choice.reason

@@ -163,9 +163,10 @@ def moods_with_songs(labels: Sequence[str], folders: Sequence[str], policy: Any)
     keep = tuple(m for m in labels if m == NEUTRAL or policy.has_songs(m, have))
     if len(keep) < 2:
         return tuple(labels)
-    if len(keep) < len(labels):
+    if len(keep) < len(labels):  # neutral keeps its key without songs: name only the moods that have them
         log.info("reading every mood the model knows; %s have songs (windows led by %s keep the music)",
-                 ", ".join(keep), ", ".join(m for m in labels if m not in keep))
+                 ", ".join(m for m in keep if policy.has_songs(m, have)),
+                 ", ".join(m for m in labels if m not in keep))
     return keep
 
 

@@ -78,7 +78,8 @@ class Policy:
         if mood is None:
             if playing is not None:
                 return Choice(None, "unsure: the current music continues")
-            return Choice(self._any(folders), "unsure and nothing playing yet")
+            why = "" if self.fallback in folders else f" ({self.fallback} has no songs)"
+            return Choice(self._any(folders), f"unsure and nothing playing yet{why}")
         if mood == NEUTRAL and self.keep_on_neutral and playing is not None:
             return Choice(None, "neutral: the current music continues")
         if playing is not None and not self.has_songs(mood, folders):
