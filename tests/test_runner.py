@@ -480,3 +480,7 @@ def test_without_a_reference_the_first_windows_keep_the_music_then_the_passive_o
     assert decisions == [("happy", "neutral"), ("happy", "keep"), ("happy", "happy")]
     assert dev.predictor.reference is not None and len(dev.predictor.reference) == len(LABELS)
     assert ("updated", "passive") in [(row[1], row[2]) for row in dev.journal.references]
+    held = [status.message for status in dev.ui.shown if status.message and "no shot" in status.message]
+    assert "no shot: music stays 2 more windows; c takes a shot" in held  # before the first window
+    assert "no shot: music stays 1 more window; c takes a shot" in held
+    assert runner.state.held == "" and "no shot" not in (dev.ui.shown[-1].message or "")  # once it is made

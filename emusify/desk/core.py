@@ -172,9 +172,8 @@ class Core:
         playing = music.folder if music.song is not None else None
         held = self.standin.held()  # no reference face yet: the window may not move the music
         choice = self.policy.choose(None if held else result.mood, playing, self.dev.library.folders())
-        if held:
+        if held:  # the log and the journal say why at length; the status line holds a short hint
             choice = choice._replace(reason=f"{held} ({choice.reason})")
-            self._note(held)
         log.info("decision: %s", choice.reason)
         if self.dev.feedback is not None:
             self.dev.feedback.end_window(when, result.mood, getattr(self.dev.predictor, "offset", None))
@@ -303,6 +302,7 @@ class Core:
             mood=last.mood if last else None, share=last.share if last else 0.0, moods=self.keys,
             watching=self._watching, next_window=None if self._watching else self._next_window,
             time=self.clock.now(), shot=self.shot.running, away_since=self.away.since, doubt=self.shot.doubt,
+            held=self.standin.hint(),
             look_every=self.settings.away_every if self.away.away else 0.0,
             audio_down=music.audio_down is not None)
 

@@ -105,6 +105,7 @@ class PlayerState:
     look_every: float = 0.0  # minutes between the short looks while away (0: not away)
     audio_down: bool = False  # the sound device is lost; playback retries every minute
     doubt: str = ""  # the reference face looks wrong: "... press c to recalibrate" ("" when fine)
+    held: str = ""  # no reference yet, windows keep the music: "no shot: music stays 2 more windows; ..."
 
 
 class Listener:

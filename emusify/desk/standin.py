@@ -31,6 +31,10 @@ class StandIn:
             return None
         return self.dev.passive.status()
 
+    def hint(self) -> str:
+        """The status line's reminder while windows keep the music for want of a reference ("" when not)."""
+        return self.dev.passive.hint() if self.held() else ""
+
     def learn(self, seen: Sequence[tuple[Any, Any]]) -> None:
         """This window's (vector, probabilities) go into the passive reference; a new one is used."""
         if not self.active() or not seen:

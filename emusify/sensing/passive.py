@@ -81,8 +81,13 @@ class PassiveReference:
             self._kept.clear()
         return self.vector
 
+    def hint(self) -> str:
+        """The status line's short form of :meth:`status`, shown until the estimate is made."""
+        left = max(self.windows - self.seen, 1)
+        return f"no shot: music stays {left} more window{'s' if left > 1 else ''}; c takes a shot"
+
     def status(self) -> str:
-        """What the status line says while the estimate is not made yet."""
+        """What the log and the journal's decision say while the estimate is not made yet."""
         return (
             f"no reference face yet: learning your relaxed face from the first {self.windows} windows "
             f"({self.seen} done), the music stays until then; run.py --calibrate takes a 5 s shot"
