@@ -36,12 +36,11 @@ import numpy as np
 from extract import CACHE, labelled_files, load_cache, read_image
 from faces import DEV_PERFORMERS, FOUR, REPORT_PERFORMERS, SEVEN, TCCED
 from sklearn.exceptions import ConvergenceWarning
-from starter import MIN_EMOTIONS, OPTIONS
+from starter import MIN_EMOTIONS, fit_only
 
 from emusify.reading.model import Model
 from emusify.reading.predictor import Predictor
-from emusify.reading.samples import Samples, calibrate, subset
-from emusify.reading.training import emotions_of, fit_pipeline, model_from_pipeline, training_side
+from emusify.reading.samples import Samples, subset
 from emusify.sensing import features
 from emusify.sensing.landmarks import Landmarks
 from emusify.sensing.reference import reference_from_vectors
@@ -124,11 +123,9 @@ def training_rows(data: dict[str, dict], layout: str) -> Samples:
 
 
 def fit_without(samples: Samples, people: list[str]) -> Model:
-    """starter.py's recipe (benchmarks/starter.fit_only) on every row but ``people``'s."""
+    """starter.py's recipe (its fit_only) on every row but ``people``'s."""
     kept = subset(samples, ~np.isin(samples.split, people))
-    centred, reference = calibrate(kept, OPTIONS.calibration, OPTIONS.missing)
-    pipe = fit_pipeline(*training_side(centred, np.arange(len(centred.y))), emotions_of(centred), OPTIONS)
-    return model_from_pipeline(pipe, ("benchmark", centred.X.shape[1]), OPTIONS, reference)
+    return fit_only(kept, layout=("benchmark", samples.X.shape[1]))
 
 
 def desk(model: Model, faces: dict[str, np.ndarray], layout: str, person: str) -> dict[int, np.ndarray]:

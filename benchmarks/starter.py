@@ -128,12 +128,16 @@ def build(labels: tuple[str, ...] = SEVEN, backends: tuple[str, ...] = BACKENDS)
     return model
 
 
-def fit_only(samples: Samples, options: TrainOptions = OPTIONS) -> Model:
-    """The same recipe without the validation: train()'s final fit (for leave-people-out benchmarks)."""
+def fit_only(samples: Samples, options: TrainOptions = OPTIONS,
+             layout: tuple[str, int] = (LAYOUT.name, LAYOUT.length)) -> Model:
+    """The same recipe without the validation: train()'s final fit (for leave-people-out benchmarks).
+
+    ``layout``: what the samples' vectors are (another only for benchmarks/blendshapes.py's trials).
+    """
     centred, reference = calibrate(samples, options.calibration, options.missing)
     labels = emotions_of(centred)
     pipe = fit_pipeline(*training_side(centred, np.arange(len(centred.y))), labels, options)
-    return model_from_pipeline(pipe, (LAYOUT.name, LAYOUT.length), options, reference)
+    return model_from_pipeline(pipe, layout, options, reference)
 
 
 def main() -> None:

@@ -263,7 +263,7 @@ class Terminal(Listener):
         self._drawn = now
         state: PlayerState = self.core.state
         message = self._message[0] if self._message and now <= self._message[1] else None
-        # these stay until they no longer hold: "... press c to recalibrate", "learning your relaxed face"
+        # these stay while they hold: "... press c to recalibrate", "no shot: music stays 2 more windows"
         message = message or state.doubt or state.held or None
         if state.shot and message:
             self.ui.show(Status(None, 0.0, None, None, 0.0, None, False, True, 0.0, note=message))
