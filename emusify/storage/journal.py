@@ -57,12 +57,14 @@ REFERENCE_EVENTS = ("shot", "updated", "kept", "skipped", "refused", "doubted")
 # Added for a day at the desk (issue 15), the same way: what happened to the desk between and around
 # windows. ``seconds``: the clock's jump (slept, clock_back), the time away (back), or the time without
 # sound (audio_back); 0 otherwise. ``detail``: the device's one-line reason, when there is one.
+# Issue 22 adds the screen's lock: locked, unlocked (``seconds``: the time it was locked).
 DESK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS desk_events (
     time REAL NOT NULL, event TEXT NOT NULL, seconds REAL NOT NULL, detail TEXT
 );
 """
-DESK_EVENTS = ("slept", "clock_back", "away", "back", "camera_unavailable", "audio_lost", "audio_back")
+DESK_EVENTS = ("slept", "clock_back", "away", "back", "camera_unavailable", "audio_lost", "audio_back",
+               "locked", "unlocked")
 PENDING = 10_000  # rows kept in memory while the disk refuses them (a day of windows and songs, many times)
 _SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN = 11, 26, 8, 13, 14
 
