@@ -13,13 +13,15 @@ from emusify.errors import FrontEndError
 
 
 def make_frontends(settings: Settings) -> list[Any]:
-    """The front-ends the settings ask for (``mpris``, ``notify``), not yet started."""
+    """The front-ends the settings ask for (``mpris``, ``notify``, ``on_lock``), not yet started."""
     frontends: list[Any] = []
     if settings.mpris:
         frontends.append(_optional("mpris", "dbus-fast", _mpris))
     if settings.notify != "off":
         frontends.append(_optional("notifications", "desktop-notifier",
                                    lambda: _notifier(settings.notify, settings.notify_every)))
+    if settings.on_lock == "pause":  # keep: the lock changes nothing, nothing to listen to
+        frontends.append(_optional("screen lock", "dbus-fast", _screen_lock))
     return frontends
 
 
@@ -27,6 +29,12 @@ def _mpris() -> Any:
     from emusify.desk.mpris import Mpris
 
     return Mpris()
+
+
+def _screen_lock() -> Any:
+    from emusify.desk.screenlock import ScreenLock
+
+    return ScreenLock()
 
 
 def _notifier(mode: str, every_minutes: float) -> Any:
