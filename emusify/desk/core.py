@@ -156,6 +156,9 @@ class Core:
         result = self.reader.read()
         self._watching = False
         if self._halted():  # a window the lock cut short is not used
+            if self.stop_reason is None:  # benchmarks/listening_lock.py reads this line
+                log.info("window %d: the screen locked; the camera is off, the window is not used",
+                         self.cycle + 1)
             return
         self.cycle += 1
         self.away.after_window(result, started)  # back: the music resumes, then the mood moves it
