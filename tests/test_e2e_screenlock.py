@@ -4,7 +4,10 @@ the screen: MPRIS shows Paused and no window comes; the unlock: Playing, and a w
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -75,3 +78,12 @@ def test_no_screen_saver_is_one_line_and_run_py_plays_on(tmp_path):
     lines = [line for line in run.lines if "screen saver" in line or "screen lock" in line]
     assert len(lines) == 1 and "no screen saver on the session bus" in lines[0], lines
     assert "the away check still pauses an empty desk" in lines[0]
+
+
+def test_the_lock_benchmark_runs_on_the_real_player():
+    env = dict(os.environ, SDL_AUDIODRIVER="dummy")
+    done = subprocess.run([sys.executable, "benchmarks/listening_lock.py", "--locks", "2"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("lock -> Paused", "unlock -> Playing", "unlock -> window", "lock -> camera off"):
+        assert f"{name:18} median" in done.stdout, done.stdout
