@@ -113,3 +113,36 @@ def test_the_journal_keeps_the_lock_and_the_report_sums_it_up(tmp_path):
         assert [(row.event, row.seconds) for row in journal.desk_rows()] == [("locked", 0.0),
                                                                              ("unlocked", 1800.0)]
         assert desk_summary(journal) == "desk: screen locked 1x (0.5 h)"
+
+
+class Keeper:
+    """A calibration keeper as run.py's: a shot cut short is not used, and is still needed."""
+
+    def __init__(self, needs_shot: bool) -> None:
+        self.needs_shot, self.used = needs_shot, 0
+
+    def run_shot(self, take_once, now, stopped):
+        take_once("relax your face")
+        if not stopped():
+            self.used += 1
+            self.needs_shot = False
+
+    def after_window(self, *args):
+        pass
+
+    def take_changes(self):
+        return []
+
+
+@pytest.mark.parametrize("first_start", [True, False], ids=["first start", "the c key"])
+def test_a_lock_during_the_calibration_shot_ends_it_and_it_is_taken_after_the_unlock(first_start):
+    core, dev, sources, clock, heard = locked_run([HAPPY], cycles=1 if first_start else 2,
+                                                  locked=2.0 if first_start else 310.0, unlocked=900.0)
+    dev.calibration = Keeper(needs_shot=first_start)
+    if not first_start:  # c pressed in the first window: a shot before the second, at 305 s
+        clock.at(1.0, lambda: core.send(Command("calibrate", source="terminal")))
+    assert core.run() == 0
+    shots = sources.opened[:2] if first_start else sources.opened[1:3]
+    assert shots[0].closed_at - shots[0].opened_at < 5  # cut short at the lock, not the 5 s shot
+    assert shots[1].opened_at - clock.start == pytest.approx(900, abs=1)  # again once unlocked
+    assert dev.calibration.used == 1
