@@ -23,6 +23,15 @@ def test_the_settings_choose_the_front_ends():
     assert [f.name for f in make_frontends(Settings(mpris=False, notify="off"))] == ["screen lock"]
 
 
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_where_no_desktop_tells_the_lock_on_d_bus_it_is_one_line_not_a_warning(platform, caplog):
+    (frontend,) = make_frontends(Settings(mpris=False, notify="off"), platform=platform)
+    with caplog.at_level("INFO"):
+        assert start_frontends(object(), [frontend]) == [frontend]
+    (record,) = caplog.records
+    assert record.levelname == "INFO" and "the away check still pauses an empty desk" in record.getMessage()
+
+
 def test_a_missing_library_is_one_line_at_start_not_an_import_error(monkeypatch, caplog):
     for module in ("emusify.desk.mpris", "dbus_fast", "dbus_fast.aio"):
         monkeypatch.delitem(sys.modules, module, raising=False)
