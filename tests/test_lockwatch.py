@@ -57,6 +57,15 @@ def test_while_locked_every_front_end_sees_paused_and_the_status_line_says_locke
     assert core.state.locked_since is None
 
 
+def test_started_on_a_locked_screen_the_camera_opens_only_after_the_unlock():
+    core, _, sources, clock, heard = build([HAPPY], cycles=1)
+    core.send(LOCK)  # the front-end read GetActive / LockedHint before the core ran
+    clock.at(600, lambda: core.send(UNLOCK))
+    assert core.run() == 0
+    (source,) = sources.opened
+    assert source.opened_at - clock.start == pytest.approx(600, abs=1)
+
+
 def test_a_lock_in_the_middle_of_a_window_ends_it_at_once_and_it_is_not_used():
     core, dev, sources, clock, heard = locked_run([SAD, HAPPY], cycles=1, locked=2.0, unlocked=600.0)
     assert core.run() == 0

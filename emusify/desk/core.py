@@ -134,6 +134,7 @@ class Core:
         return int(status)
 
     def _cycle(self) -> None:
+        self._sent()  # a lock already said (run.py started on a locked screen) counts at once
         if self.lock.locked:  # no shot, no window, no look: the camera stays off until unlocked
             self._wait_locked()
             return
@@ -277,13 +278,17 @@ class Core:
         for source in tuple(self._sources):
             for command in source.poll():
                 self._handle(command)
+        self._sent()
+        self._refresh()
+
+    def _sent(self) -> None:
+        """Handle the commands sent from other threads (core.send), in their order."""
         while True:
             try:
                 command = self._inbox.get_nowait()
             except queue.Empty:
                 break
             self._handle(command)
-        self._refresh()
 
     def _let_song_start(self) -> None:
         """After the last window, drive the player until the chosen song has really started."""
