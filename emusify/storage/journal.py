@@ -2,7 +2,8 @@
 
 Tables: ``windows`` (what each camera window saw and decided), ``songs`` (start, end, skip, next
 and error events), ``reference_events`` (when the reference face was taken or changed),
-``desk_events`` (sleeps, clock jumps, the user away and back, devices lost and back) and
+``desk_events`` (sleeps, clock jumps, the user away and back, the screen locked and unlocked,
+devices lost and back) and
 ``feedback`` (the listener's corrections and confirmations of a window's mood, and moods doubted by
 a burst of skips). A journal made before a table existed gains it when it is opened; its rows stay
 as they were. The connection is in autocommit mode with a write-ahead log, so a crash or a power
