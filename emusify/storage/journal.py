@@ -1,14 +1,14 @@
 """The mood journal: every window and every song event, in SQLite, committed as it happens.
 
-Tables: ``windows`` (what each camera window saw and decided), ``songs`` (start, end, skip, next
-and error events), ``reference_events`` (when the reference face was taken or changed),
-``desk_events`` (sleeps, clock jumps, the user away and back, the screen locked and unlocked,
-devices lost and back) and ``feedback`` (the listener's corrections and confirmations of a window's
-mood, and moods doubted by a burst of skips). A journal made before a table existed gains it when it is opened; its rows stay
-as they were. The connection is in autocommit mode with a write-ahead log, so a crash or a power
-cut loses nothing already written; a full or read-only disk never stops the player, and a damaged
-file is moved aside and a new journal started (see :class:`Journal`). :mod:`emusify.desk.report`
-draws it.
+Tables: ``windows`` (what each camera window saw and decided), ``songs`` (start, end, skip, next and
+error events), ``reference_events`` (when the reference face was taken or changed), ``desk_events``
+(sleeps, clock jumps, the user away and back, the screen locked and unlocked, devices lost and back)
+and ``feedback`` (the listener's corrections and confirmations of a window's mood, and moods doubted
+by a burst of skips). A journal made before a table existed gains it when it is opened; its rows
+stay as they were. The connection is in autocommit mode with a write-ahead log, so a crash or a
+power cut loses nothing already written; a full or read-only disk never stops the player, and a
+damaged file is moved aside and a new journal started (see :class:`Journal`).
+:mod:`emusify.desk.report` draws it.
 """
 
 from __future__ import annotations
