@@ -23,6 +23,7 @@ POLICIES = ("match", "uplift")
 BACKENDS = ("auto", "holistic", "tasks")  # the same names as emusify.sensing.landmarks.BACKENDS
 NOTIFY = ("changes", "every", "off")
 AWAY = ("pause", "keep")  # emusify.desk.away
+ON_LOCK = ("pause", "keep")  # emusify.desk.lockwatch
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class Settings:
     away_after: int = 2  # windows in a row with no face
     away_look: float = 4.0  # seconds of a look while away (at most --window)
     away_every: float = 1.0  # minutes between two looks while away
+    # The screen locked (emusify.desk.lockwatch, heard on D-Bus by emusify.desk.screenlock): "pause"
+    # fades the music to a pause and takes no windows until it is unlocked; "keep" plays on.
+    on_lock: str = "pause"
     # Decision rules for a window
     # min_confidence / min_share: chosen on held-out development people (benchmarks/windows.py,
     # docs/results/accuracy.md): about 0.9 of committed windows right, about 2 in 3 windows committed
@@ -172,6 +176,8 @@ def _validated(settings: Settings) -> Settings:
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {settings.backend!r}")
     if settings.away not in AWAY:
         raise UsageError(f"away must be one of {', '.join(AWAY)}, got {settings.away!r}")
+    if settings.on_lock not in ON_LOCK:
+        raise UsageError(f"on_lock must be one of {', '.join(ON_LOCK)}, got {settings.on_lock!r}")
     if settings.notify not in NOTIFY:
         raise UsageError(f"notify must be one of {', '.join(NOTIFY)}, got {settings.notify!r}")
     for name in ("min_confidence", "min_share"):

@@ -1,4 +1,5 @@
-"""For the front-end tests: a private D-Bus session bus, a fake core, a stand-in notification server.
+"""For the front-end tests: a private D-Bus session bus, a fake core, a stand-in notification server,
+stand-in screen savers and a stand-in logind (on a private "system" bus of its own).
 
 The bus is a ``dbus-daemon --session`` of the test's own (skipped cleanly where dbus-daemon is not
 installed); DBUS_SESSION_BUS_ADDRESS points at it while it runs, so nothing reaches the desktop's bus.
@@ -16,9 +17,9 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 import pytest
-from dbus_fast import BusType, Message, MessageType
+from dbus_fast import BusType, Message, MessageType, PropertyAccess
 from dbus_fast.aio import MessageBus
-from dbus_fast.service import ServiceInterface, method, signal
+from dbus_fast.service import ServiceInterface, dbus_property, method, signal
 
 from emusify.desk.aioloop import LoopThread
 from emusify.desk.events import Command, Listeners, PlayerState
@@ -28,25 +29,27 @@ needs_bus = pytest.mark.skipif(DBUS_DAEMON is None, reason="needs dbus-daemon fo
 
 # D-Bus signatures as plain names (dbus-fast reads annotations)
 STR, UINT, INT, STRINGS, DICT, UU, US, INFO = "s", "u", "i", "as", "a{sv}", "uu", "us", "ssss"
+BOOL, PATH = "b", "o"
 
 
 @contextmanager
-def private_bus() -> Iterator[str]:
-    """A session bus of our own for the block; DBUS_SESSION_BUS_ADDRESS names it meanwhile."""
+def private_bus(variable: str = "DBUS_SESSION_BUS_ADDRESS") -> Iterator[str]:
+    """A session bus of our own for the block; ``variable`` names it meanwhile (the system bus's
+    DBUS_SYSTEM_BUS_ADDRESS for a stand-in logind)."""
     assert DBUS_DAEMON is not None
     daemon = subprocess.Popen([DBUS_DAEMON, "--session", "--nofork", "--nopidfile", "--print-address=1"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    saved = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    saved = os.environ.get(variable)
     try:
         address = daemon.stdout.readline().strip()  # type: ignore[union-attr]
         assert address, "dbus-daemon printed no address"
-        os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
+        os.environ[variable] = address
         yield address
     finally:
         if saved is None:
-            os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+            os.environ.pop(variable, None)
         else:
-            os.environ["DBUS_SESSION_BUS_ADDRESS"] = saved
+            os.environ[variable] = saved
         daemon.terminate()
         daemon.wait(5)
         daemon.stdout.close()  # type: ignore[union-attr]
@@ -145,6 +148,122 @@ class NotificationServer(ServiceInterface):
     @signal()
     def NotificationClosed(self, id: int, reason: int) -> UU:
         return [id, reason]
+
+
+class ScreenSaver(ServiceInterface):
+    """A stand-in screen saver: owns ``name`` (org.freedesktop.ScreenSaver or org.gnome.ScreenSaver),
+    answers GetActive and emits ActiveChanged(b) when told the screen locked or unlocked."""
+
+    PATHS = {"org.freedesktop.ScreenSaver": "/org/freedesktop/ScreenSaver",
+             "org.gnome.ScreenSaver": "/org/gnome/ScreenSaver"}
+
+    def __init__(self, name: str = "org.freedesktop.ScreenSaver", active: bool = False) -> None:
+        super().__init__(name)
+        self.bus_name, self.active = name, active
+        self.sent = 0.0  # perf_counter() when the last ActiveChanged left
+        self._loop = LoopThread(f"stand-in {name}")
+        self._bus: Optional[MessageBus] = None
+
+    def start(self) -> "ScreenSaver":
+        self._loop.start()
+        self._loop.run(self._connect(), 5.0)
+        return self
+
+    async def _connect(self) -> None:
+        self._bus = await MessageBus(bus_type=BusType.SESSION).connect()
+        self._bus.export(self.PATHS[self.bus_name], self)
+        await self._bus.request_name(self.bus_name)
+
+    def set_active(self, active: bool) -> None:
+        """The screen locks (True) or unlocks (False): ActiveChanged goes out on the bus."""
+        self._loop.run(self._emit(active), 5.0)
+
+    async def _emit(self, active: bool) -> None:
+        self.active = active
+        self.sent = time.perf_counter()
+        self.ActiveChanged(active)
+
+    def close(self) -> None:
+        if self._bus is not None:
+            self._loop.run(leave(self._bus), 5.0)
+        self._loop.close()
+
+    @method()
+    def GetActive(self) -> BOOL:
+        return self.active
+
+    @signal()
+    def ActiveChanged(self, active: bool) -> BOOL:
+        return active
+
+
+class Logind:
+    """A stand-in logind on the current system bus (a private one): a Manager whose GetSession
+    gives one session object, with LockedHint and the Lock/Unlock signals."""
+
+    PATH = "/org/freedesktop/login1/session/_31"
+
+    def __init__(self, locked: bool = False) -> None:
+        self.manager, self.session = _LoginManager(self.PATH), _LoginSession(locked)
+        self._loop = LoopThread("stand-in logind")
+        self._bus: Optional[MessageBus] = None
+
+    def start(self) -> "Logind":
+        self._loop.start()
+        self._loop.run(self._connect(), 5.0)
+        return self
+
+    async def _connect(self) -> None:
+        self._bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+        self._bus.export("/org/freedesktop/login1", self.manager)
+        self._bus.export(self.PATH, self.session)
+        await self._bus.request_name("org.freedesktop.login1")
+
+    def signal(self, member: str) -> None:
+        """loginctl lock-session / unlock-session: the Lock or Unlock signal."""
+        self._loop.call(getattr(self.session, member))
+
+    def hint(self, locked: bool) -> None:
+        """The screen locker sets LockedHint: PropertiesChanged goes out."""
+        def change() -> None:
+            self.session.locked = locked
+            self.session.emit_properties_changed({"LockedHint": locked})
+        self._loop.call(change)
+
+    def close(self) -> None:
+        if self._bus is not None:
+            self._loop.run(leave(self._bus), 5.0)
+        self._loop.close()
+
+
+class _LoginManager(ServiceInterface):
+    def __init__(self, path: str) -> None:
+        super().__init__("org.freedesktop.login1.Manager")
+        self.path = path
+        self.asked: list[str] = []
+
+    @method()
+    def GetSession(self, session_id: STR) -> PATH:
+        self.asked.append(session_id)
+        return self.path
+
+
+class _LoginSession(ServiceInterface):
+    def __init__(self, locked: bool) -> None:
+        super().__init__("org.freedesktop.login1.Session")
+        self.locked = locked
+
+    @dbus_property(access=PropertyAccess.READ)
+    def LockedHint(self) -> BOOL:
+        return self.locked
+
+    @signal()
+    def Lock(self):
+        pass
+
+    @signal()
+    def Unlock(self):
+        pass
 
 
 def buttons(notification: dict) -> list[str]:

@@ -15,16 +15,28 @@ from emusify.desk.frontends import Unavailable, make_frontends
 
 def test_the_settings_choose_the_front_ends():
     names = [f.name for f in make_frontends(Settings(mpris=True, notify="changes"))]
-    assert names == ["mpris", "notifications"]
-    assert [f.name for f in make_frontends(Settings(mpris=False, notify="every"))] == ["notifications"]
-    assert make_frontends(Settings(mpris=False, notify="off")) == []
+    assert names == ["mpris", "notifications", "screen lock"]  # on_lock = pause by default
+    keep = {"on_lock": "keep"}  # a lock changes nothing: nothing listens for it
+    names = [f.name for f in make_frontends(Settings(mpris=False, notify="every", **keep))]
+    assert names == ["notifications"]
+    assert make_frontends(Settings(mpris=False, notify="off", **keep)) == []
+    assert [f.name for f in make_frontends(Settings(mpris=False, notify="off"))] == ["screen lock"]
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_where_no_desktop_tells_the_lock_on_d_bus_it_is_one_line_not_a_warning(platform, caplog):
+    (frontend,) = make_frontends(Settings(mpris=False, notify="off"), platform=platform)
+    with caplog.at_level("INFO"):
+        assert start_frontends(object(), [frontend]) == [frontend]
+    (record,) = caplog.records
+    assert record.levelname == "INFO" and "the away check still pauses an empty desk" in record.getMessage()
 
 
 def test_a_missing_library_is_one_line_at_start_not_an_import_error(monkeypatch, caplog):
     for module in ("emusify.desk.mpris", "dbus_fast", "dbus_fast.aio"):
         monkeypatch.delitem(sys.modules, module, raising=False)
     monkeypatch.setitem(sys.modules, "dbus_fast", None)  # as if it were not installed
-    (frontend,) = make_frontends(Settings(mpris=True, notify="off"))
+    (frontend,) = make_frontends(Settings(mpris=True, notify="off", on_lock="keep"))
     assert isinstance(frontend, Unavailable)
     assert start_frontends(object(), [frontend]) == []
     (line,) = [record.getMessage() for record in caplog.records]
@@ -47,7 +59,7 @@ def test_a_media_key_and_a_notification_button_at_once_both_reach_the_core():
     with private_bus():
         server = NotificationServer().start()
         core = FakeCore(PlayerState(status="playing", song=SONG, folder="sad", moods=("happy", "sad")))
-        settings = Settings(mpris=True, notify="changes", notify_every=0)
+        settings = Settings(mpris=True, notify="changes", notify_every=0, on_lock="keep")
         frontends = start_frontends(core, make_frontends(settings))
         try:
             assert [f.name for f in frontends] == ["mpris", "notifications"]

@@ -156,6 +156,23 @@ def test_a_second_lock_on_the_same_folder_names_the_first_ones_pid(tmp_path):
     assert (tmp_path / LOCK_NAME).exists()  # the file stays and means nothing
 
 
+@posix_only
+def test_the_lock_file_and_the_data_folder_it_makes_are_private(tmp_path):
+    data = tmp_path / "new" / "data"
+    with InstanceLock(data):
+        assert mode(data / LOCK_NAME) == 0o600  # the pid and when you played: yours alone
+    assert mode(data) == 0o700 and mode(data.parent) == 0o700
+
+
+@posix_only
+def test_a_lock_file_left_open_by_an_older_run_is_narrowed(tmp_path):
+    (tmp_path / LOCK_NAME).write_text("123\n")
+    (tmp_path / LOCK_NAME).chmod(0o644)
+    with InstanceLock(tmp_path):
+        assert mode(tmp_path / LOCK_NAME) == 0o600
+        assert holder_pid(tmp_path / LOCK_NAME) == os.getpid()
+
+
 def test_a_lock_left_by_a_killed_process_blocks_nothing(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
                               text=True)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from emusify.desk.events import Command
 from emusify.desk.feedback import SKIP_SECONDS, Saved
+from emusify.desk.lockwatch import LOCK_COMMANDS, STEERING
 
 if TYPE_CHECKING:
     from emusify.desk.core import Core
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 def handle(core: Core, command: Command) -> None:
     """Do ``command``; one that cannot apply now (no song yet, no feedback) does nothing or says why."""
     name = command.name
+    if name in LOCK_COMMANDS or name in STEERING:  # the screen's lock (emusify.desk.lockwatch)
+        core.lock.follow(name)
+        if name in LOCK_COMMANDS:
+            return
     if name == "quit":
         local = command.source in ("", "terminal", "preview")
         core.request_stop("q" if local else f"quit ({command.source})")

@@ -28,6 +28,7 @@ from emusify.desk.devices import CommandSource, Devices, SystemClock
 from emusify.desk.events import Command, Listeners, PlayerState, command_for_key
 from emusify.desk.feedback import SkipWatch
 from emusify.desk.journaling import JournalWriter
+from emusify.desk.lockwatch import LockWatch
 from emusify.desk.playback import Music
 from emusify.desk.shot import ShotPart
 from emusify.desk.standin import StandIn
@@ -54,10 +55,11 @@ class Core:
         self.listeners.add(JournalWriter(devices.journal))
         self.music = Music(devices.player, devices.library, self.clock, self._tell)
         self.reader = WindowReader(settings, devices, self.labels, self._between,
-                                   lambda: self.stop_reason is not None, self._key, self._begin_window,
+                                   self._halted, self._key, self._begin_window,
                                    self._tell, self.clock.now)
         self.skip_watch = SkipWatch()
         self.away = AwayWatch(settings, self.music, self.clock, self._tell)
+        self.lock = LockWatch(settings, self.music, self.clock, self._tell)  # the screen locked
         self.clock_watch = ClockWatch(self.clock)
         self._woke = False  # the wall clock jumped forward (a sleep) during the wait
         self.cycle = 0
@@ -71,7 +73,7 @@ class Core:
         self._planned: float | None = None  # when the window after the current wait is due
         self.standin = StandIn(devices, self.labels, self.clock.now, self._tell)
         self.shot = ShotPart(devices, self.reader, self.labels, self.clock.now, self._tell, self._between,
-                             lambda: self.stop_reason is not None)
+                             self._halted)
         self._state = PlayerState(moods=self.keys, time=self.clock.now())
         self._shown: tuple[Any, ...] = ()
 
@@ -132,6 +134,10 @@ class Core:
         return int(status)
 
     def _cycle(self) -> None:
+        self._sent()  # a lock already said (run.py started on a locked screen) counts at once
+        if self.lock.locked:  # no shot, no window, no look: the camera stays off until unlocked
+            self._wait_locked()
+            return
         if self.shot.needed():
             self._watching = self.shot.running = True
             self._refresh()
@@ -141,7 +147,7 @@ class Core:
                 log.warning("no calibration shot this time (%s); trying again next window", exc)
             finally:
                 self._watching = False
-        if self.stop_reason is not None:
+        if self._halted():
             return
         self.dev.library.scan()
         started = self.clock.now()
@@ -150,7 +156,10 @@ class Core:
         self.reader.window = self.away.window_seconds()
         result = self.reader.read()
         self._watching = False
-        if self.stop_reason is not None:
+        if self._halted():  # a window the lock cut short is not used
+            if self.stop_reason is None:  # benchmarks/listening_lock.py reads this line
+                log.info("window %d: the screen locked; the camera is off, the window is not used",
+                         self.cycle + 1)
             return
         self.cycle += 1
         self.away.after_window(result, started)  # back: the music resumes, then the mood moves it
@@ -215,7 +224,7 @@ class Core:
         deadline = monotonic(self.clock) + seconds
         wait = getattr(self.clock, "wait", None)
         self._woke = False
-        while self.stop_reason is None and not self._woke and monotonic(self.clock) < deadline:
+        while not self._halted() and not self._woke and monotonic(self.clock) < deadline:
             self._between()
             pause = min(TICK, max(deadline - monotonic(self.clock), 0.0))
             if self._woke or pause <= 0:
@@ -224,6 +233,21 @@ class Core:
                 wait(pause, self._wake)
             else:
                 self.clock.sleep(pause)
+
+    def _wait_locked(self) -> None:
+        """The screen is locked: the music goes on as the lock left it, the camera stays off."""
+        self._next_window = None
+        wait = getattr(self.clock, "wait", None)
+        while self.stop_reason is None and self.lock.locked:
+            self._between()
+            if wait is not None:
+                wait(TICK, self._wake)
+            else:
+                self.clock.sleep(TICK)
+
+    def _halted(self) -> bool:
+        """The core is ending, or the screen locked: a window or the shot stops reading."""
+        return self.stop_reason is not None or self.lock.locked
 
     def _check_clock(self) -> None:
         """A jump of the wall clock: told with its length (and journaled), and a sleep ends the wait."""
@@ -254,13 +278,17 @@ class Core:
         for source in tuple(self._sources):
             for command in source.poll():
                 self._handle(command)
+        self._sent()
+        self._refresh()
+
+    def _sent(self) -> None:
+        """Handle the commands sent from other threads (core.send), in their order."""
         while True:
             try:
                 command = self._inbox.get_nowait()
             except queue.Empty:
                 break
             self._handle(command)
-        self._refresh()
 
     def _let_song_start(self) -> None:
         """After the last window, drive the player until the chosen song has really started."""
@@ -304,14 +332,15 @@ class Core:
             time=self.clock.now(), shot=self.shot.running, away_since=self.away.since, doubt=self.shot.doubt,
             held=self.standin.hint(),
             look_every=self.settings.away_every if self.away.away else 0.0,
-            audio_down=music.audio_down is not None)
+            audio_down=music.audio_down is not None,
+            locked_since=self.lock.since)
 
     def _refresh(self) -> None:
         """Replace the state; tell the listeners when something other than the clock changed."""
         state = self._snapshot()
         self._state = state
         shown = (state.status, state.song, state.folder, state.mood, state.share, state.watching,
-                 state.next_window, state.away_since, state.audio_down)
+                 state.next_window, state.away_since, state.audio_down, state.locked_since)
         if shown != self._shown:
             self._shown = shown
             self._tell("state_changed", state=state)

@@ -32,6 +32,8 @@ COMMANDS = (
     "calibrate",  # take a new calibration shot before the next window (c)
     "quit",  # end run.py: fade out, release the camera, close the journal
     "skip_shot",  # end a running calibration shot without using it (s); nothing otherwise
+    "screen_locked",  # the desktop locked the screen: fade to a pause, no windows (setting on_lock)
+    "screen_unlocked",  # ... and unlocked it: resume what the lock paused, a window at once
 )
 
 # The keys of the terminal and the preview window; a digit is "correct" with the mood of that number.
@@ -106,6 +108,7 @@ class PlayerState:
     audio_down: bool = False  # the sound device is lost; playback retries every minute
     doubt: str = ""  # the reference face looks wrong: "... press c to recalibrate" ("" when fine)
     held: str = ""  # no reference yet, windows keep the music: "no shot: music stays 2 more windows; ..."
+    locked_since: float | None = None  # clock time the screen locked (None: unlocked); no windows meanwhile
 
 
 class Listener:
@@ -177,6 +180,12 @@ class Listener:
 
     def back(self, when: float, away_seconds: float) -> None:
         """A face is back after ``away_seconds`` away; the music paused by leaving resumes."""
+
+    def screen_locked(self, when: float) -> None:
+        """The screen locked: no windows until it unlocks (with on_lock = pause the music paused)."""
+
+    def screen_unlocked(self, when: float, locked_seconds: float) -> None:
+        """The screen unlocked after ``locked_seconds``: music the lock paused resumes, a window comes."""
 
     def clock_jumped(self, when: float, kind: str, seconds: float) -> None:
         """The wall clock jumped ``seconds``: ``kind`` "slept" (forward: a suspend) or "clock_back"."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from emusify.errors import InstanceError
+from emusify.storage.private import FILE_MODE, make_dirs, narrow
 
 LOCK_NAME = "emusify.lock"
 # Windows locks byte ranges, and a locked range cannot be read by others: lock a byte far past the
@@ -45,9 +46,12 @@ class InstanceLock:
                 folder cannot hold a lock file.
         """
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # kept open while held (release closes it); "a+": never truncate before we hold the lock
-            handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115
+            make_dirs(self.path.parent)
+            # kept open while held (release closes it); never truncated before we hold the lock.
+            # Created 0600 like every file the player writes; one left by an older run is narrowed.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), FILE_MODE)
+            handle = os.fdopen(fd, "r+", encoding="ascii")
+            narrow(self.path)
         except OSError as exc:
             raise InstanceError(f"cannot create the lock file {self.path} ({exc.strerror}): "
                                 "check that the data folder (--data) is writable") from None

@@ -55,6 +55,12 @@ class JournalWriter(Listener):
     def back(self, when: float, away_seconds: float) -> None:
         self.journal.desk(when, "back", away_seconds)
 
+    def screen_locked(self, when: float) -> None:
+        self.journal.desk(when, "locked")
+
+    def screen_unlocked(self, when: float, locked_seconds: float) -> None:
+        self.journal.desk(when, "unlocked", locked_seconds)
+
     def clock_jumped(self, when: float, kind: str, seconds: float) -> None:
         self.journal.desk(when, kind, seconds)
 

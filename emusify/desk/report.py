@@ -223,8 +223,9 @@ def feedback_summary(journal: Journal, top: int = 5) -> str:
 
 
 DESK_WORDS = {"slept": "slept", "clock_back": "clock set back", "away": "away",
-              "camera_unavailable": "camera unavailable", "audio_lost": "no sound"}
-DESK_GAPS = {"slept": "slept", "clock_back": "clock_back", "back": "away", "audio_back": "audio_lost"}
+              "camera_unavailable": "camera unavailable", "audio_lost": "no sound", "locked": "screen locked"}
+DESK_GAPS = {"slept": "slept", "clock_back": "clock_back", "back": "away", "audio_back": "audio_lost",
+             "unlocked": "locked"}
 
 
 def desk_summary(journal: Journal) -> str:

@@ -37,7 +37,7 @@ class ShotPart:
     def take(self) -> None:
         """The shot (checked; the keeper may ask twice). Raises CameraError when the camera fails."""
         calibration = self.dev.calibration
-        self.due, self.skip, self._said = False, False, ""
+        asked, self.due, self.skip, self._said = self.due, False, False, ""
         self.running = calibration is not None  # the core shows it from before this call
         if calibration is None:
             return
@@ -53,6 +53,7 @@ class ShotPart:
         finally:
             self.running = False
             self.tell_changes()
+            self.due = asked and self.stopped()  # cut short (the screen locked): asked again later
         if not self.stopped() and shots:
             self.say_doubt()
 

@@ -26,6 +26,7 @@ class Status(NamedTuple):
     message: str | None = None  # a short feedback message ("saved as happy ...")
     away: str = ""  # while away from the desk: "away: paused, looking every 1 min"
     no_sound: bool = False  # the sound device is lost; playback retries
+    locked: str = ""  # while the screen is locked: "locked: paused" (no windows until unlocked)
 
 
 def clock_text(seconds: float | None) -> str:
@@ -79,7 +80,9 @@ def _parts(status: Status, with_times: bool) -> _Parts:
         times = (f" {clock_text(status.position)} / {clock_text(status.duration)}"
                  if with_times and status.title is not None else "")
         flag = " [paused]" if status.paused else ""
-    if status.away and not status.watching:
+    if status.locked:  # no next look to count down to: the window waits for the unlock
+        phase = status.locked
+    elif status.away and not status.watching:
         phase = status.away + (f", next look in {clock_text(status.seconds)}" if with_times else "")
     elif status.watching:
         phase = f"watching, {status.seconds:.0f} s left" if with_times else "watching"

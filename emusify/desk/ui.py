@@ -277,7 +277,12 @@ class Terminal(Listener):
             duration=getattr(song, "duration", None), paused=state.status == "paused",
             watching=state.watching, seconds=seconds,
             keys=mood_keys(state.moods) if self.legend else "", message=message,
-            away=away_text(state), no_sound=state.audio_down))
+            away=away_text(state), no_sound=state.audio_down, locked=lock_text(state)))
+
+
+def lock_text(state: PlayerState) -> str:
+    """``locked: paused`` while the screen is locked (no windows until it is unlocked), else ""."""
+    return f"locked: {state.status}" if state.locked_since is not None else ""
 
 
 def away_text(state: PlayerState) -> str:

@@ -1,14 +1,14 @@
 """The mood journal: every window and every song event, in SQLite, committed as it happens.
 
-Tables: ``windows`` (what each camera window saw and decided), ``songs`` (start, end, skip, next
-and error events), ``reference_events`` (when the reference face was taken or changed),
-``desk_events`` (sleeps, clock jumps, the user away and back, devices lost and back) and
-``feedback`` (the listener's corrections and confirmations of a window's mood, and moods doubted by
-a burst of skips). A journal made before a table existed gains it when it is opened; its rows stay
-as they were. The connection is in autocommit mode with a write-ahead log, so a crash or a power
-cut loses nothing already written; a full or read-only disk never stops the player, and a damaged
-file is moved aside and a new journal started (see :class:`Journal`). :mod:`emusify.desk.report`
-draws it.
+Tables: ``windows`` (what each camera window saw and decided), ``songs`` (start, end, skip, next and
+error events), ``reference_events`` (when the reference face was taken or changed), ``desk_events``
+(sleeps, clock jumps, the user away and back, the screen locked and unlocked, devices lost and back)
+and ``feedback`` (the listener's corrections and confirmations of a window's mood, and moods doubted
+by a burst of skips). A journal made before a table existed gains it when it is opened; its rows
+stay as they were. The connection is in autocommit mode with a write-ahead log, so a crash or a
+power cut loses nothing already written; a full or read-only disk never stops the player, and a
+damaged file is moved aside and a new journal started (see :class:`Journal`).
+:mod:`emusify.desk.report` draws it.
 """
 
 from __future__ import annotations
@@ -57,12 +57,14 @@ REFERENCE_EVENTS = ("shot", "updated", "kept", "skipped", "refused", "doubted")
 # Added for a day at the desk (issue 15), the same way: what happened to the desk between and around
 # windows. ``seconds``: the clock's jump (slept, clock_back), the time away (back), or the time without
 # sound (audio_back); 0 otherwise. ``detail``: the device's one-line reason, when there is one.
+# Issue 22 adds the screen's lock: locked, unlocked (``seconds``: the time it was locked).
 DESK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS desk_events (
     time REAL NOT NULL, event TEXT NOT NULL, seconds REAL NOT NULL, detail TEXT
 );
 """
-DESK_EVENTS = ("slept", "clock_back", "away", "back", "camera_unavailable", "audio_lost", "audio_back")
+DESK_EVENTS = ("slept", "clock_back", "away", "back", "camera_unavailable", "audio_lost", "audio_back",
+               "locked", "unlocked")
 PENDING = 10_000  # rows kept in memory while the disk refuses them (a day of windows and songs, many times)
 _SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN = 11, 26, 8, 13, 14
 
