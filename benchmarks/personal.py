@@ -30,6 +30,8 @@ and report halves of benchmarks/faces.py.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import logging
 import tempfile
 import time
@@ -43,6 +45,7 @@ from faces import DEV_PERFORMERS, FOUR, SEVEN, TCCED
 from sklearn.exceptions import ConvergenceWarning
 
 from emusify.config import Settings
+from emusify.reading import relearn
 from emusify.reading.model import Model
 from emusify.reading.predictor import Predictor
 from emusify.reading.relearn import update_model
@@ -223,11 +226,47 @@ def score(person: Person, starter_without: Callable[[frozenset], Model], left_ou
 
 
 def run(people: Sequence[Person], starter_without: Callable[[frozenset], Model], folds: int = FOLDS,
-        per_mood: int = PER_MOOD) -> Iterator[Scored]:
-    """Every performer scored by the starter of their fold (:func:`plan`)."""
-    left_out = plan([p.name for p in people], folds)
-    for i, person in enumerate(sorted(people, key=lambda p: p.name)):
-        yield score(person, starter_without, left_out[person.name], per_mood, seed=i)
+        per_mood: int = PER_MOOD, everyone: Sequence[str] = ()) -> Iterator[Scored]:
+    """Every performer scored by the starter of their fold (:func:`plan` of ``everyone``, default
+    ``people``: a part of the performers is scored by the same starters as in a run of all)."""
+    left_out = plan(list(everyone) or [p.name for p in people], folds)
+    for person in sorted(people, key=lambda p: p.name):
+        yield score(person, starter_without, left_out[person.name], per_mood, seed=sum(map(ord, person.name)))
+
+
+def subtle_rows(X: np.ndarray, y: np.ndarray, low: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Trial: a copy of every centred non-neutral row scaled by U(low, 1), a subtler face of that mood."""
+    moved = np.asarray(y) != "neutral"
+    scale = np.random.default_rng(seed).uniform(low, 1.0, (int(moved.sum()), 1))
+    return np.concatenate([X, X[moved] * scale]), np.concatenate([y, np.asarray(y)[moved]])
+
+
+def subtle_learning(low: float) -> None:
+    """Trial: relearn.learn also learns subtler copies of the recordings (relearn._taught wrapped)."""
+    taught = relearn._taught
+
+    def wrapped(prior, X, y, window, method, anchors, seed, tuning):
+        X2, y2 = subtle_rows(X, y, low, seed)
+        window2 = np.concatenate([window, window[np.asarray(y) != "neutral"]])
+        return taught(prior, X2, y2, window2, method, anchors, seed, tuning)
+
+    relearn._taught = wrapped
+
+
+def subtle_fit(low: float) -> Callable:
+    """Trial: benchmarks/starter.py's fit_only with subtler copies of every training row."""
+    from starter import OPTIONS
+
+    from emusify.reading.samples import calibrate
+    from emusify.reading.training import emotions_of, fit_pipeline, model_from_pipeline, training_side
+
+    def fit(samples, options=OPTIONS):
+        centred, reference = calibrate(samples, options.calibration, options.missing)
+        X, y = subtle_rows(*training_side(centred, np.arange(len(centred.y))), low, options.seed)
+        pipe = fit_pipeline(X, y, emotions_of(centred), options)
+        return model_from_pipeline(pipe, (features.LAYOUT.name, features.LAYOUT.length), options, reference)
+
+    return fit
 
 
 # Report ---------------------------------------------------------------------------------------------
@@ -277,6 +316,22 @@ def report(scored: list[Scored]) -> None:
             plays = f", {sum(m in SONGS for m in got)} play" if mood in SONGLESS else ""
             cells.append(f"{got.count(mood)}/{len(got)}{plays}")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    confusions(scored)
+    per_person(scored, dev)
+
+
+def confusions(scored: list[Scored]) -> None:
+    """Per reader, what each mood's windows read (all performers)."""
+    for reader, name in READERS:
+        print(f"\n{name}, all performers: what each mood's windows read (keep: unsure)\n")
+        print("| true \\ read | " + " | ".join(SEVEN) + " | keep |\n|---|" + "---:|" * (len(SEVEN) + 1))
+        for mood in SEVEN:
+            got = [m for s in scored for t, m in s.later[reader] if t == mood]
+            print(f"| {mood} | " + " | ".join(str(got.count(m)) for m in (*SEVEN, None)) + " |")
+
+
+def per_person(scored: list[Scored], dev: set[str]) -> None:
+    """Per performer: the three window figures of each reader."""
     print("\nper performer: 4 moods right / every mood right / songless windows playing a song folder\n")
     print("| performer | group | " + " | ".join(n for _, n in READERS) + " |")
     print("|---|---|" + "---|" * len(READERS))
@@ -289,24 +344,52 @@ def report(scored: list[Scored]) -> None:
         print(f"| {s.person} | {group} | " + " | ".join(cells) + " |")
 
 
+def trial(text: str) -> dict[str, Any]:
+    """"alpha=1,hidden=128,augment=mirror|jitter" -> keyword arguments (numbers, tuples)."""
+    found: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        if key in ("hidden", "augment"):
+            found[key] = tuple(int(v) if v.isdigit() else v for v in value.split("|") if v)
+        else:
+            found[key] = int(value) if value.isdigit() else float(value)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", help="only these performers, e.g. 01,02 (default: all)")
     parser.add_argument("--folds", type=int, default=FOLDS, help=f"groups of performers (default {FOLDS})")
     parser.add_argument("--per-mood", type=int, default=PER_MOOD,
                         help=f"windows per mood (default {PER_MOOD})")
+    parser.add_argument("--group", choices=("all", "development", "report"), default="all",
+                        help="performers (benchmarks/faces.py's halves; choose on development)")
+    parser.add_argument("--learn", default="", metavar="K=V,...",
+                        help="trial: relearn.learn keywords (alpha, learning_rate, steps, anchors)")
+    parser.add_argument("--starter", default="", metavar="K=V,...",
+                        help="trial: TrainOptions of the starters (alpha, hidden, augment as a|b)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
-    from people import Starters  # slow: every set's samples
+    import people as people_mod  # slow: every set's samples
+    from starter import OPTIONS
 
     started = time.monotonic()
     faces = performers(TCCED, "tasks")
-    wanted = args.people.split(",") if args.people else sorted(faces)
+    dev = args.group == "development"
+    wanted = args.people.split(",") if args.people else [
+        p for p in sorted(faces) if args.group == "all" or (p in DEV_PERFORMERS) == dev]
     people = [person_of(p, faces[p]) for p in wanted]
-    starters = Starters()
+    learning, starting = trial(args.learn), trial(args.starter)
+    if "subtle" in learning:
+        subtle_learning(learning.pop("subtle"))
+    if learning:  # a trial: update_model calls relearn.learn by name
+        relearn.learn = functools.partial(relearn.learn, **learning)
+    if "subtle" in starting:
+        people_mod.fit_only = subtle_fit(starting.pop("subtle"))
+    starters = people_mod.Starters(dataclasses.replace(OPTIONS, **starting))
     scored = []
-    for s in run(people, starters.without, args.folds, args.per_mood):
+    for s in run(people, starters.without, args.folds, args.per_mood, [f"{TCCED}:{p}" for p in faces]):
         scored.append(s)
         print(f"  {s.person}: " + ", ".join(f"{r} {figures(s.later[r])['right4'][0]}/"
                                             f"{figures(s.later[r])['right4'][1]}" for r, _ in READERS),
@@ -316,7 +399,7 @@ def main() -> None:
           f"({args.folds} folds of performers); {args.per_mood} windows per mood of "
           f"{int(settings.window * settings.fps)} frames, min_confidence {settings.min_confidence} / "
           f"min_share {settings.min_share}; set-up: {settings.record_seconds:g} s per mood at "
-          f"{VIDEO_FPS:g} fps")
+          f"{VIDEO_FPS:g} fps; trials: learn {args.learn or '-'}, starter {args.starter or '-'}")
     report(scored)
     print(f"\n{time.monotonic() - started:.0f} s")
 
