@@ -30,8 +30,6 @@ and report halves of benchmarks/faces.py.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import functools
 import logging
 import tempfile
 import time
@@ -42,10 +40,10 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import numpy as np
 from corrections import Face, performers, split, take_shot
 from faces import DEV_PERFORMERS, FOUR, SEVEN, TCCED
+from personal_trials import trial_starters
 from sklearn.exceptions import ConvergenceWarning
 
 from emusify.config import Settings
-from emusify.reading import relearn
 from emusify.reading.model import Model
 from emusify.reading.predictor import Predictor
 from emusify.reading.relearn import update_model
@@ -62,6 +60,7 @@ VIDEO_FPS = 10.0  # the stand-in video's frame rate: collect.py's --rate 10 anal
 PER_MOOD = 3  # windows per performer and mood
 FOLDS = 7  # groups of performers left out together (each starter is fitted FOLDS times)
 SETUPS = {"songs": SONGS, "every": SEVEN}  # the moods a set-up records (neutral first)
+BLEND = False  # --blend (a trial): also each personal model averaged with its starter, frame by frame
 Decided = list[tuple[str, "str | None"]]  # (truth, the window's mood; None: unsure)
 
 
@@ -164,14 +163,20 @@ def windows(photos: dict[str, list[Any]], per_mood: int,
     return found
 
 
-def decide(model: Model, reference: np.ndarray, shown: list[tuple[str, np.ndarray]]) -> Decided:
-    """Each window's mood as run.py decides it: every mood read, the shipped thresholds."""
+def decide(model: Model, reference: np.ndarray, shown: list[tuple[str, np.ndarray]],
+           blend: Model | None = None) -> Decided:
+    """Each window's mood as run.py decides it: every mood read, the shipped thresholds.
+
+    ``blend`` (a trial): the frame's probabilities are the mean of both models' (same moods).
+    """
     settings, predictor = Settings(), Predictor(model, reference=reference)
+    other = None if blend is None else Predictor(blend, reference=reference)
     found = []
     for truth, X in shown:
         tally = Tally(predictor.labels, settings.min_confidence, settings.min_share, settings.min_face_frames)
-        for probs in predictor.predict(X):
-            tally.add(probs)
+        probs = predictor.predict(X)
+        for p in probs if other is None else (probs + other.predict(X)) / 2:
+            tally.add(p)
         found.append((truth, tally.result().mood))
     return found
 
@@ -220,7 +225,10 @@ def score(person: Person, starter_without: Callable[[frozenset], Model], left_ou
     later, stand_ins = windows(person.later, per_mood, rng), windows(person.every, per_mood, rng)
     read = {"starter": decide(starter, person.shot, later)}
     for setup, moods in SETUPS.items():
-        read[setup] = decide(personal_model(starter, person, moods, seed), person.shot, later)
+        mine = personal_model(starter, person, moods, seed)
+        read[setup] = decide(mine, person.shot, later)
+        if BLEND:
+            read[f"{setup}+starter"] = decide(mine, person.shot, later, blend=starter)
     return Scored(person.name, read, decide(starter, person.shot, stand_ins),
                   frame_hits(starter, person.shot, person.later))
 
@@ -234,45 +242,12 @@ def run(people: Sequence[Person], starter_without: Callable[[frozenset], Model],
         yield score(person, starter_without, left_out[person.name], per_mood, seed=sum(map(ord, person.name)))
 
 
-def subtle_rows(X: np.ndarray, y: np.ndarray, low: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Trial: a copy of every centred non-neutral row scaled by U(low, 1), a subtler face of that mood."""
-    moved = np.asarray(y) != "neutral"
-    scale = np.random.default_rng(seed).uniform(low, 1.0, (int(moved.sum()), 1))
-    return np.concatenate([X, X[moved] * scale]), np.concatenate([y, np.asarray(y)[moved]])
-
-
-def subtle_learning(low: float) -> None:
-    """Trial: relearn.learn also learns subtler copies of the recordings (relearn._taught wrapped)."""
-    taught = relearn._taught
-
-    def wrapped(prior, X, y, window, method, anchors, seed, tuning):
-        X2, y2 = subtle_rows(X, y, low, seed)
-        window2 = np.concatenate([window, window[np.asarray(y) != "neutral"]])
-        return taught(prior, X2, y2, window2, method, anchors, seed, tuning)
-
-    relearn._taught = wrapped
-
-
-def subtle_fit(low: float) -> Callable:
-    """Trial: benchmarks/starter.py's fit_only with subtler copies of every training row."""
-    from starter import OPTIONS
-
-    from emusify.reading.samples import calibrate
-    from emusify.reading.training import emotions_of, fit_pipeline, model_from_pipeline, training_side
-
-    def fit(samples, options=OPTIONS):
-        centred, reference = calibrate(samples, options.calibration, options.missing)
-        X, y = subtle_rows(*training_side(centred, np.arange(len(centred.y))), low, options.seed)
-        pipe = fit_pipeline(X, y, emotions_of(centred), options)
-        return model_from_pipeline(pipe, (features.LAYOUT.name, features.LAYOUT.length), options, reference)
-
-    return fit
-
-
 # Report ---------------------------------------------------------------------------------------------
 
-READERS = (("starter", "starter + shot"), ("songs", "set-up of the 4 song moods"),
-           ("every", "set-up of every mood"))
+READERS = [("starter", "starter + shot"), ("songs", "set-up of the 4 song moods"),
+           ("every", "set-up of every mood")]
+BLENDED = [("songs+starter", "set-up of the 4 song moods, blended with the starter"),
+           ("every+starter", "set-up of every mood, blended with the starter")]
 
 ROWS = (("right4", "4 moods with songs: windows right"), ("right7", "every mood: windows right"),
         ("songless plays", "songless windows that play a song folder"),
@@ -344,19 +319,7 @@ def per_person(scored: list[Scored], dev: set[str]) -> None:
         print(f"| {s.person} | {group} | " + " | ".join(cells) + " |")
 
 
-def trial(text: str) -> dict[str, Any]:
-    """"alpha=1,hidden=128,augment=mirror|jitter" -> keyword arguments (numbers, tuples)."""
-    found: dict[str, Any] = {}
-    for item in filter(None, text.split(",")):
-        key, _, value = item.partition("=")
-        if key in ("hidden", "augment"):
-            found[key] = tuple(int(v) if v.isdigit() else v for v in value.split("|") if v)
-        else:
-            found[key] = int(value) if value.isdigit() else float(value)
-    return found
-
-
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", help="only these performers, e.g. 01,02 (default: all)")
     parser.add_argument("--folds", type=int, default=FOLDS, help=f"groups of performers (default {FOLDS})")
@@ -365,29 +328,30 @@ def main() -> None:
     parser.add_argument("--group", choices=("all", "development", "report"), default="all",
                         help="performers (benchmarks/faces.py's halves; choose on development)")
     parser.add_argument("--learn", default="", metavar="K=V,...",
-                        help="trial: relearn.learn keywords (alpha, learning_rate, steps, anchors)")
+                        help="trial: relearn.learn keywords (alpha, learning_rate, steps, anchors, "
+                             "method; subtle=LOW: subtler copies)")
+    parser.add_argument("--blend", action="store_true",
+                        help="trial: also each personal model averaged with its starter")
     parser.add_argument("--starter", default="", metavar="K=V,...",
-                        help="trial: TrainOptions of the starters (alpha, hidden, augment as a|b)")
-    args = parser.parse_args()
+                        help="trial: the starters' TrainOptions (alpha, hidden, augment as a|b; subtle=LOW)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
-    import people as people_mod  # slow: every set's samples
-    from starter import OPTIONS
-
     started = time.monotonic()
     faces = performers(TCCED, "tasks")
     dev = args.group == "development"
     wanted = args.people.split(",") if args.people else [
         p for p in sorted(faces) if args.group == "all" or (p in DEV_PERFORMERS) == dev]
     people = [person_of(p, faces[p]) for p in wanted]
-    learning, starting = trial(args.learn), trial(args.starter)
-    if "subtle" in learning:
-        subtle_learning(learning.pop("subtle"))
-    if learning:  # a trial: update_model calls relearn.learn by name
-        relearn.learn = functools.partial(relearn.learn, **learning)
-    if "subtle" in starting:
-        people_mod.fit_only = subtle_fit(starting.pop("subtle"))
-    starters = people_mod.Starters(dataclasses.replace(OPTIONS, **starting))
+    global BLEND
+    BLEND = args.blend
+    if BLEND:
+        READERS.extend(BLENDED)
+    starters = trial_starters(args)
     scored = []
     for s in run(people, starters.without, args.folds, args.per_mood, [f"{TCCED}:{p}" for p in faces]):
         scored.append(s)
@@ -399,7 +363,8 @@ def main() -> None:
           f"({args.folds} folds of performers); {args.per_mood} windows per mood of "
           f"{int(settings.window * settings.fps)} frames, min_confidence {settings.min_confidence} / "
           f"min_share {settings.min_share}; set-up: {settings.record_seconds:g} s per mood at "
-          f"{VIDEO_FPS:g} fps; trials: learn {args.learn or '-'}, starter {args.starter or '-'}")
+          f"{VIDEO_FPS:g} fps; trials: learn {args.learn or '-'}, starter {args.starter or '-'}"
+          f"{', blend' if args.blend else ''}")
     report(scored)
     print(f"\n{time.monotonic() - started:.0f} s")
 
