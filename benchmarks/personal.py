@@ -22,6 +22,10 @@ starter trained on the other people of every set, both backends, by benchmarks/s
    (windows of all the performer's photos but the shot's, as benchmarks/moods.py) its coverage and
    precision on the 4 song folders; and frames (each later photo once) at 7 and 4 moods.
 
+Trials (chosen on the development half only; none is in the product): --learn, --starter
+(benchmarks/personal_trials.py), --blend (each personal model averaged with its starter) and
+--thresholds (the windows' min_confidence, min_share).
+
 Landmarks: Tasks (run.py's default), from .cache/ (benchmarks/extract.py --backend tasks; the
 starter also needs the Holistic caches). Figures per mood, per performer, and for the development
 and report halves of benchmarks/faces.py.
@@ -30,6 +34,7 @@ and report halves of benchmarks/faces.py.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import tempfile
 import time
@@ -60,6 +65,7 @@ VIDEO_FPS = 10.0  # the stand-in video's frame rate: collect.py's --rate 10 anal
 PER_MOOD = 3  # windows per performer and mood
 FOLDS = 7  # groups of performers left out together (each starter is fitted FOLDS times)
 SETUPS = {"songs": SONGS, "every": SEVEN}  # the moods a set-up records (neutral first)
+THRESHOLDS: tuple[float, float] | None = None  # --thresholds (a trial): min_confidence, min_share
 BLEND = False  # --blend (a trial): also each personal model averaged with its starter, frame by frame
 Decided = list[tuple[str, "str | None"]]  # (truth, the window's mood; None: unsure)
 
@@ -173,7 +179,8 @@ def decide(model: Model, reference: np.ndarray, shown: list[tuple[str, np.ndarra
     other = None if blend is None else Predictor(blend, reference=reference)
     found = []
     for truth, X in shown:
-        tally = Tally(predictor.labels, settings.min_confidence, settings.min_share, settings.min_face_frames)
+        tally = Tally(predictor.labels, *(THRESHOLDS or (settings.min_confidence, settings.min_share)),
+                      settings.min_face_frames)
         probs = predictor.predict(X)
         for p in probs if other is None else (probs + other.predict(X)) / 2:
             tally.add(p)
@@ -330,6 +337,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--learn", default="", metavar="K=V,...",
                         help="trial: relearn.learn keywords (alpha, learning_rate, steps, anchors, "
                              "method; subtle=LOW: subtler copies)")
+    parser.add_argument("--thresholds", metavar="CONFIDENCE,SHARE",
+                        help="trial: the windows' min_confidence and min_share (default: run.py's)")
     parser.add_argument("--blend", action="store_true",
                         help="trial: also each personal model averaged with its starter")
     parser.add_argument("--starter", default="", metavar="K=V,...",
@@ -347,8 +356,10 @@ def main() -> None:
     wanted = args.people.split(",") if args.people else [
         p for p in sorted(faces) if args.group == "all" or (p in DEV_PERFORMERS) == dev]
     people = [person_of(p, faces[p]) for p in wanted]
-    global BLEND
+    global BLEND, THRESHOLDS
     BLEND = args.blend
+    if args.thresholds:
+        THRESHOLDS = tuple(float(x) for x in args.thresholds.split(","))
     if BLEND:
         READERS.extend(BLENDED)
     starters = trial_starters(args)
@@ -359,6 +370,8 @@ def main() -> None:
                                             f"{figures(s.later[r])['right4'][1]}" for r, _ in READERS),
               flush=True)
     settings = Settings()
+    if THRESHOLDS:
+        settings = dataclasses.replace(settings, min_confidence=THRESHOLDS[0], min_share=THRESHOLDS[1])
     print(f"\n{len(people)} taiwanese_tcced performers, Tasks landmarks; starters rebuilt without each fold "
           f"({args.folds} folds of performers); {args.per_mood} windows per mood of "
           f"{int(settings.window * settings.fps)} frames, min_confidence {settings.min_confidence} / "
