@@ -241,12 +241,13 @@ def score(person: Person, starter_without: Callable[[frozenset], Model], left_ou
 
 
 def run(people: Sequence[Person], starter_without: Callable[[frozenset], Model], folds: int = FOLDS,
-        per_mood: int = PER_MOOD, everyone: Sequence[str] = ()) -> Iterator[Scored]:
+        per_mood: int = PER_MOOD, everyone: Sequence[str] = (), seed: int = 0) -> Iterator[Scored]:
     """Every performer scored by the starter of their fold (:func:`plan` of ``everyone``, default
     ``people``: a part of the performers is scored by the same starters as in a run of all)."""
     left_out = plan(list(everyone) or [p.name for p in people], folds)
     for person in sorted(people, key=lambda p: p.name):
-        yield score(person, starter_without, left_out[person.name], per_mood, seed=sum(map(ord, person.name)))
+        mine = seed + sum(map(ord, person.name))
+        yield score(person, starter_without, left_out[person.name], per_mood, seed=mine)
 
 
 # Report ---------------------------------------------------------------------------------------------
@@ -337,6 +338,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--learn", default="", metavar="K=V,...",
                         help="trial: relearn.learn keywords (alpha, learning_rate, steps, anchors, "
                              "method; subtle=LOW: subtler copies)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="added to each performer's seed (other noise and photo orders; default 0)")
     parser.add_argument("--thresholds", metavar="CONFIDENCE,SHARE",
                         help="trial: the windows' min_confidence and min_share (default: run.py's)")
     parser.add_argument("--blend", action="store_true",
@@ -364,7 +367,8 @@ def main() -> None:
         READERS.extend(BLENDED)
     starters = trial_starters(args)
     scored = []
-    for s in run(people, starters.without, args.folds, args.per_mood, [f"{TCCED}:{p}" for p in faces]):
+    for s in run(people, starters.without, args.folds, args.per_mood, [f"{TCCED}:{p}" for p in faces],
+                 args.seed):
         scored.append(s)
         print(f"  {s.person}: " + ", ".join(f"{r} {figures(s.later[r])['right4'][0]}/"
                                             f"{figures(s.later[r])['right4'][1]}" for r, _ in READERS),
