@@ -107,3 +107,12 @@ def test_the_set_up_records_every_mood_through_the_recorder(bench, tmp_path):
     sessions = list(load_sessions(tmp_path))
     assert [s.emotion for s in sessions] == ["happy", "neutral", "sad"]  # neutral too: the reference face
     assert kept == sum(len(s) for s in sessions) and all(len(s) > 100 for s in sessions)  # 20 s at 10 fps
+
+
+def test_a_songless_window_that_commits_to_a_song_folder_counts_as_playing_it(bench):
+    decided = [("angry", "angry"), ("sad", None), ("happy", "sad"), ("fear", "angry"), ("fear", "fear"),
+               ("surprise", "neutral"), ("disgust", None)]
+    f = bench.figures(decided)
+    assert f["right4"] == (1, 3) and f["right7"] == (2, 7)  # unsure is not right
+    assert f["songless plays"] == (2, 4) and f["songless changes"] == (1, 4)  # neutral plays, changes nothing
+    assert f["coverage"] == (2, 3) and f["precision"] == (1, 2)
