@@ -66,6 +66,7 @@ PER_MOOD = 3  # windows per performer and mood
 FOLDS = 7  # groups of performers left out together (each starter is fitted FOLDS times)
 SETUPS = {"songs": SONGS, "every": SEVEN}  # the moods a set-up records (neutral first)
 THRESHOLDS: tuple[float, float] | None = None  # --thresholds (a trial): min_confidence, min_share
+TODAY = False  # --today: also train.py's model before issue 23 (the recorded moods only)
 BLEND = False  # --blend (a trial): also each personal model averaged with its starter, frame by frame
 Decided = list[tuple[str, "str | None"]]  # (truth, the window's mood; None: unsure)
 
@@ -145,14 +146,34 @@ def record_setup(person: Person, moods: Sequence[str], data: Path, rng: np.rando
     return sum(r.kept for r in walk_through(todo, record, lambda _: None))
 
 
-def personal_model(starter: Model, person: Person, moods: Sequence[str], seed: int) -> Model:
-    """What the set-up leaves: recordings of ``moods``, then relearn.update_model (saved and loaded)."""
+def personal_model(starter: Model, person: Person, moods: Sequence[str], seed: int,
+                   today: bool = False) -> Model | tuple[Model, Model]:
+    """What the set-up leaves: recordings of ``moods``, then relearn.update_model (saved and loaded).
+
+    ``today``: also (second) what train.py makes of the same recordings before issue 23 (its
+    default ``--prior auto``: the starter fine-tuned on the recorded moods only, train_from_prior).
+    """
     with tempfile.TemporaryDirectory(prefix="emusify-personal-") as tmp:
         root = Path(tmp)
         starter.save(root / "starter.npz")
         record_setup(person, moods, root / "data", np.random.default_rng(seed))
         update_model(root / "data", root / "starter.npz", root / "model.npz")
-        return Model.load(root / "model.npz")
+        learned = Model.load(root / "model.npz")
+        return (learned, train_py_today(starter, root / "data")) if today else learned
+
+
+def train_py_today(starter: Model, data: Path) -> Model:
+    """train.py's fit_model with its defaults on ``data``: one person, the starter as prior."""
+    from emusify.reading.finetune import train_from_prior
+    from emusify.reading.samples import samples_from_sessions
+    from emusify.reading.training import TrainOptions
+    from emusify.storage.sessions import load_sessions
+
+    options = TrainOptions()
+    options = dataclasses.replace(options, augment=("mirror", "jitter"), calibration=starter.calibration)
+    samples = samples_from_sessions(list(load_sessions(data)), options.augment, jitter=options.jitter,
+                                    seed=options.seed, unit_of=lambda s: "you")
+    return train_from_prior(samples, starter, options, progress=False)
 
 
 def windows(photos: dict[str, list[Any]], per_mood: int,
@@ -232,7 +253,10 @@ def score(person: Person, starter_without: Callable[[frozenset], Model], left_ou
     later, stand_ins = windows(person.later, per_mood, rng), windows(person.every, per_mood, rng)
     read = {"starter": decide(starter, person.shot, later)}
     for setup, moods in SETUPS.items():
-        mine = personal_model(starter, person, moods, seed)
+        mine = personal_model(starter, person, moods, seed, today=TODAY)
+        if TODAY:
+            mine, today = mine
+            read[f"{setup} today"] = decide(today, person.shot, later)
         read[setup] = decide(mine, person.shot, later)
         if BLEND:
             read[f"{setup}+starter"] = decide(mine, person.shot, later, blend=starter)
@@ -254,6 +278,8 @@ def run(people: Sequence[Person], starter_without: Callable[[frozenset], Model],
 
 READERS = [("starter", "starter + shot"), ("songs", "set-up of the 4 song moods"),
            ("every", "set-up of every mood")]
+TODAYS = [("songs today", "train.py before issue 23, 4 song moods recorded"),
+          ("every today", "train.py before issue 23, every mood recorded")]
 BLENDED = [("songs+starter", "set-up of the 4 song moods, blended with the starter"),
            ("every+starter", "set-up of every mood, blended with the starter")]
 
@@ -342,6 +368,8 @@ def parse_args() -> argparse.Namespace:
                         help="added to each performer's seed (other noise and photo orders; default 0)")
     parser.add_argument("--thresholds", metavar="CONFIDENCE,SHARE",
                         help="trial: the windows' min_confidence and min_share (default: run.py's)")
+    parser.add_argument("--today", action="store_true",
+                        help="also train.py's model as it was before issue 23 (recorded moods only)")
     parser.add_argument("--blend", action="store_true",
                         help="trial: also each personal model averaged with its starter")
     parser.add_argument("--starter", default="", metavar="K=V,...",
@@ -359,8 +387,10 @@ def main() -> None:
     wanted = args.people.split(",") if args.people else [
         p for p in sorted(faces) if args.group == "all" or (p in DEV_PERFORMERS) == dev]
     people = [person_of(p, faces[p]) for p in wanted]
-    global BLEND, THRESHOLDS
-    BLEND = args.blend
+    global BLEND, THRESHOLDS, TODAY
+    BLEND, TODAY = args.blend, args.today
+    if TODAY:
+        READERS.extend(TODAYS)
     if args.thresholds:
         THRESHOLDS = tuple(float(x) for x in args.thresholds.split(","))
     if BLEND:
