@@ -1,6 +1,7 @@
 """The personal (set-up) path on people the project never saw (issue 23): record, learn, read a later day.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/personal.py        # about 10 minutes on 2 cores
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/personal.py        # about 80 s on 2 shared cores
+    ... personal.py --today                                            # + main's train.py: about 7 minutes
     ... personal.py --people 01,02 --folds 2                           # a quick look
 
 Per taiwanese_tcced performer (the starter rebuilt without them: FOLDS groups of performers, each
@@ -111,9 +112,10 @@ class StandInVideo:
 
     def __init__(self, photos: list[Any], seconds: float, rng: np.random.Generator) -> None:
         self.photos, self.frames, self.rng = photos, int(seconds * VIDEO_FPS) + 1, rng
+        self._count = 0
 
     def read(self) -> Frame | None:
-        count = getattr(self, "_count", 0)
+        count = self._count
         if count >= self.frames:
             return None
         self._count = count + 1
