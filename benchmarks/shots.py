@@ -191,6 +191,18 @@ def choose_check(scores: list) -> tuple:
     return best
 
 
+def grid_table(scores: list, tests: tuple, backends: tuple[str, ...]) -> None:
+    """(--grid) The chosen tests at every quantile, per backend: relaxed shots accepted at the first
+    attempt, sad and angry shots refused, on both halves (what a stricter or looser limit trades)."""
+    print(f"\n{' + '.join(tests)}, per backend, by quantile: relaxed accepted / sad / angry refused\n")
+    print("| quantile | backend | development | report |\n|---:|---|---|---|")
+    for quantile, backend in itertools.product(QUANTILES + (0.995,), backends):
+        limits = limits_of(scores, tests, quantile, True)
+        cells = [rates(scores, limits, group, backend) for group in (DEV, HELD)]
+        print(f"| {quantile:.1%} | {backend} | " + " | ".join(
+            f"{1 - c['neutral']:.2f} / {c['sad']:.2f} / {c['angry']:.2f}" for c in cells) + " |")
+
+
 def refused_table(scores: list, choices: list, backends: tuple[str, ...]) -> None:
     print("\nshot check: share of shots refused (per person, then averaged; people)\n")
     print("| check | people | backend | " + " | ".join(SEVEN) + " |\n|---|---|---|" + "---:|" * len(SEVEN))
@@ -323,6 +335,7 @@ def main() -> None:
                         help="write models/shotcheck.npz with the chosen limits")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="landmarks scored (default: both)")
     parser.add_argument("--skip-running", action="store_true", help="leave out the running check")
+    parser.add_argument("--grid", action="store_true", help="also the chosen tests at every quantile")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     backends = tuple(args.backends.split(","))
@@ -336,6 +349,8 @@ def main() -> None:
           f"and jaffe; report: taiwanese_tcced {', '.join(REPORT_PERFORMERS)}\nchosen: {chosen}; limits "
           + "; ".join(f"{b} " + " / ".join(f"{x:.3g}" for x in v) for b, v in limits.items()))
     refused_table(scores, [chosen, FIRST], backends)
+    if args.grid:
+        grid_table(scores, chosen[0], backends)
     if args.build:
         build(raw, limits, ROOT / "models" / "shotcheck.npz")
     if args.skip_running:
