@@ -298,6 +298,16 @@ class FakeLibrary:
     def mark_bad(self, path: Path, reason: str) -> None:
         self.bad[path] = reason
 
+    def rounds(self) -> dict[str, list[str]]:
+        """Library.rounds(): here, how far each folder's turn has gone."""
+        return {folder: [str(song.path) for song in songs[:self.turn[folder] % len(songs)]]
+                for folder, songs in self.songs.items() if songs}
+
+    def restore(self, rounds: dict[str, list[str]]) -> None:
+        for folder, paths in rounds.items():
+            if folder in self.turn:
+                self.turn[folder] = len(paths)
+
 
 class FakeJournal:
     def __init__(self) -> None:
