@@ -1,7 +1,7 @@
 """Volume, seek and resume after a restart (issue 22), measured on run.py itself. Prints figures.
 
-    SDL_AUDIODRIVER=dummy nice -n 10 .venv/bin/python benchmarks/listening_state.py [--only mpris|resume]
-        [--calls 20] [--restarts 20]
+    SDL_AUDIODRIVER=dummy nice -n 10 .venv/bin/python benchmarks/listening_state.py
+        [--only mpris|resume|output] [--calls 20] [--restarts 20]
 
 Everything runs on a private dbus-daemon (nothing reaches the desktop's bus), with run.py playing the
 face video (4 s windows a minute apart, dummy audio: the real core and mixer) in a temporary data folder.
@@ -15,6 +15,10 @@ resume: ``--restarts`` starts of run.py on one data folder, each stopped at a ra
   those read just before the stop; each run skips once (``playerctl next``), and every song drawn
   (the log's "playing ..." lines) is checked against its folder's shuffle round: no song twice before
   every song of its folder has played.
+output: where a seek really lands, heard in the mixer's real output (SDL's disk driver writes it to a
+  file as it plays): songs whose every second is a tone of its own (300 Hz + 100 Hz a second; WAV
+  written here, OGG and FLAC by sox, MP3 by lame, each skipped without its tool); after play(start=),
+  a seek forward, one back, and one while paused then resumed, the tone heard names the second.
 """
 
 from __future__ import annotations
@@ -203,9 +207,86 @@ def round_repeats(draws: list[tuple[str, str]]) -> int:
     return repeats
 
 
+STEP_SECONDS, STEPS, RATE = 1.0, 12, 44100
+
+
+def step_songs(folder: Path) -> list[Path]:
+    """The stepped-tone song in each format this machine can make."""
+    import wave
+
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(RATE * STEP_SECONDS)) / RATE
+    pcm = np.concatenate([0.4 * np.sin(2 * np.pi * (300 + 100 * k) * t) for k in range(STEPS)])
+    made = [folder / "steps.wav"]
+    with wave.open(str(made[0]), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes((pcm * 32767).astype("<i2").tobytes())
+    tools = {".ogg": ["sox", made[0], folder / "steps.ogg"], ".flac": ["sox", made[0], folder / "steps.flac"],
+             ".mp3": ["lame", "--quiet", "-b", "128", made[0], folder / "steps.mp3"]}
+    for suffix, command in tools.items():
+        if shutil.which(command[0]):
+            subprocess.run([str(c) for c in command], check=True, capture_output=True)
+            made.append(folder / f"steps{suffix}")
+        else:
+            print(f"({suffix[1:].upper()} skipped: no {command[0]})")
+    return made
+
+
+def heard_step(raw: Path, seconds: float = 0.2) -> int:
+    """The second of the stepped song the mixer's output played last (by its tone)."""
+    import numpy as np
+
+    data = np.fromfile(raw, dtype="<i2")[-int(RATE * seconds) * 2::2].astype(float)  # left channel
+    spectrum = np.abs(np.fft.rfft(data * np.hanning(len(data))))
+    return round((np.argmax(spectrum) * RATE / len(data) - 300) / 100)
+
+
+def output_section(work: Path) -> None:
+    """Seek in each format and listen to where it landed (a child process with the disk driver)."""
+    raw = work / "out.raw"
+    env = dict(os.environ, SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=str(raw))
+    songs = step_songs(work / "steps")
+    code = "import sys; sys.path[:0] = [sys.argv[1]]; import listening_state as b; b.listen(sys.argv[2:])"
+    subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(raw), *map(str, songs)],
+                   env=env, check=True, cwd=ROOT)
+
+
+def listen(args: list[str]) -> None:
+    """In the disk-driver child: each format, four seeks, the second heard against the one meant."""
+    from emusify.music.library import Song
+    from emusify.music.player import Player
+
+    raw, songs = Path(args[0]), [Path(a) for a in args[1:]]
+    print("| format | play(start=5.3) | seek to 9.3 | seek back to 2.3 | paused, seek to 7.3, resumed |")
+    print("|---|---|---|---|---|")
+    with Player() as player:
+        for path in songs:
+            song, cells = Song(path, path.stem, None, STEPS * STEP_SECONDS, "x"), []
+            for action, meant in (("start", 5.3), ("seek", 9.3), ("seek", 2.3), ("paused", 7.3)):
+                if action == "start":
+                    player.play(song, start=meant)
+                elif action == "seek":
+                    player.seek(meant)
+                else:
+                    player.pause()
+                    time.sleep(0.3)
+                    player.seek(meant)
+                    player.resume()
+                time.sleep(0.3)
+                said, heard = player.position, heard_step(raw)
+                cells.append(f"{'ok' if heard == int(meant + 0.3) else 'OFF'}: heard {heard} s, "
+                             f"Position {said:.1f}")
+            print(f"| {path.suffix[1:].upper()} | " + " | ".join(cells) + " |")
+            player.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("mpris", "resume"), help="one section (default: both)")
+    parser.add_argument("--only", choices=("mpris", "resume", "output"), help="one section (default: all)")
     parser.add_argument("--calls", type=int, default=20, metavar="N",
                         help="round trips of each kind (default: 20)")
     parser.add_argument("--restarts", type=int, default=20, metavar="N",
@@ -222,6 +303,9 @@ def main() -> None:
         if args.only in (None, "resume"):
             print("\n## Resume after a restart\n")
             resume_section(work / "resume", songs, args.restarts)
+        if args.only in (None, "output"):
+            print("\n## Where a seek lands, heard in the mixer's output\n")
+            output_section(work / "output")
 
 
 if __name__ == "__main__":
