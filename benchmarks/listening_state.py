@@ -12,7 +12,7 @@ mpris: the round trip from ``playerctl`` to what a widget sees, ``--calls`` time
   listening client, plus Position read right after each seek against P.
 resume: ``--restarts`` starts of run.py on one data folder, each stopped at a random moment (seeded),
   SIGTERM and SIGKILL in turn; after each restart, the song and Position the player resumes against
-  those read just before the stop; each run skips once (``playerctl next``), and every song drawn
+  those read just before the stop; each run skips 3 times (``playerctl next``), and every song drawn
   (the log's "playing ..." lines) is checked against its folder's shuffle round: no song twice before
   every song of its folder has played.
 output: where a seek really lands, heard in the mixer's real output (SDL's disk driver writes it to a
@@ -46,6 +46,7 @@ SHARED = ROOT.parent / "shared" / "data"
 VIDEO = SHARED / "face_videos" / "liveportrait_driving_d9.mp4"
 FOLDERS = ("angry", "happy", "neutral", "sad")
 SONGS_PER_FOLDER = 6
+SKIPS = 3  # playerctl next per run of the resume section: songs drawn across the restarts
 
 
 def make_library(root: Path) -> Path:
@@ -152,16 +153,20 @@ class Seekeds:
 def resume_section(work: Path, songs: Path, restarts: int, seed: int = 0) -> None:
     rng = random.Random(seed)
     client = MprisClient()
-    rows, draws = [], []  # (signal, same song, seconds off); every song drawn, as (folder, url)
+    rows, draws, waits = [], [], []  # (signal, same song, seconds off); (folder, song) drawn; s to music
     last: tuple[str, float, str] | None = None
     try:
         for number in range(restarts + 1):
+            began = time.monotonic()
             run = start(work, songs)
             metadata = playing(client, run)
+            waits.append(time.monotonic() - began)
             url, position = metadata["xesam:url"], client.get("Position") / 1e6
             if last is not None:
                 rows.append((last[2], url == last[0], position - last[1]))
-            playerctl("next")
+            for _ in range(SKIPS):
+                playerctl("next")
+                client.wait_for(lambda c: "Metadata" in c, 10)
             time.sleep(rng.uniform(2.0, 9.0))
             last_meta = client.get("Metadata")
             how = ("SIGTERM", "SIGKILL")[number % 2]
@@ -179,6 +184,8 @@ def resume_section(work: Path, songs: Path, restarts: int, seed: int = 0) -> Non
         worst, same = max(offs, key=abs), sum(r[1] for r in mine)
         print(f"| {how} | {len(mine)} | {same}/{len(mine)} | {statistics.median(offs):+.2f} | {worst:+.2f} |"
               f" {sum(abs(x) <= 5 for x in offs)}/{len(offs)} |")
+    print(f"\nmusic after launching run.py: {waits[0]:.1f} s on the first start (shot and window first), "
+          f"median {statistics.median(waits[1:]):.1f} s on a restart (max {max(waits[1:]):.1f} s)")
     repeats = round_repeats(draws)
     print(f"\nsongs drawn over {restarts + 1} runs: {len(draws)}; drawn again before their folder's round "
           f"was done: {repeats}")

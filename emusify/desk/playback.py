@@ -122,7 +122,10 @@ class Music:
 
     def set_volume(self, volume: float) -> float:
         """The user's volume (clamped to 0..1) from now on, fades included; told as volume_changed."""
-        self.player.set_volume(min(max(volume, 0.0), 1.0))
+        try:
+            self.player.set_volume(min(max(volume, 0.0), 1.0))
+        except AudioError as exc:  # kept all the same: the next song plays at it
+            self.lost(exc)
         volume = self.player.volume
         self.tell("volume_changed", when=self.clock.now(), volume=volume)
         return volume
