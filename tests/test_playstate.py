@@ -238,3 +238,27 @@ def test_restored_rounds_forget_songs_removed_since(tmp_path, fixtures):
     library = Library(songs, rng=random.Random(0))
     library.restore({"happy": [str(songs / "happy" / "a.wav"), str(songs / "happy" / "gone.wav")]})
     assert {library.next_song("happy").path.name for _ in range(2)} == {"b.wav", "c.wav"}
+
+
+# run.py's wiring --------------------------------------------------------------------------------
+
+def test_run_py_takes_the_volume_setting_first_then_the_volume_last_set(tmp_path, fixtures):
+    from emusify.cli.run import resume_music
+    from emusify.config import Settings
+    from emusify.errors import UsageError
+
+    songs = make_songs(tmp_path / "songs", fixtures, {"happy": ["a.ogg", "b.ogg"]})
+    library = Library(songs, rng=random.Random(0))
+    core, dev, clock, heard = build([HAPPY], cycles=1)
+    settings = Settings(data=tmp_path / "data", volume=0.7)
+    resume_music(core, settings, library)
+    assert dev.player.volume == 0.7 and core.resume_from is None
+    song = library.songs("happy")[1]
+    save_playstate(tmp_path / "data" / "playstate.json",
+                   PlayState(str(song.path), "happy", 0.2, 0.35, {"happy": [str(song.path)]}))
+    core, dev, clock, heard = build([HAPPY], cycles=1)
+    resume_music(core, settings, library)
+    assert dev.player.volume == 0.35
+    assert library.next_song("happy").path.name == "a.ogg"  # b played in this round already
+    with pytest.raises(UsageError, match="volume must be between 0 and 1"):
+        Settings().replace(volume=1.5)
