@@ -186,9 +186,24 @@ def resume_section(work: Path, songs: Path, restarts: int, seed: int = 0) -> Non
               f" {sum(abs(x) <= 5 for x in offs)}/{len(offs)} |")
     print(f"\nmusic after launching run.py: {waits[0]:.1f} s on the first start (shot and window first), "
           f"median {statistics.median(waits[1:]):.1f} s on a restart (max {max(waits[1:]):.1f} s)")
+    print(f"one write of the state (fsynced temp file, rename, fsync of the folder) on this disk: "
+          f"median {1000 * write_cost(work):.2f} ms over 50, once per 4 s of play")
     repeats = round_repeats(draws)
     print(f"\nsongs drawn over {restarts + 1} runs: {len(draws)}; drawn again before their folder's round "
           f"was done: {repeats}")
+
+
+def write_cost(work: Path, writes: int = 50) -> float:
+    """Seconds per save_playstate of a state like run.py's (the median)."""
+    from emusify.desk.playstate import PlayState, save_playstate
+
+    rounds = {folder: [f"/songs/{folder}/{i}.ogg" for i in range(5)] for folder in FOLDERS}
+    times, path = [], work / "cost" / "playstate.json"
+    for i in range(writes):
+        began = time.perf_counter()
+        save_playstate(path, PlayState("/songs/happy/0.ogg", "happy", i, 0.5, rounds))
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
 
 
 def drawn(log: str) -> list[tuple[str, str]]:
