@@ -204,6 +204,16 @@ def test_after_the_stop_command_nothing_is_resumed_but_the_volume_is(tmp_path):
     assert last["song"] is None and last["volume"] == 0.5
 
 
+def test_a_run_stopped_before_it_followed_anything_leaves_the_last_runs_state(tmp_path):
+    core, dev, clock, heard = build([HAPPY], cycles=0)
+    path = tmp_path / "data" / "playstate.json"
+    save_playstate(path, PlayState("/songs/sad/sad1.mp3", "sad", 30.0, 0.4))
+    keep(core, dev, tmp_path)
+    core.request_stop("SIGTERM")  # at once: before the first tick
+    core.run()
+    assert load_playstate(path).song == "/songs/sad/sad1.mp3"
+
+
 def test_a_state_that_cannot_be_written_is_one_line_and_the_music_goes_on(tmp_path, caplog):
     core, dev, clock, heard = build([HAPPY], cycles=0)
     (tmp_path / "data").write_text("a file where the data folder should be")

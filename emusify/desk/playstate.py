@@ -117,6 +117,7 @@ class StateKeeper(Listener):
         self._due: Any = None  # the core's state when a change came: written once a newer state shows it
         self._saved_at = float("-inf")
         self._failed = False
+        self._followed = False  # polled once at least: before that the file the last run left stays
 
     def start(self, core: Any) -> None:
         """Listen to ``core`` and be polled by it."""
@@ -128,6 +129,7 @@ class StateKeeper(Listener):
         """On the core's thread between frames and ticks: follow the state, write when due."""
         state = self.core.state
         self._follow(state)
+        self._followed = True
         changed = self._due is not None and state is not self._due
         if changed or (self._last.song is not None and state.status == "playing"
                        and self.monotonic() - self._saved_at >= SAVE_EVERY):
@@ -159,5 +161,5 @@ class StateKeeper(Listener):
         """A change worth keeping at once is written at the next poll; the core's end at once."""
         if event in ("song_started", "volume_changed", "paused", "resumed", "seeked", "music_stopped"):
             self._due = self.core.state  # the poll after the core's next refresh writes it
-        elif event == "stopped":  # the last poll's song and position: shutdown's fade-out already ended it
-            self.save()
+        elif event == "stopped" and self._followed:  # the last poll's song and position: shutdown's
+            self.save()  # fade-out has ended the song by now
