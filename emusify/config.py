@@ -47,6 +47,7 @@ class Settings:
     fps: float = 4.0  # frames analysed per second of a window
     fade: float = 3.0  # seconds of cross-fade when the mood changes
     cycles: int = 0  # stop after this many windows; 0 runs until stopped
+    volume: float = 1.0  # 0..1, the first start's; then the last one set (+/-, the desktop) is kept
     calibrate_seconds: float = 5.0  # the calibration shot: seconds of a relaxed face before the first window
     # Away from the desk (emusify.desk.away): after away_after windows in a row with no face, "pause"
     # fades the music to a pause and looks for away_look seconds every away_every minutes until a
@@ -180,7 +181,7 @@ def _validated(settings: Settings) -> Settings:
         raise UsageError(f"on_lock must be one of {', '.join(ON_LOCK)}, got {settings.on_lock!r}")
     if settings.notify not in NOTIFY:
         raise UsageError(f"notify must be one of {', '.join(NOTIFY)}, got {settings.notify!r}")
-    for name in ("min_confidence", "min_share"):
+    for name in ("min_confidence", "min_share", "volume"):
         value = getattr(settings, name)
         if not 0.0 <= value <= 1.0:
             raise UsageError(f"{name.replace('_', '-')} must be between 0 and 1, got {value}")

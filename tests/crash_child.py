@@ -104,7 +104,18 @@ def update(folder: Path, starter: Path) -> None:
         done(i)
 
 
-KINDS = {f.__name__: f for f in (model, reference, recording, journal, correction, update)}
+def playstate(folder: Path) -> None:
+    """The resume state run.py keeps (emusify.desk.playstate): written every few seconds of play."""
+    from emusify.desk.playstate import PlayState, load_playstate, save_playstate
+
+    path = folder / "data" / "playstate.json"
+    stored = load_playstate(path)
+    for i in range(1 if stored is None else int(stored.position) + 1, 10**6):
+        save_playstate(path, PlayState("/songs/happy/a.ogg", "happy", float(i), 0.5, {"happy": [str(i)]}))
+        done(i)
+
+
+KINDS = {f.__name__: f for f in (model, reference, recording, journal, correction, update, playstate)}
 
 
 def kill_after(calls: int) -> None:

@@ -200,14 +200,32 @@ class FakePlayer:
         self.busy = False
         self.paused = False
         self.position = 0.0
+        self.volume = 1.0
+        self.no_seek: set[Path] = set()  # songs that cannot seek
         self.events: list[tuple[str, Any]] = []
         self.updates = 0
 
-    def play(self, song: Song, fade_in: float = 0.0) -> None:
+    def play(self, song: Song, fade_in: float = 0.0, start: float = 0.0) -> None:
         if song.path in self.bad:
             raise LibraryError(f"{song.path.name}: unreadable audio; it was skipped")
-        self.events.append(("play", song))
-        self.current, self.busy, self.paused, self.position = song, True, False, 0.0
+        self.events.append(("play", song) if not start else ("play", song, start))
+        self.current, self.busy, self.paused = song, True, False
+        self.position = start if self.can_seek(song) else 0.0
+
+    def set_volume(self, volume: float) -> None:
+        self.events.append(("volume", volume))
+        self.volume = min(max(volume, 0.0), 1.0)
+
+    def can_seek(self, song: Song) -> bool:
+        return song.path not in self.no_seek
+
+    def seek(self, seconds: float) -> None:
+        if self.current is None:
+            return
+        if not self.can_seek(self.current):
+            raise LibraryError(f"{self.current.path.name} cannot seek")
+        self.events.append(("seek", seconds))
+        self.position = seconds
 
     def fade_to(self, song: Song, seconds: float) -> None:
         if song.path in self.bad:
@@ -279,6 +297,16 @@ class FakeLibrary:
 
     def mark_bad(self, path: Path, reason: str) -> None:
         self.bad[path] = reason
+
+    def rounds(self) -> dict[str, list[str]]:
+        """Library.rounds(): here, how far each folder's turn has gone."""
+        return {folder: [str(song.path) for song in songs[:self.turn[folder] % len(songs)]]
+                for folder, songs in self.songs.items() if songs}
+
+    def restore(self, rounds: dict[str, list[str]]) -> None:
+        for folder, paths in rounds.items():
+            if folder in self.turn:
+                self.turn[folder] = len(paths)
 
 
 class FakeJournal:

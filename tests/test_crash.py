@@ -3,11 +3,11 @@
 Two kinds of trials, 50+ in all, within CI's time:
 
 - **writers** (cheap, most trials): ``tests/crash_child.py`` writes items of one kind in a loop as
-  the player does (Model.save, save_reference, SessionWriter chunks, journal rows, a correction =
-  recording + journal row, a whole learner update) and prints each item it finished; it is
-  SIGKILLed at a random moment. The journal must open, the model load (the new one or its .bak),
-  every recording and the reference load, and every item reported finished must be there: the
-  only loss allowed is the unfinished item.
+  the player does (Model.save, save_reference, SessionWriter chunks, journal rows, the resume
+  state, a correction = recording + journal row, a whole learner update) and prints each item it
+  finished; it is SIGKILLed at a random moment. The journal must open, the model load (the new one
+  or its .bak), every recording and the reference load, and every item reported finished must be
+  there: the only loss allowed is the unfinished item.
 - **programs**: run.py (a video source, dummy audio, a terminal to press a digit on) killed during
   the calibration shot, a window, a song change, a correction, a model update and at a random
   time; then restarted on the same folders to the end of a window. collect.py killed
@@ -43,7 +43,8 @@ from tests.disks import ROOT, VIDEO, landmarks, needs_video
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")]
 LAYOUT = ("test", 6)
 STARTER = ROOT / "models" / "starter.npz"
-TRIALS = {"model": 10, "reference": 8, "recording": 8, "journal": 8, "correction": 8, "update": 4}
+TRIALS = {"model": 10, "reference": 8, "recording": 8, "journal": 8, "correction": 8, "update": 4,
+          "playstate": 6}
 DELAYS = {"update": (0.3, 3.0), "recording": (0.05, 0.8), "correction": (0.05, 0.8)}  # seconds after ready
 RESULTS: dict[str, list[int]] = {}  # kind -> [trials, recovered]
 BACKUPS: dict[str, int] = {}  # kind -> trials in which the model's .bak was the one that loaded
@@ -130,6 +131,14 @@ def check(kind: str, folder: Path, lines: list[str], state: dict) -> None:
         ref = load_reference(folder / "data" / "reference.json", "test")
         assert ref is not None and ref.taken >= finished(lines, state.get("taken", 0))
         state["taken"] = ref.taken
+    elif kind == "playstate":  # never damaged (that would be one line and a fresh start), never behind
+        from emusify.desk.playstate import load_playstate
+
+        saved = load_playstate(folder / "data" / "playstate.json")
+        assert not list((folder / "data").glob("playstate.json.corrupt-*"))
+        position = saved.position if saved is not None else 0.0
+        assert position >= finished(lines, state.get("position", 0)), (position, lines[-3:])
+        state["position"] = position
     elif kind == "recording":
         sessions = load_sessions(folder / "data")
         assert not sessions.skipped
@@ -198,7 +207,8 @@ def test_a_writer_killed_at_random_loses_only_its_unfinished_item(tmp_path, kind
     assert not failures, failures
 
 
-STEPS = {"model": 9, "reference": 3, "recording": 12, "correction": 6}  # the syscalls of an item or two
+# the syscalls of an item or two
+STEPS = {"model": 9, "reference": 3, "recording": 12, "correction": 6, "playstate": 3}
 
 
 @pytest.mark.parametrize("kind", list(STEPS))

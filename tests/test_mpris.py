@@ -16,9 +16,9 @@ pytest.importorskip("dbus_fast")
 from dbus_fast import BusType, Message, MessageType, Variant  # noqa: E402
 from dbus_fast.aio import MessageBus  # noqa: E402
 
-from emusify.desk.events import PlayerState, start_frontends  # noqa: E402
+from emusify.desk.events import Command, PlayerState, start_frontends  # noqa: E402
 from emusify.desk.mpris import BUS_NAME, OBJECT_PATH, Mpris  # noqa: E402
-from tests.busfix import FakeCore, leave, needs_bus, private_bus  # noqa: E402
+from tests.busfix import FakeCore, MprisClient, leave, needs_bus, private_bus  # noqa: E402
 from tests.fakes import Song  # noqa: E402
 
 pytestmark = needs_bus
@@ -189,3 +189,99 @@ def test_glib_clients_read_and_steer_it_too(started):
     assert "'PlaybackStatus': <'Playing'>" in every and "'xesam:title': <'Rain'>" in every
     subprocess.run([*base, f"{PLAYER}.Next"], capture_output=True, timeout=10, check=True)
     assert core.next_command().name == "next"
+
+
+# Volume and position (issue 22): the desktop's slider and progress bar -------------------------
+
+PLAYERCTL = shutil.which("playerctl")
+needs_playerctl = pytest.mark.skipif(PLAYERCTL is None, reason="needs playerctl (Debian's package)")
+
+
+def playerctl(*args: str) -> str:
+    done = subprocess.run([PLAYERCTL, "-p", "emusify", *args], capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def seekable(bus):
+    core = FakeCore(PlayerState(status="playing", song=SONG, folder="sad", volume=0.8, can_seek=True))
+    mpris = Mpris()
+    assert start_frontends(core, [mpris]) == [mpris]
+    client = MprisClient()
+    yield core, client
+    client.close()
+    mpris.close()
+
+
+def test_a_client_sets_the_volume_and_sees_it_change_once_the_core_made_it(seekable):
+    core, client = seekable
+    assert client.get("Volume") == 0.8 and client.get("CanSeek") is True
+    client.call("Set", "org.freedesktop.DBus.Properties", "ssv", (PLAYER, "Volume", Variant("d", 0.4)))
+    assert core.next_command() == Command("volume", source="mpris", value=0.4)
+    assert client.get("Volume") == 0.8  # not yet: the core decides
+    core.fire("volume_changed", when=1.0, volume=0.4)
+    assert client.wait_for(lambda c: "Volume" in c, 5) == {"Volume": 0.4}
+    client.call("Set", "org.freedesktop.DBus.Properties", "ssv", (PLAYER, "Volume", Variant("d", 1.7)))
+    assert core.next_command().value == 1.0  # the spec's range
+
+
+def test_seek_and_set_position_become_commands_and_seeked_is_signalled(seekable):
+    core, client = seekable
+    track = client.get("Metadata")["mpris:trackid"]
+    client.call("Seek", signature="x", body=(-5_000_000,))
+    assert core.next_command() == Command("seek", source="mpris", value=-5.0)
+    client.call("SetPosition", signature="ox", body=(track, 30_000_000))
+    assert core.next_command() == Command("position", source="mpris", value=30.0)
+    client.call("SetPosition", signature="ox", body=("/org/emusify/track/999", 30_000_000))  # another song
+    seeked = Seekeds(client)
+    core.fire("seeked", when=2.0, position=30.0)
+    assert seeked.next() == pytest.approx(30_000_000, abs=200_000)
+    assert client.get("Position") == pytest.approx(30_000_000, abs=1_000_000)
+    assert core.commands.empty()
+
+
+def test_a_song_that_cannot_seek_says_so_and_seek_does_nothing(seekable):
+    core, client = seekable
+    core.fire("state_changed", state=core.change(can_seek=False))
+    assert client.wait_for(lambda c: "CanSeek" in c, 5) == {"CanSeek": False}
+    client.call("Seek", signature="x", body=(5_000_000,))
+    client.call("Next")
+    assert core.next_command().name == "next"  # the seek sent nothing
+
+
+@needs_playerctl
+def test_playerctl_sets_volume_and_position(seekable):
+    core, client = seekable
+    assert playerctl("volume") == "0.800000"
+    playerctl("volume", "0.4")
+    assert core.next_command() == Command("volume", source="mpris", value=0.4)
+    core.fire("volume_changed", when=1.0, volume=0.4)
+    client.wait_for(lambda c: "Volume" in c, 5)
+    assert playerctl("volume") == "0.400000"
+    playerctl("position", "20")
+    assert core.next_command() == Command("position", source="mpris", value=20.0)
+    playerctl("position", "5+")
+    assert core.next_command() == Command("seek", source="mpris", value=5.0)
+    core.fire("seeked", when=2.0, position=25.0)
+    time.sleep(0.1)
+    assert float(playerctl("position")) == pytest.approx(25.0, abs=1.0)
+
+
+class Seekeds:
+    """The Seeked signals a client hears (positions in microseconds)."""
+
+    def __init__(self, client: MprisClient) -> None:
+        import queue
+
+        self.heard: queue.Queue = queue.Queue()
+        client._bus.add_message_handler(self._on)
+        client.call("AddMatch", "org.freedesktop.DBus", "s", ("type='signal',member='Seeked'",),
+                    destination="org.freedesktop.DBus")
+
+    def _on(self, message) -> None:
+        if message.member == "Seeked":
+            self.heard.put(message.body[0])
+
+    def next(self) -> int:
+        return self.heard.get(timeout=5)

@@ -45,8 +45,15 @@ class FakeMusic:
             raise RuntimeError("mpg123_getformat: I am done with this track")
         self.loaded, self.playing = path, False
 
-    def play(self) -> None:
-        self.playing, self.paused, self.played, self.since = True, False, 0.0, self.clock()
+    def play(self, start: float = 0.0) -> None:
+        if start and "noseek" in str(self.loaded):
+            raise RuntimeError("Position not implemented for music type")
+        self.playing, self.paused, self.played, self.since = True, False, start, self.clock()
+
+    def set_pos(self, seconds: float) -> None:
+        if "noseek" in str(self.loaded):
+            raise RuntimeError("Position not implemented for music type")
+        self.played, self.since = seconds, self.clock()
 
     def stop(self) -> None:
         self.playing = False
@@ -167,6 +174,72 @@ def test_pausing_during_a_fade_to_starts_the_new_song_paused(clock, music):
     assert player.current == B and player.paused and music.volume == 1.0
 
 
+def test_a_new_volume_is_heard_at_once_and_a_fade_under_way_ends_at_it(clock, music, never_sleep):
+    player = Player(backend=music, clock=clock)
+    player.play(A)
+    player.set_volume(0.4)
+    assert music.volume == 0.4
+    player.fade_to(B, 4.0)
+    assert at(clock, player, 1.0) == pytest.approx(0.2)  # halfway out from 0.4
+    player.set_volume(0.8)  # the slider moves during the fade: it now goes from 0.8
+    assert at(clock, player, 1.5) == pytest.approx(0.2)
+    at(clock, player, 2.0)  # B starts
+    assert at(clock, player, 4.0) == pytest.approx(0.8)  # B faded in to the new volume
+    player.set_volume(7)
+    assert player.volume == 1.0 and music.volume == 1.0
+
+
+def test_a_fade_in_at_volume_0_goes_to_the_volume_set_during_it(clock, music):
+    player = Player(backend=music, clock=clock, volume=0.0)
+    player.play(A, fade_in=2.0)
+    player.set_volume(0.5)
+    assert at(clock, player, 2.0) == pytest.approx(0.5)
+
+
+def test_a_paused_song_keeps_the_new_volume_for_its_resume(clock, music):
+    player = Player(backend=music, clock=clock)
+    player.play(A)
+    player.pause()
+    player.set_volume(0.3)
+    player.resume()
+    assert music.volume == pytest.approx(0.3)
+
+
+def test_seek_moves_the_position_playing_and_paused(clock, music):
+    player = Player(backend=music, clock=clock)
+    player.play(A)
+    clock.t += 5
+    player.seek(42.0)
+    assert player.position == pytest.approx(42.0) and music.played == 42.0
+    clock.t += 1
+    player.pause()
+    player.seek(10.0)
+    assert player.position == pytest.approx(10.0)
+    player.resume()
+    clock.t += 2
+    assert player.position == pytest.approx(12.0)
+
+
+def test_play_from_a_position(clock, music):
+    player = Player(backend=music, clock=clock)
+    player.play(A, fade_in=1.0, start=30.0)
+    assert player.position == pytest.approx(30.0) and music.played == 30.0
+    assert at(clock, player, 1.0) == 1.0
+
+
+def test_a_song_that_cannot_seek_says_so_and_starts_from_its_beginning(clock, music, caplog):
+    song = Song(Path("/m/noseek.ogg"), "stuck")
+    player = Player(backend=music, clock=clock)
+    assert player.can_seek(song) and player.can_seek(A)
+    assert not player.can_seek(Song(Path("/m/a.mid"), "midi"))
+    player.play(song, start=30.0)  # the decoder refuses: from 0, one line
+    assert player.position == 0.0 and player.current == song
+    assert "cannot start 30 s in" in caplog.text
+    assert not player.can_seek(song)
+    with pytest.raises(LibraryError, match="noseek.ogg cannot seek"):
+        player.seek(5.0)
+
+
 def test_a_file_that_will_not_play_raises_library_error(clock, music):
     player = Player(backend=music, clock=clock)
     with pytest.raises(LibraryError, match="corrupt.mp3"):
@@ -243,3 +316,17 @@ def test_real_mixer_fade_to_switches_songs_without_blocking(fixtures):
         switched = lambda: (player.update(), getattr(player.current, "title", None) == "ogg")[1]  # noqa: E731
         assert wait_until(switched, 2.0)
         assert player.busy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tone.wav", "short.ogg", "short.mp3", "tone.flac"])
+def test_real_mixer_seeks_in_each_format(fixtures, name):
+    """SDL_mixer seeks in every format the library plays (SEEKABLE); docs/results/listening_state.md
+    checks on the mixer's real output that it lands where it says."""
+    with Player() as player:
+        song = Song(fixtures / name, name)
+        player.play(song, start=0.1)
+        assert player.current == song and player.can_seek(song)
+        player.pause()
+        player.seek(0.05)
+        assert player.can_seek(song) and player.position == pytest.approx(0.05)

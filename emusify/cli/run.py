@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """\
 Every few minutes, watch the camera for a short window, read the mood from face landmarks and
 play a song from songs/<mood>/. The camera is off between windows; the music never stops.
-Keys (terminal or preview window): n next song, space or p pause/resume, q quit, c a new
-calibration shot before the next window (s skips it while it runs).
+Keys (terminal or preview window): n next song, space or p pause/resume, + and - the volume,
+q quit, c a new calibration shot before the next window (s skips it while it runs).
+A restart (logout, reboot, crash) resumes the song that played near where it stopped, at the
+volume last set, and goes on with each folder's shuffle round (DATA/playstate.json).
 On the first start (no reference face stored in the data folder yet) it first asks for about
 5 s of your relaxed face, the reference it reads your moods against (s skips it; --calibrate
 takes it again). Only feature numbers are stored (DATA/reference.json), never an image.
@@ -138,6 +140,7 @@ def play(settings: Settings, args: argparse.Namespace) -> int:
         devices.passive = passive_reference(model)
         core = Core(settings, devices, predictor.labels, policy, keys=keys)
         devices.player.on_error = core.song_failed  # a song failing inside a fade is skipped
+        resume_music(core, settings, library)
         if terminal is not None:
             terminal.start(core)
         frontends = start_frontends(core, make_frontends(settings))
@@ -149,6 +152,20 @@ def play(settings: Settings, args: argparse.Namespace) -> int:
         if devices.learner is not None and status == 0:
             devices.learner.finish()  # corrections pressed just before quitting are learned too
         return status
+
+
+def resume_music(core: Core, settings: Settings, library: Any) -> None:
+    """What the last run left (DATA/playstate.json): the volume (else the ``volume`` setting), each
+    folder's shuffle round and the song to resume before any window; and the keeper that writes it."""
+    from emusify.desk.playstate import FILE_NAME, StateKeeper, load_playstate, resume_point
+
+    path = settings.data / FILE_NAME
+    state = load_playstate(path)
+    core.dev.player.set_volume(state.volume if state is not None else settings.volume)
+    if state is not None:
+        library.restore(state.rounds)
+        core.resume_from = resume_point(state, library)
+    StateKeeper(path, library).start(core)
 
 
 def moods_with_songs(labels: Sequence[str], folders: Sequence[str], policy: Any) -> tuple[str, ...]:

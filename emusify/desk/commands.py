@@ -25,6 +25,9 @@ def handle(core: Core, command: Command) -> None:
         core.lock.follow(name)
         if name in LOCK_COMMANDS:
             return
+    if name in SOUND:
+        _sound(core, command)
+        return
     if name == "quit":
         local = command.source in ("", "terminal", "preview")
         core.request_stop("q" if local else f"quit ({command.source})")
@@ -49,6 +52,32 @@ def handle(core: Core, command: Command) -> None:
         _calibrate(core)
     elif name == "skip_shot":
         core.shot.skip = True
+
+
+VOLUME_STEP = 0.05  # what + and - change the volume by
+SOUND = ("volume", "louder", "quieter", "seek", "position")
+
+
+def _sound(core: Core, command: Command) -> None:
+    """Volume and position: the desktop's slider and progress bar, + and - in the terminal.
+
+    A seek past the song's end plays the next song (as MPRIS asks); a position past it does nothing.
+    """
+    music, name, value = core.music, command.name, command.value or 0.0
+    if name in ("volume", "louder", "quieter"):
+        step = {"louder": VOLUME_STEP, "quieter": -VOLUME_STEP}.get(name)
+        volume = core.dev.player.volume + step if step is not None else value
+        music.set_volume(round(volume, 3))
+        return
+    if music.song is None or music.stopped:
+        return
+    target = core.dev.player.position + value if name == "seek" else value
+    duration = getattr(music.song, "duration", None)
+    if duration and target >= duration:
+        if name == "seek":
+            _next(core)
+        return
+    music.seek(target)
 
 
 def _next(core: Core) -> None:

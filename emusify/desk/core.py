@@ -76,6 +76,7 @@ class Core:
                              self._halted)
         self._state = PlayerState(moods=self.keys, time=self.clock.now())
         self._shown: tuple[Any, ...] = ()
+        self.resume_from: tuple[Any, str, float] | None = None  # (song, folder, seconds) a restart resumes
 
     # The front-ends' side -----------------------------------------------------------------------
 
@@ -121,6 +122,9 @@ class Core:
         status = ExitStatus.OK
         self._tell("started", state=self._snapshot())
         try:
+            if self.resume_from is not None:  # before any shot or window: the song that played goes on
+                self.music.resume_song(*self.resume_from, fade=self.settings.fade / 2)
+                self._refresh()
             while self.stop_reason is None:
                 self._cycle()
         except KeyboardInterrupt:
@@ -327,6 +331,8 @@ class Core:
         return PlayerState(
             status=music.status, song=music.song, folder=music.folder,
             position=self.dev.player.position if music.song is not None else 0.0,
+            volume=self.dev.player.volume,
+            can_seek=music.song is not None and self.dev.player.can_seek(music.song),
             mood=last.mood if last else None, share=last.share if last else 0.0, moods=self.keys,
             watching=self._watching, next_window=None if self._watching else self._next_window,
             time=self.clock.now(), shot=self.shot.running, away_since=self.away.since, doubt=self.shot.doubt,
@@ -341,6 +347,7 @@ class Core:
         self._state = state
         shown = (state.status, state.song, state.folder, state.mood, state.share, state.watching,
                  state.next_window, state.away_since, state.audio_down, state.locked_since)
+        shown += (state.volume, state.can_seek)
         if shown != self._shown:
             self._shown = shown
             self._tell("state_changed", state=state)

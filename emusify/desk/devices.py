@@ -44,8 +44,15 @@ class Player(Protocol):
     busy: bool
     current: Any
     position: float
+    volume: float  # the user's volume, 0..1
 
-    def play(self, song: Any, fade_in: float = 0.0) -> None: ...
+    def play(self, song: Any, fade_in: float = 0.0, start: float = 0.0) -> None: ...
+
+    def set_volume(self, volume: float) -> None: ...
+
+    def seek(self, seconds: float) -> None: ...  # LibraryError: this song cannot seek
+
+    def can_seek(self, song: Any) -> bool: ...
 
     def fade_to(self, song: Any, seconds: float) -> None: ...
 

@@ -34,11 +34,18 @@ COMMANDS = (
     "skip_shot",  # end a running calibration shot without using it (s); nothing otherwise
     "screen_locked",  # the desktop locked the screen: fade to a pause, no windows (setting on_lock)
     "screen_unlocked",  # ... and unlocked it: resume what the lock paused, a window at once
+    "volume",  # set the volume to ``value`` (0..1; MPRIS Volume)
+    "louder",  # the volume up a step (+, or = on a keyboard without shift)
+    "quieter",  # the volume down a step (-)
+    "seek",  # move ``value`` seconds on (back when negative) in the song (MPRIS Seek)
+    "position",  # go to ``value`` seconds into the song (MPRIS SetPosition)
 )
+VALUED = ("volume", "seek", "position")  # the commands that carry a ``value``
 
 # The keys of the terminal and the preview window; a digit is "correct" with the mood of that number.
 KEYS = {"n": "next", " ": "play_pause", "p": "play_pause", "q": "quit", "esc": "quit",
         "y": "confirm", "c": "calibrate", "s": "skip_shot"}
+KEYS.update({"+": "louder", "=": "louder", "-": "quieter"})
 CONFIRM_KEY = "y"
 
 
@@ -48,6 +55,7 @@ class Command(NamedTuple):
     name: str  # one of COMMANDS
     mood: str | None = None  # for "correct"
     source: str = ""  # the front-end that sent it ("terminal", "mpris", "notification", "signal")
+    value: float | None = None  # for "volume", "seek" and "position"
 
     def check(self) -> Command:
         """The command itself; ValueError when it names no command or lacks (or wrongly has) a mood."""
@@ -55,6 +63,8 @@ class Command(NamedTuple):
             raise ValueError(f"unknown command {self.name!r}; one of {', '.join(COMMANDS)}")
         if (self.name == "correct") != (self.mood is not None):
             raise ValueError("a mood goes with 'correct' and only with it")
+        if (self.name in VALUED) != (self.value is not None):
+            raise ValueError(f"a value goes with {', '.join(VALUED)} and only with them")
         return self
 
 
@@ -96,6 +106,8 @@ class PlayerState:
     song: Any = None  # emusify.music.library.Song or None
     folder: str | None = None  # the songs folder the music comes from
     position: float = 0.0  # seconds into the song when the snapshot was taken
+    volume: float = 1.0  # the user's volume, 0..1 (fades go from silence to it)
+    can_seek: bool = False  # the song can move to another position (its format seeks)
     mood: str | None = None  # the last window's mood (None: unsure or none yet)
     share: float = 0.0  # its share of the votes
     moods: tuple[str, ...] = ()  # the moods a correction may name, in key order (1, 2, ...)
@@ -152,6 +164,12 @@ class Listener:
 
     def music_stopped(self, when: float) -> None:
         """The music stopped on a stop command (windows go on)."""
+
+    def volume_changed(self, when: float, volume: float) -> None:
+        """The user's volume is now ``volume`` (0..1)."""
+
+    def seeked(self, when: float, position: float) -> None:
+        """The song jumped to ``position`` seconds (a seek, or a song resumed part-way at start)."""
 
     def reference_changed(self, when: float, event: str, source: str | None, frames: int = 0,
                           shift: float = 0.0) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Optional
 from dbus_fast import BusType, PropertyAccess, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.constants import NameFlag
-from dbus_fast.service import ServiceInterface, dbus_property, method
+from dbus_fast.service import ServiceInterface, dbus_property, method, signal
 
 from emusify.desk.aioloop import LoopThread
 from emusify.desk.events import Command, CoreHandle, Listener, PlayerState
@@ -80,10 +80,10 @@ class Mpris(Listener):
         """Called on the core's thread: hand the event to the bus loop and return at once."""
         self._loop.call(self._apply, event, values)
 
-    def send(self, name: str) -> None:
+    def send(self, name: str, value: Optional[float] = None) -> None:
         """A method call from the bus becomes a command to the core."""
         if self.core is not None:
-            self.core.send(Command(name, source="mpris"))
+            self.core.send(Command(name, source="mpris", value=value))
 
     async def _connect(self, state: PlayerState) -> str:
         self._apply("state_changed", {"state": state})
@@ -125,9 +125,12 @@ class Mpris(Listener):
         changed = {key: value for key, value in after.items() if before[key] != value}
         if changed and self._bus is not None:
             self._player.emit_properties_changed(changed)
+        if event == "seeked" and self._bus is not None:  # Position is never signalled: Seeked says it
+            self._player.Seeked()
 
     def _shown(self) -> dict[str, Any]:
-        return {"PlaybackStatus": self.now.status(), "Metadata": self.metadata()}
+        return {"PlaybackStatus": self.now.status(), "Metadata": self.metadata(),
+                "Volume": self.now.view.volume, "CanSeek": self.now.view.can_seek}
 
     def metadata(self) -> dict[str, Variant]:
         return {key: Variant(signature, value) for key, (signature, value) in self.now.metadata().items()}
@@ -209,12 +212,19 @@ class _Player(ServiceInterface):
         self.front.send("play")
 
     @method()
-    def Seek(self, offset: INT64):  # CanSeek is false
-        pass
+    def Seek(self, offset: INT64):  # past the song's end: the next song (the core decides)
+        if self.front.now.view.can_seek:
+            self.front.send("seek", offset / 1_000_000)
 
     @method()
-    def SetPosition(self, track_id: PATH, position: INT64):  # CanSeek is false
-        pass
+    def SetPosition(self, track_id: PATH, position: INT64):  # another track or out of range: ignored
+        now = self.front.now
+        if now.view.can_seek and track_id == now.trackid() and position >= 0:
+            self.front.send("position", position / 1_000_000)
+
+    @signal()
+    def Seeked(self) -> INT64:
+        return int(self.front.now.position() * 1_000_000)
 
     @method()
     def OpenUri(self, uri: STR):  # no URI schemes supported
@@ -242,11 +252,11 @@ class _Player(ServiceInterface):
 
     @dbus_property()
     def Volume(self) -> DOUBLE:
-        return 1.0
+        return self.front.now.view.volume
 
     @Volume.setter
-    def Volume(self, value: DOUBLE):  # the core has no volume command (yet): ignored
-        log.debug("MPRIS: Volume %s ignored", value)
+    def Volume(self, value: DOUBLE):  # the change is signalled once the core has made it
+        self.front.send("volume", min(max(value, 0.0), 1.0))
 
     @dbus_property(access=PropertyAccess.READ)
     def MinimumRate(self) -> DOUBLE:
@@ -274,7 +284,7 @@ class _Player(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def CanSeek(self) -> BOOL:
-        return False
+        return self.front.now.view.can_seek
 
     @dbus_property(access=PropertyAccess.READ)
     def CanControl(self) -> BOOL:

@@ -39,6 +39,8 @@ class NowPlaying:
             seconds = state.position + (max(0.0, time.time() - state.time) if running else 0.0)
         elif event in ("song_started", "mood_changed"):
             seconds = 0.0
+        elif event == "seeked":
+            seconds = values["position"]
         if event == "song_started":  # the same song started again (one song in its folder): a new track
             self._track = (None, NO_TRACK)
         self._position = (seconds, time.monotonic() if self.view.status == "playing" else None)
@@ -98,4 +100,6 @@ def updated(view: PlayerState, event: str, values: dict) -> PlayerState:
                                    status="playing" if song is not None else view.status)
     if event in EVENT_STATUS:
         return dataclasses.replace(view, status=EVENT_STATUS[event])
+    if event == "volume_changed":
+        return dataclasses.replace(view, volume=values["volume"])
     return view

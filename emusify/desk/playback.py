@@ -118,6 +118,54 @@ class Music:
             self.needs_song = False
             self.start(self.folder, fade=0.0, ended="end")
 
+    # The desktop's slider and progress bar (issue 22) ------------------------------------------
+
+    def set_volume(self, volume: float) -> float:
+        """The user's volume (clamped to 0..1) from now on, fades included; told as volume_changed."""
+        try:
+            self.player.set_volume(min(max(volume, 0.0), 1.0))
+        except AudioError as exc:  # kept all the same: the next song plays at it
+            self.lost(exc)
+        volume = self.player.volume
+        self.tell("volume_changed", when=self.clock.now(), volume=volume)
+        return volume
+
+    def seek(self, seconds: float) -> bool:
+        """Go to ``seconds`` into the song (paused or playing); told as seeked. False when it cannot."""
+        if self.status == "stopped" or self.audio_down is not None:
+            return False
+        try:
+            self.player.seek(max(seconds, 0.0))
+        except LibraryError as exc:
+            log.info("%s", exc)
+            self.tell("note", when=self.clock.now(), text=f"{exc}: it plays on")
+            return False
+        except AudioError as exc:
+            self.lost(exc)
+            return False
+        self.tell("seeked", when=self.clock.now(), position=self.player.position)
+        return True
+
+    def resume_song(self, song: Any, folder: str, position: float, fade: float) -> bool:
+        """Start ``song`` ``position`` s in, fading in (the song a restart resumes); False if it cannot."""
+        now = self.clock.now()
+        try:
+            self.player.play(song, fade_in=fade, start=position)
+        except AudioError as exc:
+            self.lost(exc)
+            self.folder = folder
+            return False
+        except LibraryError as exc:
+            log.warning("cannot resume %s (%s)", song.path.name, exc)
+            return False
+        # song_at as if it started from its beginning: n on a resumed song is no early skip
+        self.folder, self.song, self.song_at, self.stopped = folder, song, now - self.player.position, False
+        self.tell("song_started", when=now, song=song)
+        if self.player.position > 0:
+            self.tell("seeked", when=now, position=self.player.position)
+        log.info("resuming %s (%s) at %.0f s", song_name(song), folder, self.player.position)
+        return True
+
     def fade_pause(self, fade: float) -> bool:
         """Fade a playing song out to a pause (away from the desk); False when nothing plays."""
         return self.pause(fade)

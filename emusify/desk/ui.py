@@ -16,8 +16,8 @@ from typing import Any, Callable, TextIO
 from emusify.desk.events import KEYS, Command, Listener, PlayerState, command_for_key, mood_keys
 from emusify.desk.statustext import Status, format_status
 
-HELP = ("keys: n next song, space/p pause, q quit, c calibrate; a mood's digit corrects the mood, "
-        "y confirms it")
+HELP = ("keys: n next song, space/p pause, +/- volume, q quit, c calibrate; a mood's digit corrects "
+        "the mood, y confirms it")
 MESSAGE_SECONDS = 8.0  # how long a note stays on the status line
 DRAW_EVERY = 0.2  # seconds between redraws of the status line
 
@@ -255,6 +255,9 @@ class Terminal(Listener):
 
     def state_changed(self, state: PlayerState) -> None:
         self._draw()
+
+    def volume_changed(self, when: float, volume: float) -> None:
+        self.note(when, f"volume {volume:.0%}")
 
     def _draw(self) -> None:
         now = self.now()

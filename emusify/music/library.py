@@ -197,6 +197,18 @@ class Library:
         self._recent.append(song.path)
         return song
 
+    def rounds(self) -> dict[str, list[str]]:
+        """Each folder's shuffle round so far and, under "", the last songs played (to keep across runs)."""
+        kept = {folder: sorted(map(str, paths)) for folder, paths in self._played.items() if paths}
+        return {**kept, "": [str(path) for path in self._recent]}
+
+    def restore(self, rounds: Mapping[str, list[str]]) -> None:
+        """Go on with the rounds :meth:`rounds` gave (a new start); songs gone since are left out."""
+        for folder, paths in rounds.items():
+            if folder:
+                self._played[folder] = {Path(path) for path in paths}
+        self._recent.extend(Path(path) for path in rounds.get("", ()))
+
     def weight(self, path: Path) -> float:
         """How likely ``path`` is drawn next to the others of its round: fewer skips per play, higher."""
         plays, skips = self._stats.get(str(path), (0, 0))

@@ -21,6 +21,10 @@ from emusify.errors import AudioError, LibraryError
 
 log = logging.getLogger(__name__)
 
+# Formats SDL_mixer 2.6 (pygame 2.6.1) seeks in, checked on real files with the disk driver
+# (tests/test_player.py, docs/results/listening_state.md); a file that refuses all the same is remembered.
+SEEKABLE = frozenset({".mp3", ".ogg", ".wav", ".flac"})
+
 
 def pygame_music() -> Any:
     """Open the audio output and return ``pygame.mixer.music``.
@@ -117,6 +121,7 @@ class Player:
         self._started = 0.0  # clock time the current song started, shifted by pauses
         self._paused_at = 0.0
         self._closed = False
+        self._no_seek: set[str] = set()  # songs whose seek failed: CanSeek says no for them
 
     # Properties ---------------------------------------------------------------------------------
 
@@ -146,14 +151,16 @@ class Player:
 
     # Commands -----------------------------------------------------------------------------------
 
-    def play(self, song: Any, fade_in: float = 0.0) -> None:
-        """Start ``song`` at once (the current one stops), fading in over ``fade_in`` seconds.
+    def play(self, song: Any, fade_in: float = 0.0, start: float = 0.0) -> None:
+        """Start ``song`` at once (the current one stops), ``start`` seconds in, fading in over ``fade_in``.
+
+        A song that cannot start at ``start`` starts from its beginning (one line).
 
         Raises:
             LibraryError: the file will not load or play (the caller skips it).
         """
         self._fade = None
-        self._start(song)
+        self._start(song, start if self.can_seek(song) else 0.0)
         if fade_in > 0:
             self._ramp(fade_in, 0.0, self.volume)
 
@@ -216,6 +223,46 @@ class Player:
             self._started += self._clock() - self._paused_at
             self._paused = False
 
+    def set_volume(self, volume: float) -> None:
+        """The user's volume (0..1) from now on; a fade under way is rescaled to end at it."""
+        volume, old = min(max(float(volume), 0.0), 1.0), self.volume
+        self.volume = volume
+        fade = self._fade
+        with _device_errors():
+            if fade is not None:
+                if old > 0:
+                    fade.start, fade.end = fade.start * volume / old, fade.end * volume / old
+                elif fade.then is None:  # a fade-in from silence at volume 0: to the new volume
+                    fade.end = volume
+                self._out().set_volume(fade.volume(self._clock()))
+            elif self._current is not None and not self._paused:
+                self._out().set_volume(volume)
+
+    def can_seek(self, song: Any) -> bool:
+        """Whether ``song`` can start anywhere but its beginning (its format, and no seek failed on it)."""
+        path = Path(song.path) if song is not None else Path()
+        return path.suffix.lower() in SEEKABLE and str(path) not in self._no_seek
+
+    def seek(self, seconds: float) -> None:
+        """Go to ``seconds`` into the current song (paused or playing).
+
+        Raises:
+            LibraryError: the song cannot seek (remembered: :meth:`can_seek` says no from then on).
+        """
+        song, seconds = self._current, max(float(seconds), 0.0)
+        if song is None:
+            return
+        if not self.can_seek(song):
+            raise LibraryError(f"{Path(song.path).name} cannot seek")
+        try:
+            self._out().set_pos(seconds)
+        except Exception as exc:  # pygame.error: "Position not implemented for music type"
+            if _output_gone(exc):
+                raise AudioError(f"the sound device is gone ({exc})") from None
+            self._no_seek.add(str(song.path))
+            raise LibraryError(f"{Path(song.path).name} cannot seek ({exc})") from None
+        self._started = (self._paused_at if self._paused else self._clock()) - seconds
+
     def toggle_pause(self) -> None:
         """Pause when playing, resume when paused."""
         if self._paused:
@@ -266,7 +313,7 @@ class Player:
             raise AudioError(self.error or "no audio output")
         return self._music
 
-    def _start(self, song: Any) -> None:
+    def _start(self, song: Any, start: float = 0.0) -> None:
         self._halt()
         music = self._out()
         try:
@@ -277,10 +324,25 @@ class Player:
             raise LibraryError(f"{Path(song.path).name}: cannot play it ({exc}); it was skipped") from None
         try:
             music.set_volume(self.volume)
-            music.play()
+            start = self._play_from(music, song, start)
         except Exception as exc:  # the file loaded: the output failed  # noqa: BLE001
             raise AudioError(f"the sound device failed ({exc})") from None
-        self._current, self._started = song, self._clock()
+        self._current, self._started = song, self._clock() - start
+
+    def _play_from(self, music: Any, song: Any, start: float) -> float:
+        """Play from ``start`` s (from the beginning when the song refuses); where it started."""
+        if start > 0:
+            try:
+                music.play(start=start)
+                return start
+            except Exception as exc:  # noqa: BLE001 - pygame.error: the decoder cannot seek this file
+                if _output_gone(exc):
+                    raise
+                self._no_seek.add(str(song.path))
+                log.warning("%s cannot start %.0f s in (%s); it starts from its beginning",
+                            Path(song.path).name, start, exc)
+        music.play()
+        return 0.0
 
     def _switch(self, song: Any, fade_in: float) -> None:
         """Second half of fade_to: runs inside update(), so a bad file is logged, not raised."""
