@@ -40,7 +40,7 @@ examples:
   python collect.py happy                    record 'happy' from the webcam
   python collect.py                          neutral, then every emotion in turn, Enter between them
   python collect.py neutral                  record your relaxed face again (then run train.py)
-  python collect.py sad --source me.mp4      from a video file (read at its own pace)
+  python collect.py sad --source me.mp4      from a video file (played in real time, as a webcam)
   python collect.py --import faces/ --group-regex '^(S[0-9]+)_'
                                              import faces/<label>/*.png, subject id from the name
 """
@@ -57,12 +57,17 @@ class Devices(NamedTuple):
 
 
 def devices(backend: str = "auto") -> Devices:
-    """The real camera, MediaPipe (``backend``) and preview window (imported here so --help stays fast)."""
+    """The real camera, MediaPipe (``backend``) and preview window (imported here so --help stays fast).
+
+    A video file plays on in real time across the emotions of one run, as a webcam would.
+    """
     from emusify.sensing.camera import PreviewWindow, open_source, read_image
     from emusify.sensing.features import LAYOUT
     from emusify.sensing.landmarks import open_extractor
+    from emusify.sensing.playhead import Playhead
 
-    return Devices(open_source, partial(open_extractor, backend), read_image, PreviewWindow, tuple(LAYOUT))
+    return Devices(partial(open_source, playhead=Playhead()), partial(open_extractor, backend), read_image,
+                   PreviewWindow, tuple(LAYOUT))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -106,9 +106,10 @@ def record_session(source: Any, extractor: Any, writer: SessionWriter, *, second
                    preview: Any = None, show_progress: bool = True) -> RecordResult:
     """Record landmarks of one emotion from ``source`` into ``writer`` until a bound is reached.
 
-    Bounds are measured on frame timestamps, so a webcam records in real time and a video file
-    at its own pace. An image folder (``source.is_video`` False) uses every image, bounded by
-    ``samples`` only. The countdown applies to live sources (frames without a name). ``rate``
+    Bounds are measured on frame timestamps, so a webcam records in real time, and so does a video
+    file (opened with a playhead shared across recordings, the part playing now: see
+    emusify.sensing.playhead). An image folder (``source.is_video`` False) uses every image, bounded
+    by ``samples`` only. The countdown applies to live sources (frames without a name). ``rate``
     caps analysed frames per second of a video source (0: every frame).
     """
     state = _State(writer.header["emotion"], seconds, samples, source.is_video)
