@@ -43,12 +43,17 @@ def guided_order(known: tuple[str, ...]) -> tuple[str, ...]:
     return (NEUTRAL,) + tuple(e for e in known if e != NEUTRAL)
 
 
+def recordable(known: tuple[str, ...], model_moods: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Every mood that may be recorded: the songs/ folders (or the built-in list) and every mood the
+    model reads, so a mood without songs (surprise) can be taught too; sorted."""
+    return tuple(sorted({*known, *model_moods, NEUTRAL}))
+
+
 def check_emotion(emotion: str, known: tuple[str, ...]) -> str:
     """``emotion`` if it is known (neutral always is); raises UsageError listing the known ones."""
     if emotion not in known and emotion != NEUTRAL:
-        raise UsageError(
-            f"unknown emotion '{emotion}'; known: {', '.join(known)} (add a songs/<emotion>/ folder for more)"
-        )
+        raise UsageError(f"unknown emotion '{emotion}'; known: {', '.join(known)} (the moods the model "
+                         f"reads and the songs/ folders; add a songs/<emotion>/ folder for another)")
     return emotion
 
 
