@@ -60,7 +60,7 @@ def read_all(source) -> list:
 
 
 def test_video_frames_have_position_timestamps_and_the_file_name(tmp_path: Path) -> None:
-    source = open_source(str(write_video(tmp_path / "clip.avi", 5)), once())
+    source = open_source(str(write_video(tmp_path / "clip.avi", 5)))  # no playhead: the file, read once
     assert source.is_video
     frames = read_all(source)
     assert [f.index for f in frames] == [0, 1, 2, 3, 4]

@@ -21,7 +21,7 @@ import cv2  # noqa: E402
 import numpy as np
 
 from emusify.errors import CameraError
-from emusify.sensing.playhead import Cursor, Playhead
+from emusify.sensing.playhead import Cursor, Playhead, VirtualClock
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +129,8 @@ class VideoSource(_CaptureSource):
 
     Each opening starts where the playhead's clock is, frames come no sooner than their time and
     a slow reader skips frames (:mod:`emusify.sensing.playhead`); the video loops at its end unless
-    the playhead says not to. Timestamps are seconds played since the playhead started. A fresh
-    playhead (the default) starts at the first frame; on a :class:`~emusify.sensing.playhead.
-    VirtualClock` the file is read as fast as it decodes.
+    the playhead says not to. Timestamps are seconds played since the playhead started. Without a
+    playhead the file is read once from its first frame, as fast as it decodes (benchmarks, tests).
     """
 
     is_video = True
@@ -154,7 +153,8 @@ class VideoSource(_CaptureSource):
         self.fps = fps
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._pending: np.ndarray | None = first  # frame 0, already decoded
-        self._at = Cursor(playhead if playhead is not None else Playhead(), fps, self.frame_count, path.name)
+        playhead = playhead if playhead is not None else Playhead(VirtualClock(), loop=False, tell_end=False)
+        self._at = Cursor(playhead, fps, self.frame_count, path.name)
         if not self._go(self._at.playhead.elapsed()):
             self._end()
 
@@ -245,7 +245,7 @@ def open_source(spec: str, playhead: Playhead | None = None) -> FrameSource:
     """The frame source ``spec`` names: a webcam index ("0"), a video file, an image folder or one image.
 
     A video plays on with ``playhead`` (share one between openings so that windows see it move on
-    in time, as a webcam would); without one it starts at its first frame and plays in real time.
+    in time, as a webcam would); without one it is read once, as fast as it decodes.
 
     Raises:
         CameraError: no such camera or path, an unreadable video, or a folder without images.

@@ -60,12 +60,13 @@ class Playhead:
     """The seconds a video has played since it was first opened in this run, by ``clock``.
 
     Share one between every opening of a video (run.py and collect.py do); a fresh playhead starts
-    the video from its first frame.
+    the video from its first frame. ``tell_end``: say in one log line when a video that does not loop
+    has played to its end.
     """
 
-    def __init__(self, clock: PlayClock | None = None, loop: bool = True) -> None:
+    def __init__(self, clock: PlayClock | None = None, loop: bool = True, tell_end: bool = True) -> None:
         self.clock = clock if clock is not None else RealClock()
-        self.loop = loop
+        self.loop, self.tell_end = loop, tell_end
         self._start: float | None = None
         self.ended = False  # set once a video that does not loop has played to its end
 
@@ -161,4 +162,5 @@ class Cursor:
         """No more frames: says so once when a video that does not loop has played to its end."""
         if not self.playhead.loop and not self.playhead.ended:
             self.playhead.ended = True
-            log.warning("%s played to its end (%.0f s): no more frames", self.name, self.duration)
+            if self.playhead.tell_end:
+                log.warning("%s played to its end (%.0f s): no more frames", self.name, self.duration)
