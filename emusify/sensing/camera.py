@@ -127,8 +127,8 @@ class WebcamSource(_CaptureSource):
 class VideoSource(_CaptureSource):
     """A video file standing in for a webcam: it plays on with ``playhead`` across openings.
 
-    Each opening starts where the playhead's clock is, frames come no sooner than their time and
-    a slow reader skips frames (:mod:`emusify.sensing.playhead`); the video loops at its end unless
+    Each opening starts where the playhead's clock is and frames come no sooner than their time
+    (:mod:`emusify.sensing.playhead`); the video loops at its end unless
     the playhead says not to. Timestamps are seconds played since the playhead started. Without a
     playhead the file is read once from its first frame, as fast as it decodes (benchmarks, tests).
     """
@@ -161,9 +161,7 @@ class VideoSource(_CaptureSource):
     def read(self) -> Frame | None:
         at = self._at
         while self._capture is not None:
-            if at.behind() and not self._go(at.playhead.elapsed()):
-                break
-            at.playhead.wait(at.due())
+            at.playhead.wait(at.due())  # a slower reader gets every frame: the next opening catches up
             image, self._pending = self._pending, None
             if image is None:
                 ok, image = self._capture.read()
@@ -179,7 +177,7 @@ class VideoSource(_CaptureSource):
         return None
 
     def _go(self, played: float) -> bool:
-        """Skip to the frame playing at ``played`` s; False past the end of a video that does not loop."""
+        """Go to the frame playing at ``played`` s; False past the end of a video that does not loop."""
         move = self._at.move(played)
         if move is None:
             return False

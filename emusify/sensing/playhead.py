@@ -3,9 +3,11 @@
 A webcam shows what happens now; a video file opened afresh for every window would show its first
 seconds again and again. A :class:`Playhead` shared by every opening of the video
 (:class:`emusify.sensing.camera.VideoSource`) makes it play on in time: an opening starts at the
-clock's seconds since the playhead's first use, frames come no sooner than their time (a reader
-that is quicker waits, one that is slower skips frames, as with a camera), and the video loops at
-its end, or, with ``loop=False``, ends for good (one log line, then no frames).
+clock's seconds since the playhead's first use, frames come no sooner than their time (a quicker
+reader waits), and the video loops at its end, or, with ``loop=False``, ends for good (one log
+line, then no frames). A reader slower than real time is given every frame all the same (unlike a
+camera, which drops them): a window then reads exactly its seconds of video, as many frames on a
+busy machine as on an idle one, and the next opening catches up with the clock.
 
 The clock is injectable: :class:`VirtualClock` moves only when slept on, so a video on it is read
 as fast as it is decoded while still playing on across openings (tests and benchmarks wait no
@@ -124,10 +126,6 @@ class Cursor:
     def due(self) -> float:
         """When the frame read next plays (seconds since the playhead started): its timestamp."""
         return self.lap_start + self.next / self.fps
-
-    def behind(self) -> bool:
-        """The clock is past the frame read next by more than a frame: skip to the one playing now."""
-        return self.playhead.elapsed() - self.due() > 1.5 / self.fps
 
     def move(self, played: float) -> Move | None:
         """Go to the frame playing at ``played`` s; None when a video that does not loop is over."""
