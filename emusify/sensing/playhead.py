@@ -117,7 +117,7 @@ class Cursor:
     next: int = 0  # the file's frame read next
     lap_start: float = 0.0  # seconds played when this lap's first frame plays
 
-    SEEK_AFTER = 2.0  # seconds behind from which a seek beats decoding frame by frame
+    SEEK_AFTER = 2.0  # seconds ahead in the file from which a seek beats decoding frame by frame
 
     @property
     def duration(self) -> float:
