@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-dev
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/shots.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/corrections.py --shot
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/personal.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/unrecorded.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/tracking.py
 	$(BIN)/python benchmarks/training.py
 	SDL_AUDIODRIVER=dummy OMP_NUM_THREADS=1 $(BIN)/python benchmarks/runner.py

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,8 @@ def run_day(args: argparse.Namespace, tmp: Path) -> tuple[Meter, Any]:
     from emusify.music.policy import parse_policy
     from emusify.reading.model import Model
     from emusify.reading.predictor import Predictor
+    from emusify.sensing.camera import open_source
+    from emusify.sensing.playhead import Playhead
 
     settings = load_settings(ROOT, {
         "source": str(args.video), "window": args.window, "every": args.every, "cycles": args.cycles,
@@ -156,6 +159,7 @@ def run_day(args: argparse.Namespace, tmp: Path) -> tuple[Meter, Any]:
     with ExitStack() as stack:
         devices, _ = open_devices(settings, stack, predictor, library, preview=False, terminal=False)
         devices.clock = clock
+        devices.open_source = partial(open_source, playhead=Playhead(clock))  # the video follows the day
         add_feedback(devices, settings)
         devices.calibration = reference_keeper(settings, model, predictor, False)
         devices.passive = passive_reference(model)

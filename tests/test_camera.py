@@ -20,6 +20,7 @@ from emusify.sensing.camera import (
     open_source,
     read_image,
 )
+from emusify.sensing.playhead import Playhead, VirtualClock
 
 FPS = 10.0
 
@@ -45,6 +46,11 @@ def write_gif(path: Path, value: int) -> None:
     Image.fromarray(_image(value)[..., ::-1]).save(path, format="GIF")
 
 
+def once() -> Playhead:
+    """A video read as fast as it decodes, from its first frame to its end (no loop)."""
+    return Playhead(VirtualClock(), loop=False)
+
+
 def read_all(source) -> list:
     frames = []
     with source:
@@ -54,7 +60,7 @@ def read_all(source) -> list:
 
 
 def test_video_frames_have_position_timestamps_and_the_file_name(tmp_path: Path) -> None:
-    source = open_source(str(write_video(tmp_path / "clip.avi", 5)))
+    source = open_source(str(write_video(tmp_path / "clip.avi", 5)))  # no playhead: the file, read once
     assert source.is_video
     frames = read_all(source)
     assert [f.index for f in frames] == [0, 1, 2, 3, 4]
@@ -65,7 +71,7 @@ def test_video_frames_have_position_timestamps_and_the_file_name(tmp_path: Path)
 
 
 def test_a_video_ends_with_none_and_close_is_idempotent(tmp_path: Path) -> None:
-    source = open_source(str(write_video(tmp_path / "clip.avi", 2)))
+    source = open_source(str(write_video(tmp_path / "clip.avi", 2)), once())
     assert source.read() is not None and source.read() is not None
     assert source.read() is None and source.read() is None
     source.close()
@@ -77,7 +83,7 @@ def test_a_truncated_video_ends_early_but_keeps_its_first_frames(tmp_path: Path,
     data = path.read_bytes()
     path.write_bytes(data[: len(data) * 2 // 3])
     with caplog.at_level(logging.WARNING):
-        frames = read_all(open_source(str(path)))
+        frames = read_all(open_source(str(path), once()))
     assert 0 < len(frames) < 30
     assert [f.index for f in frames] == list(range(len(frames)))
     assert f"clip.avi ended after {len(frames)} of 30 frames" in caplog.text

@@ -14,6 +14,7 @@ from emusify.storage.dataset import load_sessions
 from tests.test_recorder import FakeExtractor, ListSource
 
 LAYOUT = ("test-v1", 12)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Extractor(FakeExtractor):
@@ -96,8 +97,23 @@ def test_unknown_emotion_lists_the_known_ones(project, monkeypatch, capsys):
     fake_devices(monkeypatch)
     assert collect.main(["hapy", "--no-preview"]) == ExitStatus.USAGE
     err = capsys.readouterr().err
-    assert err == "error: unknown emotion 'hapy'; known: calm (add a songs/<emotion>/ folder for more)\n"
+    assert err == ("error: unknown emotion 'hapy'; known: calm, neutral (the moods the model reads and "
+                   "the songs/ folders; add a songs/<emotion>/ folder for another)\n")
     assert not (project / "datasets").exists()
+
+
+def test_a_mood_the_model_reads_is_recorded_without_a_songs_folder(project, monkeypatch, capsys):
+    (project / "models").mkdir()
+    for part in ("starter.npz", "starter.json"):  # the starter reads 7 moods
+        shutil.copy(ROOT / "models" / part, project / "models" / part)
+    for name in ("angry", "happy", "neutral", "sad"):  # the demo library: no surprise folder
+        (project / "songs" / name).mkdir(parents=True)
+    fake_devices(monkeypatch)
+    status = collect.main(["surprise", "--seconds", "0.5", "--rate", "0", "--no-preview"])
+    assert status == ExitStatus.OK, capsys.readouterr().err
+    assert [s.emotion for s in load_sessions(project / "datasets")] == ["surprise"]
+    assert collect.main(["surprized", "--no-preview"]) == ExitStatus.USAGE
+    assert "known: angry, disgust, fear, happy, neutral, sad, surprise (" in capsys.readouterr().err
 
 
 def test_no_camera_is_one_line_naming_source(project, monkeypatch, capsys):

@@ -141,20 +141,30 @@ def test_few_sessions_fine_tune_the_starter_model(tmp_path, capsys):
     status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz")
     assert status == ExitStatus.OK
     assert "prior: fine-tuning the starter model" in out and "1 recording session(s)" in out
+    assert "it keeps reading disgust, fear, neutral, surprise, which you did not record" in out
     model = Model.load(tmp_path / "m.npz")
     starter = Model.load(STARTER)
-    assert model.labels == EMOTIONS and model.calibration == starter.calibration  # the prior's way
+    assert model.labels == starter.labels  # the recorded moods and the starter's others (issue 23)
+    assert model.calibration == starter.calibration  # the prior's way
     assert model.meta["training"]["prior"]["labels"][:2] == ["angry", "disgust"]  # the starter's moods
     assert model.meta["training"]["options"]["augment"] == ["mirror", "jitter"]
 
 
-def test_enough_sessions_or_prior_none_train_from_scratch(tmp_path, capsys):
-    record(tmp_path / "data", groups=3, per=8)
-    for argv in ([], ["--prior", "none"]):
-        status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
+def test_three_sessions_of_every_starter_mood_or_prior_none_train_from_scratch(tmp_path, capsys):
+    record_moods(tmp_path / "all", per=6, moods=Model.load(STARTER).labels, groups=3)
+    record(tmp_path / "some", groups=3, per=8)
+    for data, argv in (("all", []), ("some", ["--prior", "none"])):
+        status, out, _ = run(capsys, "--data", tmp_path / data, "--model", tmp_path / "m.npz",
                              "--max-steps", "200", *argv)
         assert status == ExitStatus.OK and "prior:" not in out
         assert "prior" not in Model.load(tmp_path / "m.npz").meta["training"]
+
+
+def test_three_sessions_of_some_moods_fine_tune_the_starter_keeping_its_other_moods(tmp_path, capsys):
+    record(tmp_path / "data", groups=3, per=8)
+    status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz")
+    assert status == ExitStatus.OK and "it keeps reading disgust, fear, neutral, surprise" in out
+    assert Model.load(tmp_path / "m.npz").labels == Model.load(STARTER).labels
 
 
 def test_an_emotion_the_starter_does_not_know(tmp_path, capsys):
@@ -230,13 +240,13 @@ def test_neutral_recordings_become_the_models_reference(tmp_path, capsys):
 def test_without_neutral_training_works_uncalibrated_and_says_what_to_record(tmp_path, capsys):
     record_moods(tmp_path / "data", per=8, moods=("angry", "happy", "sad"), groups=3)
     status, out, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
-                         "--max-steps", "200")
+                         "--max-steps", "200", "--prior", "none")
     assert status == ExitStatus.OK
     line, = [x for x in out.splitlines() if x.startswith("no neutral recordings")]
     assert "python collect.py neutral" in line
     assert Model.load(tmp_path / "m.npz").calibration == "none"
     status, _, err = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz",
-                         "--calibration", "reference")
+                         "--calibration", "reference", "--prior", "none")
     assert status == ExitStatus.ERROR and "collect.py neutral" in err and err.count("\n") == 1
 
 
@@ -248,7 +258,8 @@ def test_two_imported_photos_per_mood_train_without_a_traceback(tmp_path, capsys
     assert status == ExitStatus.OK, err
     assert "Traceback" not in out + err
     model = Model.load(tmp_path / "m.npz")
-    assert model.labels == MOODS and model.meta["validation"]["folds"] == 2
+    moods = Model.load(STARTER).labels if prior == "auto" else MOODS  # a fine-tuned one keeps its 7
+    assert model.labels == moods and model.meta["validation"]["folds"] == 2
     assert "validation: 2-fold over samples (no group ids)" in out
     if prior == "auto":  # one recording per mood: the starter is fine-tuned
         assert "prior: fine-tuning the starter model" in out
@@ -435,3 +446,36 @@ def test_import_two_photos_per_mood_and_train(tmp_path, capsys, monkeypatch):
         assert status == ExitStatus.OK, err
         assert "samples per emotion" in out and "Traceback" not in out + err
         assert Model.load(tmp_path / f"{prior}.npz").labels == MOODS
+
+
+def test_a_personal_model_of_four_moods_reads_a_surprised_face_as_the_starter_does(tmp_path, capsys):
+    from emusify.music.policy import parse_policy
+    from emusify.reading.predictor import Predictor
+
+    record_moods(tmp_path / "data", per=10)  # angry, happy, neutral, sad once each: the demo library's
+    status, _, _ = run(capsys, "--data", tmp_path / "data", "--model", tmp_path / "m.npz")
+    assert status == ExitStatus.OK
+    model, starter = Model.load(tmp_path / "m.npz"), Model.load(STARTER)
+    surprised = read_as(starter, "surprise", count=20)  # deviations from the relaxed face
+    assert (starter.predict_proba(surprised).argmax(axis=1) == starter.labels.index("surprise")).all()
+    proba = Predictor(model).predict(model.reference_mean + surprised)
+    read = [model.labels[i] for i in proba.argmax(axis=1)]
+    assert np.mean([mood == "surprise" for mood in read]) >= 0.8  # before: angry, happy, neutral or sad
+    policy, folders = parse_policy("match"), ("angry", "happy", "neutral", "sad")
+    choice = policy.choose("surprise", "happy", folders)
+    assert choice.folder is None  # a window led by surprise keeps the music that plays
+
+
+def read_as(model: Model, mood: str, count: int, steps: int = 200) -> np.ndarray:
+    """``count`` deviations a one-hidden-layer ``model`` reads as ``mood`` (gradient ascent on its
+    log-probability from small random deviations, in the model's standardised space)."""
+    (W1, W2), (b1, b2) = model.coefs, model.intercepts
+    target = np.eye(len(model.labels))[model.labels.index(mood)]
+    a = 0.3 * np.random.default_rng(3).normal(size=(count, len(model.scaler_mean)))
+    for _ in range(steps):
+        h = np.maximum(a @ W1 + b1, 0.0)
+        z = h @ W2 + b2
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        a += 0.1 * (((target - p) @ W2.T) * (h > 0)) @ W1.T
+    return model.scaler_mean + a * model.scaler_scale

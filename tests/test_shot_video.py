@@ -2,7 +2,8 @@
 
 There are no labelled face videos, so each test builds a stand-in webcam clip in a temporary folder
 from ../shared photos of one taiwanese_tcced report performer (never committed): a few seconds of
-one mood (the shot), then relaxed photos (the window). Skipped without ../shared.
+one mood (the shot), then relaxed photos (the window). The clip plays on like a webcam (in real
+time), so a shot taken again sees the next seconds. Skipped without ../shared.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def run_py(tmp_path: Path, video: Path) -> tuple[subprocess.CompletedProcess, li
 
 
 def test_a_smiling_shot_is_refused_twice_then_kept_with_a_warning(tmp_path):
-    video = clip(tmp_path / "smiling.mp4", [(SMILING, 6.0), (RELAXED, 4.0)])
+    video = clip(tmp_path / "smiling.mp4", [(SMILING, 11.0), (RELAXED, 4.0)])  # two shots of 5 s
     done, events = run_py(tmp_path, video)
     assert done.returncode == 0, done.stderr[-2000:]
     # "you seem to be smiling" on Holistic; on Tasks its disgust direction scores highest (shots.md)

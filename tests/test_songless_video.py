@@ -31,12 +31,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.shared]
 def test_a_surprised_window_keeps_the_music_and_journals_surprise(tmp_path, person):
     from tests.test_e2e import demo_songs
 
-    # Each window opens the source afresh: the shot takes the relaxed start, the window the whole clip
-    video = clip(tmp_path / "surprised.mp4", [(RELAXED_OF[person], 5.0), (SURPRISED[person], 30.0)])
+    # The clip plays on like a webcam: the shot takes the relaxed start, the window the surprised rest
+    video = clip(tmp_path / "surprised.mp4", [(RELAXED_OF[person], 5.0), (SURPRISED[person], 32.0)])
     journal = tmp_path / "journal.sqlite"
     config = tmp_path / "emusify.cfg"  # a new user: the starter model, no reference yet
     config.write_text(f"[emusify]\nmodel = {tmp_path / 'none.npz'}\ndata = {tmp_path / 'data'}\n")
-    command = [sys.executable, "run.py", "--source", str(video), "--window", "35", "--cycles", "1",
+    command = [sys.executable, "run.py", "--source", str(video), "--window", "30", "--cycles", "1",
                "--journal", str(journal), "--songs", str(demo_songs(tmp_path)), "--calibrate"]
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1",
                EMUSIFY_CONFIG=str(config))

@@ -24,6 +24,7 @@ from emusify.sensing.recorder import (
     import_summary,
     known_emotions,
     record_session,
+    recordable,
     walk_through,
 )
 from emusify.storage.dataset import SessionWriter, new_session_id
@@ -40,7 +41,7 @@ examples:
   python collect.py happy                    record 'happy' from the webcam
   python collect.py                          neutral, then every emotion in turn, Enter between them
   python collect.py neutral                  record your relaxed face again (then run train.py)
-  python collect.py sad --source me.mp4      from a video file (read at its own pace)
+  python collect.py sad --source me.mp4      from a video file (played in real time, as a webcam)
   python collect.py --import faces/ --group-regex '^(S[0-9]+)_'
                                              import faces/<label>/*.png, subject id from the name
 """
@@ -57,12 +58,17 @@ class Devices(NamedTuple):
 
 
 def devices(backend: str = "auto") -> Devices:
-    """The real camera, MediaPipe (``backend``) and preview window (imported here so --help stays fast)."""
+    """The real camera, MediaPipe (``backend``) and preview window (imported here so --help stays fast).
+
+    A video file plays on in real time across the emotions of one run, as a webcam would.
+    """
     from emusify.sensing.camera import PreviewWindow, open_source, read_image
     from emusify.sensing.features import LAYOUT
     from emusify.sensing.landmarks import open_extractor
+    from emusify.sensing.playhead import Playhead
 
-    return Devices(open_source, partial(open_extractor, backend), read_image, PreviewWindow, tuple(LAYOUT))
+    return Devices(partial(open_source, playhead=Playhead()), partial(open_extractor, backend), read_image,
+                   PreviewWindow, tuple(LAYOUT))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = Settings()
     parser = make_parser("collect.py", DESCRIPTION, EPILOG)
     parser.add_argument("emotion", nargs="?", metavar="EMOTION",
-                        help="the emotion to record (default: neutral, then every emotion in turn)")
+                        help="the emotion to record: any mood the model reads (the starter's: angry, "
+                             "disgust, fear, happy, neutral, sad, surprise) or a songs/ folder "
+                             "(default: neutral, then every songs/ folder in turn)")
     parser.add_argument("--source", metavar="SPEC",
                         help=f"webcam index, video file or image folder (default: {d.source})")
     parser.add_argument("--seconds", type=float, metavar="SECONDS",
@@ -109,7 +117,10 @@ def command(args: argparse.Namespace) -> int:
     if args.import_dir is not None:
         return _import(args, settings, devices(settings.backend))
     known = known_emotions(discover_emotions(settings.songs))
-    todo = (check_emotion(args.emotion, known),) if args.emotion else guided_order(known)
+    if args.emotion:
+        todo: tuple[str, ...] = (check_emotion(args.emotion, recordable(known, model_moods(settings))),)
+    else:
+        todo = guided_order(known)
     if not args.emotion:
         print(REFERENCE_NOTE, flush=True)
     results = _record_all(args, settings, devices(settings.backend), todo)
@@ -119,6 +130,20 @@ def command(args: argparse.Namespace) -> int:
         print("no face was found: check the light and face the camera", file=sys.stderr)
         return int(ExitStatus.ERROR)
     return int(ExitStatus.OK)
+
+
+def model_moods(settings: Settings) -> tuple[str, ...]:
+    """The moods the models read (the starter's and the user's own); () when neither loads."""
+    from emusify.errors import ModelError
+    from emusify.reading.model import Model
+
+    moods: set[str] = set()
+    for path in (settings.starter_model, settings.model):
+        try:
+            moods.update(Model.load(path).labels)
+        except ModelError:
+            continue
+    return tuple(sorted(moods))
 
 
 def _check_args(args: argparse.Namespace) -> None:

@@ -246,6 +246,8 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
                  terminal: bool = True) -> tuple[Devices, Any]:
     """Journal, player, landmark extractor and the terminal front-end (None when headless), each
     closed by ``stack``."""
+    from functools import partial
+
     from emusify.desk.devices import SystemClock
     from emusify.desk.native import cap_malloc_arenas
     from emusify.desk.ui import Terminal, TerminalUI
@@ -253,6 +255,7 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     from emusify.sensing.camera import PreviewWindow, open_source
     from emusify.sensing.features import face_vector
     from emusify.sensing.landmarks import open_extractor
+    from emusify.sensing.playhead import Playhead
     from emusify.storage.journal import Journal
 
     cap_malloc_arenas()  # before the mixer's and MediaPipe's threads: flat memory over days
@@ -263,8 +266,9 @@ def open_devices(settings: Settings, stack: ExitStack, predictor, library, previ
     warn_if_backends_differ(predictor.model, extractor.backend)
     ui = stack.enter_context(TerminalUI()) if terminal else None
     clock = SystemClock()
-    devices = Devices(
-        open_source=open_source, extractor=extractor, vectorize=face_vector, predictor=predictor,
+    devices = Devices(  # one playhead: a video plays on across windows, as a webcam would
+        open_source=partial(open_source, playhead=Playhead(clock)),
+        extractor=extractor, vectorize=face_vector, predictor=predictor,
         player=player, library=library, journal=journal, clock=clock,
         preview=PreviewWindow if preview else None,
     )

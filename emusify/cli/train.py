@@ -23,8 +23,9 @@ Prints samples per emotion and session, accuracy, macro-F1, per-class precision/
 confusion matrix; saves FILE.npz + FILE.json and FILE.confusion.png (the previous model is kept
 as FILE.bak.npz/.json). Your moods are learned as deviations from your relaxed face: the median of
 your neutral recordings, kept in the model (python collect.py records neutral first). While some
-emotion has fewer than three recording sessions, the starter model is fine-tuned on your
-recordings instead of training from scratch (--prior). --evaluate DIR scores a model on labelled
+mood the starter model reads has fewer than three recording sessions (or none), the starter is
+fine-tuned on your recordings instead of training from scratch, and the model keeps reading every
+mood the starter reads, those you did not record too (--prior). --evaluate DIR scores a model on labelled
 photos the way run.py reads them (never calibrated on the scored photos)."""
 
 EPILOG = """\
@@ -35,7 +36,7 @@ examples:
   python train.py --evaluate photos/ --reference relaxed/ --moods angry,happy,neutral,sad
 """
 
-PRIOR_BELOW = 3  # --prior auto fine-tunes the starter while some emotion has fewer sessions than this
+PRIOR_BELOW = 3  # --prior auto fine-tunes the starter while some mood it reads has fewer sessions than this
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prior", choices=("auto", "starter", "none"), default="auto",
                    help="start from the starter model (its network and its calibration: your "
                         "neutral recordings become the reference face) and fine-tune it on your "
-                        "recordings; auto: when some emotion has fewer than "
-                        f"{PRIOR_BELOW} recording sessions and --estimator/--hidden/--alpha/--also are "
-                        "not given (default: auto)")
+                        "recordings, keeping every mood it reads; auto: when some mood it reads "
+                        f"has fewer than {PRIOR_BELOW} recording sessions (none counts) and "
+                        "--estimator/--hidden/--alpha/--also are not given (default: auto)")
     p.add_argument("--balance", choices=("oversample", "none"), default="oversample",
                    help="oversample rarer emotions to the size of the largest (default: oversample)")
     p.add_argument("--folds", type=int, default=5, metavar="N",
@@ -191,7 +192,7 @@ def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list, o
     if args.prior == "starter" and own_network:
         raise UsageError("--prior starter fine-tunes the starter's own network: drop --estimator, "
                          "--hidden and --alpha, or use --prior none")
-    if args.prior == "auto" and (count >= PRIOR_BELOW or args.also or own_network):
+    if args.prior == "auto" and (args.also or own_network):
         return None
     try:
         prior = Model.load(settings.starter_model)
@@ -203,10 +204,23 @@ def choose_prior(args: argparse.Namespace, settings: Settings, sessions: list, o
             raise UsageError(f"--prior starter: cannot use {settings.starter_model}: {exc}") from None
         print(f"prior: none, training from scratch ({settings.starter_model}: {exc})")
         return None
-    print(f"prior: fine-tuning the starter model {settings.starter_model}"
-          + (f" ('{fewest}' has {count} recording session(s); from {PRIOR_BELOW} on, train.py "
-             "trains from scratch)" if args.prior == "auto" else ""))
+    unrecorded = [label for label in prior.labels if per_emotion[label] == 0]
+    if args.prior == "auto" and count >= PRIOR_BELOW and not unrecorded:
+        return None
+    print(f"prior: fine-tuning the starter model {settings.starter_model}" + _why_prior(
+        args.prior, unrecorded, fewest, count))
     return prior
+
+
+def _why_prior(prior: str, unrecorded: list[str], fewest: str, count: int) -> str:
+    """Why --prior auto fine-tunes (empty for --prior starter)."""
+    if prior != "auto":
+        return ""
+    why = [f"'{fewest}' has {count} recording session(s)"] if count < PRIOR_BELOW else []
+    if unrecorded:
+        why.append(f"it keeps reading {', '.join(unrecorded)}, which you did not record")
+    return (f" ({'; '.join(why)}; once every mood it reads has {PRIOR_BELOW} recording sessions, "
+            "train.py trains from scratch)")
 
 
 def person_of(session: Any, own: bool) -> str:

@@ -22,6 +22,7 @@ from emusify.reading.training import TrainOptions, cross_validate, emotions_of, 
 from emusify.sensing.reference import NEUTRAL, reference_from_vectors
 
 STEPS, LEARNING_RATE, ALPHA = 300, 3e-3, 1.0  # full-batch Adam steps, step size, pull to the prior
+ANCHORS = 512  # distillation points holding the moods without recordings to the prior (as relearn.py's)
 
 
 class Weights(NamedTuple):
@@ -122,8 +123,13 @@ def _gradients(Xs: np.ndarray, onehot: np.ndarray, weight: np.ndarray, coefs: li
 
 
 def train_from_prior(samples: Samples, prior: Model, options: TrainOptions, progress: bool = True,
-                     prior_name: str = "starter") -> Model:
+                     prior_name: str = "starter", keep_all: bool = True, anchors: int = ANCHORS) -> Model:
     """Validate and fit like :func:`emusify.reading.training.train`, but by fine-tuning ``prior``.
+
+    ``keep_all``: the model reads every mood of the prior, those without recordings too (their
+    answers held to the prior's by ``anchors`` distillation points, see :func:`fine_tune`), so a
+    window led by a mood the user never recorded is read as that mood; False: only the recorded
+    moods (before issue 23). Validation scores the recorded moods over every label the model reads.
 
     A "reference" prior (the starter) reads deviations from the person's relaxed face: the user's
     vectors are centred on :func:`emusify.sensing.reference.reference_from_vectors` of their neutral rows,
@@ -136,14 +142,17 @@ def train_from_prior(samples: Samples, prior: Model, options: TrainOptions, prog
     Raises:
         DatasetError: fewer than two emotions.
     """
-    labels = emotions_of(samples)
+    recorded = emotions_of(samples)
+    labels = list(prior.labels) if keep_all else recorded
+    unrecorded = set(labels) - set(recorded)
     started = time.monotonic()
     mode = "reference" if prior.calibration == "reference" else "session-mean"
 
     def fit(rows: np.ndarray) -> tuple[Model, np.ndarray]:
         X, y = training_side(samples, rows)
         offset = user_centre(samples.X[rows], samples.y[rows], prior, mode)
-        return fine_tune(prior, X - offset, y, labels), offset
+        return fine_tune(prior, X - offset, y, labels, anchors=anchors if unrecorded else 0,
+                         seed=options.seed), offset
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> list[str]:
         model, offset = fit(train)

@@ -21,6 +21,7 @@ import cv2  # noqa: E402
 import numpy as np
 
 from emusify.errors import CameraError
+from emusify.sensing.playhead import Cursor, Playhead, VirtualClock
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +125,18 @@ class WebcamSource(_CaptureSource):
 
 
 class VideoSource(_CaptureSource):
-    """A video file played as fast as it is read; timestamps are frame index / fps."""
+    """A video file standing in for a webcam: it plays on with ``playhead`` across openings.
+
+    Each opening starts where the playhead's clock is and frames come no sooner than their time
+    (:mod:`emusify.sensing.playhead`); the video loops at its end unless
+    the playhead says not to. Timestamps are seconds played since the playhead started. Without a
+    playhead the file is read once from its first frame, as fast as it decodes (benchmarks, tests).
+    """
 
     is_video = True
     DEFAULT_FPS = 30.0
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, playhead: Playhead | None = None) -> None:
         self.path, self._count = path, 0
         self._capture: Any = cv2.VideoCapture(str(path))
         first = None
@@ -145,20 +152,49 @@ class VideoSource(_CaptureSource):
             fps = self.DEFAULT_FPS
         self.fps = fps
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self._pending: np.ndarray | None = first
+        self._pending: np.ndarray | None = first  # frame 0, already decoded
+        playhead = playhead if playhead is not None else Playhead(VirtualClock(), loop=False, tell_end=False)
+        self._at = Cursor(playhead, fps, self.frame_count, path.name)
+        if not self._go(self._at.playhead.elapsed()):
+            self._end()
 
     def read(self) -> Frame | None:
-        image, self._pending = self._pending, None
-        if image is None and self._capture is not None:
-            ok, image = self._capture.read()
-            image = image if ok else None
-        if image is None:
-            if self._capture is not None and 0 < self._count < self.frame_count - 1:
-                log.warning("%s ended after %d of %d frames (truncated or damaged?)",
-                            self.path.name, self._count, self.frame_count)
-            self.close()
-            return None
-        return self._frame(image, self._count / self.fps, self.path.name)
+        at = self._at
+        while self._capture is not None:
+            at.playhead.wait(at.due())  # a slower reader gets every frame: the next opening catches up
+            image, self._pending = self._pending, None
+            if image is None:
+                ok, image = self._capture.read()
+                image = image if ok else None
+            if image is not None:
+                frame = self._frame(image, at.due(), self.path.name)
+                at.next += 1
+                return frame
+            if not at.lap_over():
+                break
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        self._end()
+        return None
+
+    def _go(self, played: float) -> bool:
+        """Go to the frame playing at ``played`` s; False past the end of a video that does not loop."""
+        move = self._at.move(played)
+        if move is None:
+            return False
+        grabs = move.grab
+        if self._pending is not None and (grabs or move.seek is not None):  # frame 0 is read already
+            self._pending, grabs = None, max(grabs - 1, 0)
+        if move.seek is not None:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, move.seek)
+        for _ in range(grabs):
+            if not self._capture.grab():
+                break
+        return True
+
+    def _end(self) -> None:
+        if self._capture is not None:
+            self._at.ended()
+        self.close()
 
     def close(self) -> None:
         super().close()
@@ -203,8 +239,11 @@ class ImageFolderSource(FrameSource):
         self._next = len(self._paths)
 
 
-def open_source(spec: str) -> FrameSource:
+def open_source(spec: str, playhead: Playhead | None = None) -> FrameSource:
     """The frame source ``spec`` names: a webcam index ("0"), a video file, an image folder or one image.
+
+    A video plays on with ``playhead`` (share one between openings so that windows see it move on
+    in time, as a webcam would); without one it is read once, as fast as it decodes.
 
     Raises:
         CameraError: no such camera or path, an unreadable video, or a folder without images.
@@ -218,7 +257,7 @@ def open_source(spec: str) -> FrameSource:
     if path.is_file():
         if path.suffix.lower() in IMAGE_SUFFIXES:
             return ImageFolderSource(path, [path])
-        return VideoSource(path)
+        return VideoSource(path, playhead)
     raise CameraError(f"no such camera, file or folder: {spec!r}; {SOURCE_HINT}")
 
 

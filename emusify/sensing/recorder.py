@@ -43,12 +43,17 @@ def guided_order(known: tuple[str, ...]) -> tuple[str, ...]:
     return (NEUTRAL,) + tuple(e for e in known if e != NEUTRAL)
 
 
+def recordable(known: tuple[str, ...], model_moods: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Every mood that may be recorded: the songs/ folders (or the built-in list) and every mood the
+    model reads, so a mood without songs (surprise) can be taught too; sorted."""
+    return tuple(sorted({*known, *model_moods, NEUTRAL}))
+
+
 def check_emotion(emotion: str, known: tuple[str, ...]) -> str:
     """``emotion`` if it is known (neutral always is); raises UsageError listing the known ones."""
     if emotion not in known and emotion != NEUTRAL:
-        raise UsageError(
-            f"unknown emotion '{emotion}'; known: {', '.join(known)} (add a songs/<emotion>/ folder for more)"
-        )
+        raise UsageError(f"unknown emotion '{emotion}'; known: {', '.join(known)} (the moods the model "
+                         f"reads and the songs/ folders; add a songs/<emotion>/ folder for another)")
     return emotion
 
 
@@ -106,9 +111,10 @@ def record_session(source: Any, extractor: Any, writer: SessionWriter, *, second
                    preview: Any = None, show_progress: bool = True) -> RecordResult:
     """Record landmarks of one emotion from ``source`` into ``writer`` until a bound is reached.
 
-    Bounds are measured on frame timestamps, so a webcam records in real time and a video file
-    at its own pace. An image folder (``source.is_video`` False) uses every image, bounded by
-    ``samples`` only. The countdown applies to live sources (frames without a name). ``rate``
+    Bounds are measured on frame timestamps, so a webcam records in real time, and so does a video
+    file (opened with a playhead shared across recordings, the part playing now: see
+    emusify.sensing.playhead). An image folder (``source.is_video`` False) uses every image, bounded
+    by ``samples`` only. The countdown applies to live sources (frames without a name). ``rate``
     caps analysed frames per second of a video source (0: every frame).
     """
     state = _State(writer.header["emotion"], seconds, samples, source.is_video)
