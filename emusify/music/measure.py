@@ -1,0 +1,139 @@
+"""Measuring a song's loudness, in a child process at the lowest priority.
+
+The only module that imports soundfile (libsndfile: MP3, OGG, FLAC and WAV from its wheels) and
+pyloudnorm (ITU-R BS.1770-4 integrated loudness; it imports SciPy). Both are imported only in the
+child :func:`measure_in_child` spawns, so the player never loads them or keeps what decoding
+allocates (as the learner's updates, emusify.reading.learner). The child runs at idle priority
+(SCHED_IDLE on Linux, else nice 19) and ends when its batch is done.
+
+Loudness is measured as heard: a mono file plays on both speakers, which BS.1770 counts as
++3.01 LU over the file alone. The peak is the largest sample (not the true, oversampled peak).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+from typing import Any, Iterator, NamedTuple, Sequence
+
+log = logging.getLogger(__name__)
+
+MONO_AS_HEARD = 10 * math.log10(2)  # a mono file heard on two speakers
+MAX_SECONDS = 600  # a longer file is measured on its first 10 minutes (memory: ~1 MB per second)
+STOP_WAIT = 2.0  # seconds a stopped child gets before it is killed
+
+
+class Measured(NamedTuple):
+    """One file's measurement, or why it failed."""
+
+    path: str
+    signature: tuple[int, int] | None  # (mtime_ns, size) when measured
+    loudness: float | None  # integrated loudness as heard, LUFS; None: failed or silent
+    peak: float | None  # largest absolute sample, 1.0 = full scale
+    error: str | None  # why it could not be measured
+    cpu: float = 0.0  # CPU seconds the child spent on it
+    seconds: float = 0.0  # audio seconds measured
+
+
+def measure_file(path: str) -> tuple[float | None, float, float]:
+    """(loudness as heard in LUFS, peak, seconds of audio) of one file, in this process.
+
+    Raises:
+        Whatever soundfile raises on a file it cannot decode (RuntimeError, LibsndfileError, ...).
+    """
+    import numpy as np
+    import pyloudnorm
+    import soundfile
+
+    with soundfile.SoundFile(path) as audio:
+        rate = audio.samplerate
+        data = audio.read(frames=min(audio.frames, rate * MAX_SECONDS), dtype="float32", always_2d=True)
+    seconds = len(data) / rate if rate else 0.0
+    if seconds < 0.4:  # shorter than one BS.1770 gating block
+        raise ValueError(f"too short to measure ({seconds:.2f} s)")
+    peak = float(np.max(np.abs(data)))
+    loudness = float(pyloudnorm.Meter(rate).integrated_loudness(data))
+    if not math.isfinite(loudness):  # silence: nothing above the gates
+        return None, peak, seconds
+    if data.shape[1] == 1:
+        loudness += MONO_AS_HEARD
+    return loudness, peak, seconds
+
+
+def _lower_priority() -> None:
+    """Idle priority for this process: it runs only when nothing else wants the CPU."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
+        return
+    except (AttributeError, OSError):
+        pass
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(19)
+
+
+def measure_here(paths: Sequence[str]) -> Iterator[Measured]:
+    """Measure ``paths`` one by one in this process (the child's loop; tests and benchmarks too)."""
+    import time
+    import warnings
+
+    import numpy  # noqa: F401 - imported before the first file, so its CPU is not counted as that file's
+    import pyloudnorm  # noqa: F401
+    import soundfile  # noqa: F401
+
+    warnings.simplefilter("ignore")  # pyloudnorm warns on clipped input; the peak says it
+    for path in paths:
+        began = time.process_time()
+        try:
+            stat = os.stat(path)
+            signature = (stat.st_mtime_ns, stat.st_size)
+        except OSError as exc:
+            yield Measured(path, None, None, None, exc.strerror or str(exc))
+            continue
+        try:
+            loudness, peak, seconds = measure_file(path)
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is that file's alone
+            yield Measured(path, signature, None, None, str(exc) or type(exc).__name__)
+            continue
+        yield Measured(path, signature, loudness, peak, None, time.process_time() - began, seconds)
+
+
+def _child(paths: Sequence[str], conn: Any) -> None:
+    """The child's side of :func:`measure_in_child`: one :class:`Measured` sent per path."""
+    _lower_priority()
+    for result in measure_here(paths):
+        conn.send(result)
+    conn.close()
+
+
+def measure_in_child(paths: Sequence[str]) -> Iterator[Measured]:
+    """Measure ``paths`` one by one in a spawned idle-priority child; yields as each is done.
+
+    A child that dies (killed, out of memory) ends the batch: the paths not yet measured are
+    yielded with that error, and asked again at their next turn.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    mine, theirs = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(list(paths), theirs), name="emusify-loudness", daemon=True)
+    child.start()
+    theirs.close()
+    done = 0
+    try:
+        while done < len(paths):
+            try:
+                result = mine.recv()
+            except (EOFError, OSError):
+                for path in paths[done:]:
+                    yield Measured(path, None, None, None, "the measuring process ended")
+                return
+            done += 1
+            yield result
+    finally:
+        mine.close()
+        child.join(STOP_WAIT)
+        if child.is_alive():
+            child.kill()
+            child.join(STOP_WAIT)
+
