@@ -299,3 +299,26 @@ def test_songs_of_different_loudness_are_heard_alike_on_the_disk_audio_driver(tm
     loud, quiet = heard(out / "0.raw"), heard(out / "1.raw")
     assert abs(loud.loudness - quiet.loudness) <= 1.0, (loud, quiet)
     assert loud.clipped == quiet.clipped == 0
+
+
+def test_a_long_song_measured_a_minute_at_a_time_reads_as_measured_whole(tmp_path: Path) -> None:
+    import numpy as np
+    import pyloudnorm
+
+    from emusify.music.measure import measure_file
+
+    path = tmp_path / "long.wav"
+    noise_wav(path, -16.0, seconds=150.0)
+    with wave.open(str(path), "rb") as wav:
+        data = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2) / 32768
+    quiet = data.copy()
+    quiet[44100 * 70: 44100 * 100] *= 0.05  # half a minute 26 dB down: the relative gate leaves it out
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(44100)
+        out.writeframes((quiet * 32767).astype("<i2").tobytes())
+    whole = pyloudnorm.Meter(44100).integrated_loudness(quiet)
+    loudness, peak, seconds = measure_file(str(path))
+    assert loudness == pytest.approx(whole, abs=0.05) and seconds == pytest.approx(150.0, abs=0.01)
+    assert peak == pytest.approx(np.abs(quiet).max(), abs=1e-3)
