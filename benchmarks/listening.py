@@ -170,31 +170,49 @@ def run_player(tmp: Path, on: bool, songs: Path, args: list, tag: str) -> Child:
     return Child(command + list(args), {"EMUSIFY_CONFIG": str(config)})
 
 
-def player_part(tmp: Path, songs: Path, windows: int) -> None:
+def player_part(tmp: Path, songs: Path, windows: int, repeats: int) -> None:
     print(f"\n## The player: run.py -v --window 4 --every 0.1 --cycles {windows}, "
-          "songs folder of 10-minute FLACs")
+          f"songs folder of 10-minute FLACs, {repeats} repeats interleaved")
+    late: dict[bool, list[float]] = {False: [], True: []}
+    peaks: dict[bool, list[float]] = {False: [], True: []}
+    for n in range(repeats):
+        for on in (False, True):
+            values, peak = player_run(tmp, songs, windows, on, f"player-{on}-{n}")
+            late[on] += values
+            peaks[on].append(peak)
     for on in (False, True):
-        run = run_player(tmp, on, songs, ["-v", "--window", 4, "--every", 0.1, "--cycles", windows],
-                         f"player-{on}")
-        busy: list[tuple[float, float]] = []  # (time, 1 measuring / 0 not)
-        peak = 0
-        while run.child.poll() is None:
-            busy.append((time.time(), float(measuring_children(run.child.pid))))
-            peak = max(peak, vm_kb(run.child.pid))
-            time.sleep(0.05)
-        late = [(t, float(m.group(1))) for t, _, line in run.lines
-                if (m := re.search(r"began (-?[\d.]+) s after", line))]
-        starts = [t for t, _, line in run.lines if re.search(r"window \d+: watching", line)]
-        during = sum(1 for t in starts if _near(busy, t))
-        measured = sum(1 for _, _, line in run.lines if "loudness: measured" in line)
-        if not late:
-            print("".join(line for _, _, line in run.lines[-20:]))
-            raise RuntimeError("run.py -v logged no 'began ... after its time' line")
-        values = [v for _, v in late]
-        print(f"loudness {'on ' if on else 'off'}: peak memory {peak / 1024:.0f} MB (VmHWM of run.py); "
-              f"{len(values)} windows began late by median {1000 * statistics.median(values):.0f} ms, "
-              f"max {1000 * max(values):.0f} ms; {during} of {len(starts)} windows began while a child ran; "
-              f"{measured} songs measured", flush=True)
+        print(f"loudness {'on ' if on else 'off'}: {len(late[on])} windows began late by median "
+              f"{1000 * statistics.median(late[on]):.0f} ms, max {1000 * max(late[on]):.0f} ms; "
+              f"peak memory of run.py {max(peaks[on]):.0f} MB")
+
+
+def player_run(tmp: Path, songs: Path, windows: int, on: bool, tag: str) -> tuple[list[float], float]:
+    """One run.py run: how late its windows began (s), its peak memory (MB); prints the run's figures."""
+    run = run_player(tmp, on, songs, ["-v", "--window", 4, "--every", 0.1, "--cycles", windows], tag)
+    busy: list[tuple[float, float]] = []  # (time, 1 measuring / 0 not)
+    peak = 0
+    while run.child.poll() is None:
+        busy.append((time.time(), float(measuring_children(run.child.pid))))
+        peak = max(peak, vm_kb(run.child.pid))
+        time.sleep(0.05)
+    late = [float(m.group(1)) for _, _, line in run.lines
+            if (m := re.search(r"began (-?[\d.]+) s after", line))]
+    starts = [t for t, _, line in run.lines if re.search(r"window \d+: watching", line)]
+    during = sum(1 for t in starts if _near(busy, t))
+    pattern = r"loudness: measured .* ([\d.]+) s CPU for (\d+) s .* at (\d+) MB"
+    measured = [m for _, _, line in run.lines if (m := re.search(pattern, line))]
+    if not late:
+        print("".join(line for _, _, line in run.lines[-20:]))
+        raise RuntimeError("run.py -v logged no 'began ... after its time' line")
+    print(f"  loudness {'on ' if on else 'off'}: peak memory {peak / 1024:.0f} MB (VmHWM of run.py); "
+          f"{len(late)} windows began late by median {1000 * statistics.median(late):.0f} ms, "
+          f"max {1000 * max(late):.0f} ms; {during} of {len(starts)} windows began while a child ran; "
+          f"{len(measured)} songs measured (load {os.getloadavg()[0]:.1f})", flush=True)
+    if measured:
+        cpu = [60 * float(m.group(1)) / float(m.group(2)) for m in measured]
+        print(f"    the measuring child in run.py: median {statistics.median(cpu):.3f} s CPU per minute of "
+              f"audio, peak memory {max(int(m.group(3)) for m in measured)} MB", flush=True)
+    return late, peak / 1024
 
 
 def _near(busy: list[tuple[float, float]], when: float) -> bool:
@@ -245,7 +263,7 @@ def loudness(args: argparse.Namespace) -> None:
         if "cost" in parts:
             cost_part(songs, tmp)
         if "player" in parts:
-            player_part(tmp, long_songs(tmp, songs), args.windows)
+            player_part(tmp, long_songs(tmp, songs), args.windows, args.repeats)
         if "idle" in parts:
             idle_part(tmp, args.idle, args.repeats)
 
@@ -261,7 +279,8 @@ def main() -> None:
                         help="idle stretch (default: 60)")
     parser.add_argument("--video", type=Path, default=VIDEO, metavar="FILE",
                         help=f"the face video standing in for the webcam (default: {VIDEO})")
-    parser.add_argument("--repeats", type=int, default=2, metavar="N", help="idle repeats (default: 2)")
+    parser.add_argument("--repeats", type=int, default=2, metavar="N",
+                        help="repeats of the player and idle parts (default: 2)")
     parser.add_argument("--windows", type=int, default=8, metavar="N", help="windows timed (default: 8)")
     parser.add_argument("--parts", default="heard,cost,player,idle", metavar="LIST",
                         help="parts of the loudness section (default: heard,cost,player,idle)")

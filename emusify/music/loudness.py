@@ -127,6 +127,10 @@ class LoudnessCache:
             return {}
 
 
+def _lufs(value: float | None) -> str:
+    return "silent" if value is None else f"{value:.1f}"
+
+
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -218,7 +222,9 @@ class Loudness:
             log.warning("loudness: cannot measure %s (%s); it plays at %+.1f dB", name, result.error,
                         gain_db(None, None, self.target))
         else:
-            log.debug("loudness: measured %s", name)
+            log.debug("loudness: measured %s: %s LUFS, peak %.2f, %.2f s CPU for %.0f s of audio, "
+                      "measuring process at %.0f MB", name, _lufs(result.loudness), result.peak or 0.0,
+                      result.cpu, result.seconds, result.memory)
 
 
 def cache_path(data: Path) -> Path:

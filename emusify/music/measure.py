@@ -89,15 +89,18 @@ def gated(powers: Any) -> float | None:
     return float(lufs(np.mean(kept)))
 
 
-def _lower_priority() -> None:
-    """Idle priority for this process: it runs only when nothing else wants the CPU."""
+def _lower_priority(pid: int = 0) -> None:
+    """Idle priority for process ``pid`` (0: this one): it runs only when nothing else wants the CPU."""
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
         return
     except (AttributeError, OSError):
         pass
     with contextlib.suppress(AttributeError, OSError):
-        os.nice(19)
+        if pid:
+            os.setpriority(os.PRIO_PROCESS, pid, 19)  # type: ignore[attr-defined]
+        else:
+            os.nice(19)
 
 
 def measure_here(paths: Sequence[str]) -> Iterator[Measured]:
@@ -157,6 +160,7 @@ def measure_in_child(paths: Sequence[str]) -> Iterator[Measured]:
     mine, theirs = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child, args=(list(paths), theirs), name="emusify-loudness", daemon=True)
     child.start()
+    _lower_priority(child.pid)  # at once: its start-up imports (about a second of CPU) are idle work too
     theirs.close()
     done = 0
     try:
