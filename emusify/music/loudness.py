@@ -127,6 +127,11 @@ class LoudnessCache:
             return {}
 
 
+def _key(path: Any) -> str:
+    """A song's key in the cache: its absolute path (run.py may start from another folder)."""
+    return os.path.abspath(path)
+
+
 def _lufs(value: float | None) -> str:
     return "silent" if value is None else f"{value:.1f}"
 
@@ -165,7 +170,7 @@ class Loudness:
 
     def prefetch(self, songs: Iterable[Any]) -> None:
         """Measure those of ``songs`` that have no tags and no cached measurement, in the background."""
-        new = [str(s.path) for s in songs if s is not None and self._needs_measuring(s)]
+        new = [_key(s.path) for s in songs if s is not None and self._needs_measuring(s)]
         with self._lock:
             for path in new:
                 self._pending.setdefault(path)
@@ -191,7 +196,7 @@ class Loudness:
             stat = os.stat(song.path)
         except OSError:
             return None
-        return self.cache.get(str(song.path), (stat.st_mtime_ns, stat.st_size))
+        return self.cache.get(_key(song.path), (stat.st_mtime_ns, stat.st_size))
 
     def _needs_measuring(self, song: Any) -> bool:
         return getattr(song, "loudness", None) is None and self._cached(song) is None
