@@ -127,7 +127,7 @@ def cost_part(songs: list[Path], tmp: Path) -> None:
     files_cpu = sum(r.cpu for r in results)
     print(f"child: {total:.2f} s CPU in {wall:.1f} s wall; {total - files_cpu:.2f} s of it starting "
           f"(spawn, imports: numpy, SciPy, soundfile, pyloudnorm); its peak memory "
-          f"{max(r.memory for r in results):.0f} MB (ru_maxrss)")
+          f"{max(r.memory for r in results):.0f} MB (its VmHWM)")
     print("child's peak memory after each file (MB): "
           + ", ".join(f"{Path(r.path).suffix[1:]} {r.seconds / 60:.1f} min {r.memory:.0f}" for r in results))
 
