@@ -24,6 +24,7 @@ BACKENDS = ("auto", "holistic", "tasks")  # the same names as emusify.sensing.la
 NOTIFY = ("changes", "every", "off")
 AWAY = ("pause", "keep")  # emusify.desk.away
 ON_LOCK = ("pause", "keep")  # emusify.desk.lockwatch
+LOUDNESS_TARGETS = (-40.0, -5.0)  # LUFS: the loudness_target setting's range
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ class Settings:
     mpris: bool = sys.platform.startswith("linux")  # media keys and the desktop's now-playing widget (D-Bus)
     notify: str = "changes"  # notifications with mood buttons: "changes" (music moved), "every" window, "off"
     notify_every: float = 1.0  # minutes at least between two notifications (0: no limit)
+    # Even loudness (emusify.music.loudness): every song plays at loudness_target LUFS, by its
+    # ReplayGain 2 / R128 tags or a measurement cached in <data>/loudness.json; only cuts, never a boost
+    loudness: bool = True
+    loudness_target: float = -20.0  # LUFS; songs quieter than this play as they are
 
     @property
     def reference_path(self) -> Path:
@@ -173,6 +178,9 @@ def _validated(settings: Settings) -> Settings:
     for name, value in non_negative.items():
         if value < 0:
             raise UsageError(f"{name.replace('_', '-')} must be 0 or more, got {value}")
+    if not LOUDNESS_TARGETS[0] <= settings.loudness_target <= LOUDNESS_TARGETS[1]:
+        raise UsageError(f"loudness-target must be between {LOUDNESS_TARGETS[0]:g} and "
+                         f"{LOUDNESS_TARGETS[1]:g} LUFS, got {settings.loudness_target:g}")
     if settings.backend not in BACKENDS:
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {settings.backend!r}")
     if settings.away not in AWAY:

@@ -1,4 +1,5 @@
-"""What the player loads: run.py's modules keep scikit-learn and SciPy out of its process.
+"""What the player loads: run.py's modules keep scikit-learn and SciPy out of its process (and the
+loudness measuring's soundfile and pyloudnorm, which load only in its child).
 
 The learning (emusify.reading.relearn) runs in a child process for each update; importing it in
 the player cost about 70 MB of resident memory for the whole run (docs/results/runner.md).
@@ -16,7 +17,9 @@ PLAYER_IMPORTS = textwrap.dedent("""
     import emusify.reading.learner, emusify.reading.model, emusify.reading.predictor
     import emusify.sensing.calibration, emusify.sensing.shotcheck, emusify.sensing.passive
     import emusify.music.player, emusify.music.library, emusify.storage.journal
-    print(" ".join(sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "scipy"})))
+    import emusify.music.loudness, emusify.music.measure
+    print(" ".join(sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "scipy", "soundfile",
+                                                                     "pyloudnorm"})))
 """)
 
 

@@ -141,6 +141,7 @@ def play(settings: Settings, args: argparse.Namespace) -> int:
         core = Core(settings, devices, predictor.labels, policy, keys=keys)
         devices.player.on_error = core.song_failed  # a song failing inside a fade is skipped
         resume_music(core, settings, library)
+        add_loudness(core, devices, settings)
         if terminal is not None:
             terminal.start(core)
         frontends = start_frontends(core, make_frontends(settings))
@@ -300,6 +301,25 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
     labels = devices.predictor.labels
     devices.make_predictor = lambda model: swap_predictor(devices, Predictor(model, labels=labels))
     devices.library.history = devices.journal.song_stats
+
+
+def add_loudness(core: Core, devices: Devices, settings: Settings) -> Any:
+    """Even loudness (settings loudness, loudness_target): the player's gain per song, and the
+    songs each folder plays next measured in the background (emusify.music.loudness); None when off."""
+    if not settings.loudness:
+        return None
+    from emusify.desk.worker import Worker
+    from emusify.music.loudness import Loudness, LoudnessCache, cache_path
+    from emusify.music.measure import measure_in_child
+
+    library = devices.library
+    loudness = Loudness(LoudnessCache(cache_path(settings.data)), Worker("emusify-loudness").start,
+                        measure_in_child, settings.loudness_target,
+                        upcoming=lambda: [library.upcoming(folder) for folder in library.folders()])
+    devices.player.gain = loudness.gain
+    core.add_listener(loudness)
+    loudness.prefetch(loudness.upcoming())  # one song per folder, measured during the first window
+    return loudness
 
 
 def swap_predictor(devices: Devices, new: Any) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 from contextlib import contextmanager, suppress
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -82,6 +83,17 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
         return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors,
                     opener=_owner_only)
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A log file that cannot be written (a full disk) is said once on stderr, not per line."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handleError(record)
+            return
+        if not getattr(self, "_told", False):
+            self._told = True
+            sys.stderr.write(f"the log file {self.baseFilename} cannot be written ({exc.strerror}); "
+                             "lines that do not fit are lost\n")
+
 
 def _owner_only(path: str, flags: int) -> int:
     fd = os.open(path, flags, 0o600)
@@ -135,7 +147,8 @@ def log_file(path: Path) -> Iterator[Path]:
         raise
     finally:
         root.removeHandler(handler)
-        handler.close()
+        with suppress(OSError):  # a full disk: the lines not written are lost, the exit stands
+            handler.close()
         root.setLevel(console_level)
         for other in quieted:
             other.setLevel(logging.NOTSET)

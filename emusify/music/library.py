@@ -21,7 +21,7 @@ import os
 import random
 from collections import deque
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from emusify.errors import LibraryError
 
@@ -42,6 +42,8 @@ class Song(NamedTuple):
     artist: str | None
     duration: float | None  # seconds, None when unknown
     folder: str  # the emotion folder it lives in (its top-level sub-folder of the songs folder)
+    loudness: float | None = None  # LUFS from its ReplayGain 2 / R128 track tags (emusify.music.loudness)
+    peak: float | None = None  # its ReplayGain track peak (1.0 = full scale), None when untagged
 
 
 class _Entry(NamedTuple):
@@ -86,6 +88,7 @@ class Library:
         self._folders: dict[str, list[Song]] = {}
         self._played: dict[str, set[Path]] = {}  # this round of each folder's shuffle bag
         self._recent: deque[Path] = deque(maxlen=self.memory)
+        self._held: dict[str, Song] = {}  # per folder, the song upcoming() drew for next_song()
         self._told: set[str] = set()  # folders whose fallback was announced
         self._scanned = False
         self.scan()
@@ -177,7 +180,24 @@ class Library:
         folders = self.folders()
         return self._rng.choice(folders) if folders else None
 
+    def upcoming(self, folder: str) -> Song | None:
+        """The song :meth:`next_song` will give for ``folder`` (drawn now and kept till then), so it
+        can be prepared while another plays (its loudness measured); None when the folder has none."""
+        if not self._folders.get(folder):
+            return None
+        held = self._held.get(folder)
+        if held is None or held not in self._folders[folder]:
+            held = self._held[folder] = self._choose(folder)
+        return held
+
     def _draw(self, folder: str) -> Song:
+        held = self._held.pop(folder, None)
+        song = held if held is not None and held in self._folders[folder] else self._choose(folder)
+        self._played.setdefault(folder, set()).add(song.path)
+        self._recent.append(song.path)
+        return song
+
+    def _choose(self, folder: str) -> Song:
         songs = self._folders[folder]
         paths = {song.path for song in songs}
         played = self._played.setdefault(folder, set())
@@ -190,12 +210,8 @@ class Library:
                    or [s for s in songs if s.path not in played] or songs)
         weights = [self.weight(s.path) for s in choices]
         if all(w == 1.0 for w in weights):
-            song = self._rng.choice(choices)
-        else:
-            song = self._rng.choices(choices, weights)[0]
-        played.add(song.path)
-        self._recent.append(song.path)
-        return song
+            return self._rng.choice(choices)
+        return self._rng.choices(choices, weights)[0]
 
     def rounds(self) -> dict[str, list[str]]:
         """Each folder's shuffle round so far and, under "", the last songs played (to keep across runs)."""
@@ -265,7 +281,41 @@ def _read(path: Path, folder: str, where: str) -> Song | None:
     name_artist, name_title = names_from_file(path)
     title = _tag(info, "title") or name_title
     artist = _tag(info, "artist") or name_artist
-    return Song(path, title, artist, duration, folder)
+    loudness, peak = _replaygain(info)
+    return Song(path, title, artist, duration, folder, loudness, peak)
+
+
+_GAIN_KEYS = ("replaygain_track_gain", "replaygain_track_peak", "r128_track_gain")
+
+
+def _replaygain(info: object) -> tuple[float | None, float | None]:
+    """The track's loudness (LUFS) and peak from its ReplayGain 2 / R128 tags, (None, None) without.
+
+    Vorbis comments and FLAC name them plainly; MP3s keep them in ID3 TXXX frames, whose
+    description taggers spell in either case (read through keys registered on EasyID3).
+    """
+    from emusify.music.loudness import tag_loudness, tag_peak
+
+    _register_txxx()
+    gain, peak, r128 = (_tag(info, key) or _tag(info, "txxx:" + key) for key in _GAIN_KEYS)
+    return tag_loudness(gain, r128), tag_peak(peak)
+
+
+def _register_txxx() -> None:
+    from mutagen.easyid3 import EasyID3
+
+    if "txxx:" + _GAIN_KEYS[0] in EasyID3.Get:
+        return
+
+    def txxx(id3: Any, key: str) -> list[str]:
+        wanted = key.split(":", 1)[1]
+        for frame in id3.getall("TXXX"):
+            if frame.desc.lower() == wanted:
+                return [str(text) for text in frame.text]
+        raise KeyError(key)
+
+    for key in _GAIN_KEYS:
+        EasyID3.RegisterKey("txxx:" + key, txxx)
 
 
 def _tag(info: object, key: str) -> str | None:

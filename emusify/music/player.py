@@ -115,6 +115,8 @@ class Player:
         self._clock = clock
         self.volume = min(max(volume, 0.0), 1.0)
         self.on_error = on_error
+        self.gain: Callable[[Any], float] | None = None  # a song's volume factor (emusify.music.loudness)
+        self._gain = 1.0  # the current song's, taken when it starts
         self._current: Any = None
         self._fade: _Fade | None = None
         self._paused = False
@@ -162,7 +164,7 @@ class Player:
         self._fade = None
         self._start(song, start if self.can_seek(song) else 0.0)
         if fade_in > 0:
-            self._ramp(fade_in, 0.0, self.volume)
+            self._ramp(fade_in, 0.0, self._level())
 
     def fade_to(self, song: Any, seconds: float) -> None:
         """Fade the current song out, then ``song`` in; ``seconds`` covers both halves.
@@ -214,11 +216,11 @@ class Player:
             fade = self._fade
             if fade is not None and fade.then == self._pause_now:
                 self._fade = None
-                self._out().set_volume(self.volume)
+                self._out().set_volume(self._level())
                 return
             if not self._paused:
                 return
-            self._out().set_volume(self.volume)
+            self._out().set_volume(self._level())
             self._out().unpause()
             self._started += self._clock() - self._paused_at
             self._paused = False
@@ -232,11 +234,11 @@ class Player:
             if fade is not None:
                 if old > 0:
                     fade.start, fade.end = fade.start * volume / old, fade.end * volume / old
-                elif fade.then is None:  # a fade-in from silence at volume 0: to the new volume
-                    fade.end = volume
+                elif fade.then is None:  # a fade-in from silence at volume 0: to the new level
+                    fade.end = self._level()
                 self._out().set_volume(fade.volume(self._clock()))
             elif self._current is not None and not self._paused:
-                self._out().set_volume(volume)
+                self._out().set_volume(self._level())
 
     def can_seek(self, song: Any) -> bool:
         """Whether ``song`` can start anywhere but its beginning (its format, and no seek failed on it)."""
@@ -322,8 +324,9 @@ class Player:
             if _output_gone(exc):
                 raise AudioError(f"the sound device is gone ({exc})") from None
             raise LibraryError(f"{Path(song.path).name}: cannot play it ({exc}); it was skipped") from None
+        self._gain = self._song_gain(song)
         try:
-            music.set_volume(self.volume)
+            music.set_volume(self._level())
             start = self._play_from(music, song, start)
         except Exception as exc:  # the file loaded: the output failed  # noqa: BLE001
             raise AudioError(f"the sound device failed ({exc})") from None
@@ -343,6 +346,19 @@ class Player:
                             Path(song.path).name, start, exc)
         music.play()
         return 0.0
+
+    def _level(self) -> float:
+        """Full level for the current song: the player's volume times the song's gain."""
+        return self.volume * self._gain
+
+    def _song_gain(self, song: Any) -> float:
+        if self.gain is None:
+            return 1.0
+        try:
+            return min(max(float(self.gain(song)), 0.0), 1.0)
+        except Exception as exc:  # noqa: BLE001 - a gain that fails plays the song as it is
+            log.warning("no loudness gain for %s (%s); it plays as it is", Path(song.path).name, exc)
+            return 1.0
 
     def _switch(self, song: Any, fade_in: float) -> None:
         """Second half of fade_to: runs inside update(), so a bad file is logged, not raised."""
