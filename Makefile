@@ -29,7 +29,8 @@ lint: $(VENV)/.installed-dev
 # On Python <= 3.12 every benchmark runs both landmark backends; on 3.13+ the tasks backend alone.
 # Each prints its figures (docs/results/ holds the last ones and how they were made); several
 # minutes each on 2 cores. frontends.py needs a D-Bus session daemon (dbus-daemon);
-# without one it fails and the rest go on. frontends_cycle.py (~15 min) and anchors.py run by hand.
+# without one it fails and the rest go on (so do listening_state.py and listening_lock.py).
+# frontends_cycle.py (~15 min) and anchors.py run by hand.
 bench: $(VENV)/.installed-dev
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/detection.py
 	$(BIN)/python benchmarks/extract.py
@@ -47,6 +48,9 @@ bench: $(VENV)/.installed-dev
 	SDL_AUDIODRIVER=dummy OMP_NUM_THREADS=1 $(BIN)/python benchmarks/runner.py
 	SDL_AUDIODRIVER=dummy $(BIN)/python benchmarks/day.py
 	-SDL_AUDIODRIVER=dummy $(BIN)/python benchmarks/frontends.py --run-py
+	SDL_AUDIODRIVER=dummy $(BIN)/python benchmarks/listening.py
+	-SDL_AUDIODRIVER=dummy $(BIN)/python benchmarks/listening_state.py
+	-SDL_AUDIODRIVER=dummy $(BIN)/python benchmarks/listening_lock.py
 
 # The starter model from the labelled sets in ../shared/data: both backends' landmarks are cached in
 # .cache/ first (a set already cached is skipped). Extracting the Holistic ones needs a Python 3.9-3.12;

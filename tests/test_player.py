@@ -321,7 +321,7 @@ def test_real_mixer_fade_to_switches_songs_without_blocking(fixtures):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["tone.wav", "short.ogg", "short.mp3", "tone.flac"])
 def test_real_mixer_seeks_in_each_format(fixtures, name):
-    """SDL_mixer seeks in every format the library plays (SEEKABLE); docs/results/listening_state.md
+    """SDL_mixer seeks in every format the library plays (SEEKABLE); docs/results/listening.md
     checks on the mixer's real output that it lands where it says."""
     with Player() as player:
         song = Song(fixtures / name, name)

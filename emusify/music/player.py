@@ -22,7 +22,7 @@ from emusify.errors import AudioError, LibraryError
 log = logging.getLogger(__name__)
 
 # Formats SDL_mixer 2.6 (pygame 2.6.1) seeks in, checked on real files with the disk driver
-# (tests/test_player.py, docs/results/listening_state.md); a file that refuses all the same is remembered.
+# (tests/test_player.py, docs/results/listening.md); a file that refuses all the same is remembered.
 SEEKABLE = frozenset({".mp3", ".ogg", ".wav", ".flac"})
 
 
