@@ -265,7 +265,14 @@ def test_the_status_line_reminds_until_the_personal_model_is_in_use():
     terminal.reminder = lambda: flow.REMIND
     terminal.poll()
     assert shown[-1].message == flow.REMIND
-    terminal.model_updated(clock.now(), "your personal model is in use")
+    terminal.model_updated(clock.now(), "personal model in use")
     clock.sleep(1)
     terminal.poll()
     assert shown[-1].message is None
+
+
+def test_an_update_from_recordings_alone_says_the_personal_model_is_in_use():
+    from emusify.reading.learner import Update
+
+    assert Update("m", 0, 0, 49, 1.0).message() == "personal model in use (learned from 49 samples of yours)"
+    assert Update("m", 1, 0, 49, 1.0).message() == "model updated from 1 correction(s)"

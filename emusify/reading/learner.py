@@ -36,7 +36,7 @@ class Update(NamedTuple):
     def message(self) -> str:
         """The one status message the player shows when the model is swapped in."""
         if not self.corrections and not self.confirmations:  # the set-up's (or collect.py's) recordings
-            return f"your personal model is in use (learned from {self.samples} samples of your recordings)"
+            return f"personal model in use (learned from {self.samples} samples of yours)"
         also = f" and {self.confirmations} confirmation(s)" if self.confirmations else ""
         return f"model updated from {self.corrections} correction(s){also}"
 
