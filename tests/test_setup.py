@@ -276,3 +276,21 @@ def test_an_update_from_recordings_alone_says_the_personal_model_is_in_use():
 
     assert Update("m", 0, 0, 49, 1.0).message() == "personal model in use (learned from 49 samples of yours)"
     assert Update("m", 1, 0, 49, 1.0).message() == "model updated from 1 correction(s)"
+
+
+def test_a_camera_unplugged_mid_way_keeps_what_was_recorded(tmp_path):
+    from emusify.errors import CameraError
+
+    clock = FakeClock()
+
+    class Unplugged(ListSource):
+        def read(self) -> Any:
+            if self.position == 80:  # 2.7 s in: neutral done, angry recording
+                raise CameraError("camera 0 disconnected")
+            return super().read()
+
+    source = flow.LiveSource(Unplugged([True] * 2000), clock.monotonic, clock.sleep)
+    record = guided.recorder(settings(tmp_path), source, FakeExtractor(), LAYOUT, "setup-1")
+    result = flow.run_setup(flow.plan(MOODS, SONGS), SONGS, record, FakeScreen(), clock.monotonic)
+    assert [r.emotion for r in result.recorded] == ["neutral"]
+    assert recorded(tmp_path) == ["angry", "neutral"]  # the part of angry on disk stays

@@ -21,6 +21,7 @@ from typing import Any, Callable, NamedTuple, Sequence, TextIO
 from emusify.config import Settings
 from emusify.desk import setup as flow
 from emusify.desk.statustext import clip
+from emusify.errors import CameraError
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ def before_music(settings: Settings, forced: bool, headless: bool, devices: Any,
             log.info("set-up declined: the starter model plays; run.py --setup records your moods")
             return Outcome(lambda: flow.REMIND, "")
         result = record_moods(settings, devices, moods, folders, screen)
+    except CameraError as exc:  # the camera run.py checked at the start cannot be opened now
+        log.warning("no set-up: %s; run.py --setup tries again", exc)
+        return Outcome(lambda: flow.REMIND, "")
     finally:
         screen.close()
     log.info("%s", result.summary())

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 from emusify.config import NEUTRAL
+from emusify.errors import CameraError
 from emusify.storage.emrec import SUFFIX
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,8 @@ def run_setup(moods: Sequence[str], with_songs: Sequence[str], record: Callable[
     """Record each of ``moods`` in turn: ``record(mood, step)`` records one (step is the preview).
 
     A skipped mood's samples are deleted; q keeps the mood under way. ``ended()`` says the camera
-    stopped giving frames: the set-up ends there with what it has.
+    stopped giving frames, and a CameraError is a camera that failed: the set-up ends there with
+    what it has (a mood cut short keeps the samples already on disk).
     """
     started = now()
     recorded: list[Any] = []
@@ -221,7 +223,11 @@ def run_setup(moods: Sequence[str], with_songs: Sequence[str], record: Callable[
     quit = False
     for number, mood in enumerate(moods, 1):
         step = Step(mood, number, len(moods), mood in with_songs, screen, window)
-        result = record(mood, step)
+        try:
+            result = record(mood, step)
+        except CameraError as exc:  # unplugged mid-way: what was recorded stays, the music starts
+            log.warning("set-up: the camera failed during %s (%s); keeping what was recorded", mood, exc)
+            break
         if step.skipped:
             if result.path is not None:
                 Path(result.path).unlink(missing_ok=True)
