@@ -149,6 +149,7 @@ def test_the_offer_starts_on_enter_and_not_now_on_n(keys, started):
     (False, True, False, 3, False, "remind"),  # --cycles (tests, benchmarks): no blocking question
     (False, False, False, 0, False, "remind"),  # stdin is not a terminal
     (False, False, True, 0, False, "headless"),  # at login: the log and a notification say how
+    (False, False, True, 3, False, "remind"),  # a scripted headless run: the log only
     (True, False, True, 0, False, "headless"),
 ])
 def test_when_the_set_up_is_offered(forced, interactive, headless, cycles, personal, what):
@@ -294,3 +295,13 @@ def test_a_camera_unplugged_mid_way_keeps_what_was_recorded(tmp_path):
     result = flow.run_setup(flow.plan(MOODS, SONGS), SONGS, record, FakeScreen(), clock.monotonic)
     assert [r.emotion for r in result.recorded] == ["neutral"]
     assert recorded(tmp_path) == ["angry", "neutral"]  # the part of angry on disk stays
+
+
+def test_a_scripted_run_is_not_asked_and_its_status_line_stays_as_it_was(tmp_path, caplog):
+    ui = UI(["\n"])
+    ui.reads_keys = False  # stdin is not a terminal (or --cycles): nobody to ask
+    with caplog.at_level("INFO"):
+        outcome = guided.before_music(settings(tmp_path), False, False, devices(), SimpleNamespace(ui=ui),
+                                      MOODS, SONGS)
+    assert outcome.reminder() == "" and outcome.announce == "" and ui.keys == ["\n"]
+    assert "run `python run.py --setup` in a terminal" in caplog.text

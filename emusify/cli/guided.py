@@ -63,9 +63,9 @@ def before_music(settings: Settings, forced: bool, headless: bool, devices: Any,
         log.warning("%s", HEADLESS_HINT if not forced else
                     "--setup needs a terminal that reads keys: run `python run.py --setup` in one")
         return Outcome(lambda: flow.REMIND, HEADLESS_HINT if headless else "")
-    if what == "remind":
+    if what == "remind":  # a scripted run (--cycles, no keys): the log says so, the status line as before
         log.info("%s", HEADLESS_HINT)
-        return Outcome(lambda: flow.REMIND, "")
+        return Outcome(lambda: "", "")
     moods = flow.plan(labels, folders)
     screen = TerminalScreen(terminal.ui)
     try:

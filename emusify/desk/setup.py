@@ -74,17 +74,20 @@ def decide(forced: bool, interactive: bool, headless: bool, cycles: int, persona
     """What run.py does about the set-up before the music starts.
 
     "offer": ask (``--setup``, or a first start at a terminal that reads keys and runs until stopped);
-    "remind": no personal recordings, and no one to ask now (keys are not read, or --cycles);
-    "headless": the same without a terminal (the log and a notification say how to start it);
+    "remind": no personal recordings, and no one to ask now (keys are not read, or a scripted run
+    with --cycles): a log line says how to start it;
+    "headless": the same without a terminal, left running (the log and a notification say how);
     "none": the user has recordings or a model of their own.
     """
     if forced and interactive:
         return "offer"
     if personal and not forced:
         return "none"
+    if cycles and not forced:
+        return "remind"
     if headless:
         return "headless"
-    return "offer" if interactive and not cycles else "remind"
+    return "offer" if interactive else "remind"
 
 
 class Screen(Protocol):
