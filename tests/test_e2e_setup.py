@@ -146,3 +146,24 @@ def test_the_whole_set_up_then_the_personal_model_takes_over_while_the_music_pla
     log = run.log()
     assert log.index("playing ") < log.index("personal model in use")  # the starter played first
     print(f"set-up of 7 moods x 1.5 s to the personal model in use: {took:.1f} s")
+
+
+def test_headless_at_a_first_start_there_is_no_set_up_the_log_and_a_notification_say_how(tmp_path, video):
+    pytest.importorskip("dbus_fast")
+    from tests.busfix import NotificationServer, RunPy, private_bus
+
+    config = tmp_path / "emusify.cfg"
+    config.write_text(f"[emusify]\nmodel = {tmp_path / 'own.npz'}\nmpris = off\nnotify = changes\n")
+    args = ["--source", video, "--window", "2", "--every", "5", "--data", tmp_path / "data",
+            "--songs", demo_songs(tmp_path)]
+    with private_bus():
+        server = NotificationServer().start()
+        run = RunPy(ROOT, args, {"EMUSIFY_CONFIG": str(config)})  # stdin and stdout not a terminal
+        try:
+            hint = "run `python run.py --setup` in a terminal"
+            shown = server.received.get(timeout=120)
+            assert hint in shown["summary"] and hint in (tmp_path / "data" / "emusify.log").read_text()
+        finally:
+            run.stop()
+            server.close()
+    assert load_sessions(tmp_path / "data") == []  # nothing was recorded, nobody was asked
