@@ -305,3 +305,10 @@ def test_a_scripted_run_is_not_asked_and_its_status_line_stays_as_it_was(tmp_pat
                                       MOODS, SONGS)
     assert outcome.reminder() == "" and outcome.announce == "" and ui.keys == ["\n"]
     assert "run `python run.py --setup` in a terminal" in caplog.text
+
+
+def test_setup_declined_by_a_user_with_a_model_of_their_own_reminds_of_nothing(tmp_path):
+    (tmp_path / "own.npz").write_bytes(b"")
+    outcome = guided.before_music(settings(tmp_path), True, False, devices(), SimpleNamespace(ui=UI(["n"])),
+                                  MOODS, SONGS)
+    assert outcome.reminder() == ""

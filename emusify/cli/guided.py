@@ -66,22 +66,22 @@ def before_music(settings: Settings, forced: bool, headless: bool, devices: Any,
     if what == "remind":  # a scripted run (--cycles, no keys): the log says so, the status line as before
         log.info("%s", HEADLESS_HINT)
         return Outcome(lambda: "", "")
-    moods = flow.plan(labels, folders)
-    screen = TerminalScreen(terminal.ui)
+    moods, screen = flow.plan(labels, folders), TerminalScreen(terminal.ui)
+    untrained = Outcome((lambda: "") if personal else (lambda: flow.REMIND), "")  # --setup, then nothing
     try:
         if not flow.offer(screen, moods, settings.setup_seconds, settings.countdown, time.sleep):
             log.info("set-up declined: the starter model plays; run.py --setup records your moods")
-            return Outcome(lambda: flow.REMIND, "")
+            return untrained
         result = record_moods(settings, devices, moods, folders, screen)
     except CameraError as exc:  # the camera run.py checked at the start cannot be opened now
         log.warning("no set-up: %s; run.py --setup tries again", exc)
-        return Outcome(lambda: flow.REMIND, "")
+        return untrained
     finally:
         screen.close()
     log.info("%s", result.summary())
     print(result.summary(), flush=True)
     if not result.recorded:
-        return Outcome(lambda: flow.REMIND, "")
+        return untrained
     use_as_shot(devices, result)
     devices.learner.poke(delay=0.0)  # trains at once, in a child process, while the music plays
     learner = devices.learner
