@@ -131,6 +131,22 @@ def test_s_skips_a_mood_and_q_ends_the_set_up_keeping_what_was_recorded(player):
     assert run.model.is_file()  # what was recorded was learned (at quit, --cycles 1 waits for it)
 
 
+def test_sigterm_during_the_set_up_ends_run_py_at_once_keeping_what_was_recorded(player):
+    import signal
+
+    run = player("--setup")
+    run.wait_for("[enter] start")
+    run.press("Enter")
+    run.wait_for("set-up: 2/7 angry")
+    shell = subprocess.run(["tmux", "list-panes", "-t", run.session, "-F", "#{pane_pid}"],
+                           capture_output=True, text=True, check=True).stdout.split()[0]
+    (pid,) = subprocess.run(["pgrep", "-P", shell, "-f", "run.py"], capture_output=True, text=True,
+                            check=True).stdout.split()
+    os.kill(int(pid), signal.SIGTERM)  # a logout; the music player (SDL) would swallow it
+    run.wait_for("exit-status-0", 20)
+    assert "neutral" in run.recorded()
+
+
 def test_the_whole_set_up_then_the_personal_model_takes_over_while_the_music_plays(player):
     run = player()
     run.wait_for("[enter] start")

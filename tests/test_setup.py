@@ -176,6 +176,7 @@ class Learner:
 
 class UI:
     reads_keys = True
+    line = SimpleNamespace(tty=True)  # stdout is a terminal: the set-up page can be drawn
 
     def __init__(self, keys: list[str]) -> None:
         self.keys = keys
@@ -312,3 +313,11 @@ def test_setup_declined_by_a_user_with_a_model_of_their_own_reminds_of_nothing(t
     outcome = guided.before_music(settings(tmp_path), True, False, devices(), SimpleNamespace(ui=UI(["n"])),
                                   MOODS, SONGS)
     assert outcome.reminder() == ""
+
+
+def test_keys_read_but_no_screen_to_draw_on_is_not_asked(tmp_path):
+    ui = UI(["\n"])
+    ui.line = SimpleNamespace(tty=False)  # stdin a terminal, stdout /dev/null (as in the crash tests)
+    outcome = guided.before_music(settings(tmp_path), False, False, devices(), SimpleNamespace(ui=ui),
+                                  MOODS, SONGS)
+    assert ui.keys == ["\n"] and recorded(tmp_path) == [] and outcome.reminder() == ""

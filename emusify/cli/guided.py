@@ -14,9 +14,11 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
-from typing import Any, Callable, NamedTuple, Sequence, TextIO
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NamedTuple, Sequence, TextIO
 
 from emusify.config import Settings
 from emusify.desk import setup as flow
@@ -55,37 +57,72 @@ def before_music(settings: Settings, forced: bool, headless: bool, devices: Any,
                  labels: Sequence[str], folders: Sequence[str]) -> Outcome:
     """Offer and run the set-up when it is due (see :func:`emusify.desk.setup.decide`)."""
     personal = settings.model.is_file() or flow.has_recordings(settings.data)
-    interactive = terminal is not None and bool(getattr(terminal.ui, "reads_keys", False))
+    interactive = can_ask(terminal)
     what = flow.decide(forced, interactive, headless, settings.cycles, personal)
     if what == "none":
         return Outcome(lambda: "", "")
     if what == "headless" or (forced and not interactive):
         log.warning("%s", HEADLESS_HINT if not forced else
-                    "--setup needs a terminal that reads keys: run `python run.py --setup` in one")
+                    "--setup needs a terminal (keys and a screen): run `python run.py --setup` in one")
         return Outcome(lambda: flow.REMIND, HEADLESS_HINT if headless else "")
     if what == "remind":  # a scripted run (--cycles, no keys): the log says so, the status line as before
         log.info("%s", HEADLESS_HINT)
         return Outcome(lambda: "", "")
-    moods, screen = flow.plan(labels, folders), TerminalScreen(terminal.ui)
     untrained = Outcome((lambda: "") if personal else (lambda: flow.REMIND), "")  # --setup, then nothing
-    try:
-        if not flow.offer(screen, moods, settings.setup_seconds, settings.countdown, time.sleep):
-            log.info("set-up declined: the starter model plays; run.py --setup records your moods")
-            return untrained
-        result = record_moods(settings, devices, moods, folders, screen)
-    except CameraError as exc:  # the camera run.py checked at the start cannot be opened now
-        log.warning("no set-up: %s; run.py --setup tries again", exc)
-        return untrained
-    finally:
-        screen.close()
-    log.info("%s", result.summary())
-    print(result.summary(), flush=True)
-    if not result.recorded:
+    screen = TerminalScreen(terminal.ui)
+    result = ask_and_record(settings, devices, screen, flow.plan(labels, folders), folders)
+    if result is None or not result.recorded:
         return untrained
     use_as_shot(devices, result)
     devices.learner.poke(delay=0.0)  # trains at once, in a child process, while the music plays
     learner = devices.learner
     return Outcome(lambda: flow.FAILED if learner.failures else flow.LEARNING, "")
+
+
+def ask_and_record(settings: Settings, devices: Any, screen: TerminalScreen, moods: Sequence[str],
+                   folders: Sequence[str]) -> flow.SetupResult | None:
+    """The offer, then the set-up; None when declined or the camera cannot be opened.
+
+    SDL (the music player, already open) swallows SIGTERM until the core's own handler is in place:
+    here it ends run.py at once, keeping what was recorded (a logout during the set-up).
+    """
+    try:
+        with _sigterm_exits():
+            if not flow.offer(screen, moods, settings.setup_seconds, settings.countdown, time.sleep):
+                log.info("set-up declined: the starter model plays; run.py --setup records your moods")
+                return None
+            result = record_moods(settings, devices, moods, folders, screen)
+    except CameraError as exc:  # the camera run.py checked at the start cannot be opened now
+        log.warning("no set-up: %s; run.py --setup tries again", exc)
+        return None
+    finally:
+        screen.close()
+    log.info("%s", result.summary())
+    print(result.summary(), flush=True)
+    return result
+
+
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """SIGTERM raises SystemExit(0) while the block runs (files close on the way out)."""
+    def stop(*_: Any) -> None:
+        raise SystemExit(0)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (a test embedding run.py): signals left alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def can_ask(terminal: Any) -> bool:
+    """Whether someone can be asked: keys are read (stdin) and the set-up page can be drawn (stdout)."""
+    ui = getattr(terminal, "ui", None)
+    return bool(getattr(ui, "reads_keys", False)) and bool(getattr(getattr(ui, "line", None), "tty", False))
 
 
 def record_moods(settings: Settings, devices: Any, moods: Sequence[str], folders: Sequence[str],
