@@ -74,6 +74,7 @@ class Settings:
     record_seconds: float = 20.0
     record_samples: int = 0  # 0: no limit other than record_seconds
     countdown: float = 3.0
+    setup_seconds: float = 15.0  # run.py's guided set-up: recording per mood (7 moods and training in 3 min)
     # Front-ends of run.py (emusify.desk.frontends): optional; one that cannot start is one log line
     mpris: bool = sys.platform.startswith("linux")  # media keys and the desktop's now-playing widget (D-Bus)
     notify: str = "changes"  # notifications with mood buttons: "changes" (music moved), "every" window, "off"
@@ -160,7 +161,8 @@ def _convert(path: Path, key: str, raw: str, kind: str) -> Any:
 
 def _validated(settings: Settings) -> Settings:
     positive = {"window": settings.window, "fps": settings.fps, "record_seconds": settings.record_seconds,
-                "calibrate_seconds": settings.calibrate_seconds, "away_look": settings.away_look}
+                "calibrate_seconds": settings.calibrate_seconds, "away_look": settings.away_look,
+                "setup_seconds": settings.setup_seconds}
     for name, value in positive.items():
         if not value > 0:
             raise UsageError(f"{name.replace('_', '-')} must be greater than 0, got {value}")

@@ -173,7 +173,7 @@ def test_a_failed_update_is_one_log_line_and_the_old_model_stays(tmp_path, caplo
     assert dev.learner.failures == 1
 
 
-def test_an_updated_model_is_swapped_in_at_the_start_of_the_next_window(tmp_path):
+def test_an_updated_model_is_swapped_in_between_windows_as_soon_as_it_is_learned(tmp_path):
     work = lambda: Update("model-1", 1, 0, 20, 0.1)  # noqa: E731
     runner, dev, clock, swaps = build(tmp_path, [script("sad"), script("happy")], work=work,
                                       presses=[(10, "2")])
@@ -181,7 +181,8 @@ def test_an_updated_model_is_swapped_in_at_the_start_of_the_next_window(tmp_path
     runner.run()
     second_window = dev.open_source.opened[1].opened_at
     assert [model for _, model in swaps] == ["model-1"]
-    assert swaps[0][0] == pytest.approx(second_window)  # not when it finished (t = 15 s)
+    # learned at t = 15 s (5 s after the key), in the wait: used from then on, not a minute later
+    assert swaps[0][0] == pytest.approx(clock.start + 15, abs=0.3) and swaps[0][0] < second_window
     assert first.rows == 20 and dev.predictor is not first and dev.predictor.rows == 20
     assert "model updated from 1 correction(s)" in messages(dev)
 

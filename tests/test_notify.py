@@ -116,6 +116,19 @@ def test_a_mood_change_notifies_and_a_mood_button_corrects_it(server):
 
 
 @needs_bus
+def test_run_py_headless_at_a_first_start_says_how_to_start_the_set_up_in_a_notification(server):
+    from emusify.cli.guided import HEADLESS_HINT, announce
+
+    core, notifier = started()
+    try:
+        announce([notifier], HEADLESS_HINT)
+        shown = server.received.get(timeout=5)
+        assert "run `python run.py --setup` in a terminal" in shown["summary"] and buttons(shown) == []
+    finally:
+        notifier.close()
+
+
+@needs_bus
 def test_a_correction_by_key_closes_the_notification(server):
     core, notifier = started()
     try:

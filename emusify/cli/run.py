@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from emusify.cli.common import make_parser, run_main, settings_from
+from emusify.cli.guided import add_setup_flags, announce, before_music
 from emusify.cli.unattended import add_desk_flags, alone_and_logged, autostart, headless
 from emusify.config import Settings
 from emusify.desk.core import Core
@@ -29,7 +30,10 @@ Keys (terminal or preview window): n next song, space or p pause/resume, + and -
 q quit, c a new calibration shot before the next window (s skips it while it runs).
 A restart (logout, reboot, crash) resumes the song that played near where it stopped, at the
 volume last set, and goes on with each folder's shuffle round (DATA/playstate.json).
-On the first start (no reference face stored in the data folder yet) it first asks for about
+On a first start at a terminal (no recordings of yours yet) it offers the guided set-up: about
+15 s of each mood, your relaxed face first (s skips a mood, q ends it and keeps what was recorded);
+your own model is then trained in the background while the starter plays (--setup asks again).
+Otherwise, on the first start (no reference face stored in the data folder yet) it first asks for about
 5 s of your relaxed face, the reference it reads your moods against (s skips it; --calibrate
 takes it again). Only feature numbers are stored (DATA/reference.json), never an image.
 
@@ -50,6 +54,7 @@ examples:
   python run.py                                  webcam 0, defaults from setup.cfg
   python run.py --source clip.mp4 --cycles 3     a video file stands in for the webcam
   python run.py --calibrate                      take the relaxed-face reference again first
+  python run.py --setup                          record your moods (about 3 min), then play
   python run.py --policy uplift                  lift low moods (sad -> happy, angry -> neutral)
   python run.py --report --out moods.png         draw the mood journal and exit
   python run.py --autostart on                   start at login, headless, logging to <data>/emusify.log
@@ -85,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"start with a new calibration shot: {d.calibrate_seconds:g} s of your relaxed "
                         "face (setting calibrate_seconds), stored as <data>/reference.json; without it "
                         "the shot is taken only when no reference is stored (default: off)")
+    add_setup_flags(p)
     add_desk_flags(p)
     p.add_argument("--report", action="store_true", help="draw the mood journal as a PNG and exit")
     p.add_argument("--out", type=Path, metavar="PNG",
@@ -102,6 +108,7 @@ def command(args: argparse.Namespace) -> int:
     settings = settings_from(
         args, source=args.source, window=args.window, every=args.every, cycles=args.cycles,
         songs=args.songs, journal=args.journal, fps=args.fps, fade=args.fade, policy=args.policy,
+        setup_seconds=args.setup_seconds,
     )
     if args.report:
         return report(settings, args.out)
@@ -133,11 +140,15 @@ def play(settings: Settings, args: argparse.Namespace) -> int:
     predictor = Predictor(model)  # every mood: one without songs keeps the music (issue 16)
     keys = moods_with_songs(model.labels, library.folders(), policy)
     with ExitStack() as stack:
-        devices, terminal = open_devices(settings, stack, predictor, library, args.preview,
-                                         not headless(args.headless))
+        without = headless(args.headless)
+        devices, terminal = open_devices(settings, stack, predictor, library, args.preview, not without)
         add_feedback(devices, settings)
         devices.calibration = reference_keeper(settings, model, predictor, args.calibrate)
         devices.passive = passive_reference(model)
+        setup = before_music(settings, args.setup, without, devices, terminal, model.labels,
+                             library.folders())
+        if terminal is not None:
+            terminal.reminder = setup.reminder
         core = Core(settings, devices, predictor.labels, policy, keys=keys)
         devices.player.on_error = core.song_failed  # a song failing inside a fade is skipped
         resume_music(core, settings, library)
@@ -145,6 +156,7 @@ def play(settings: Settings, args: argparse.Namespace) -> int:
         if terminal is not None:
             terminal.start(core)
         frontends = start_frontends(core, make_frontends(settings))
+        announce(frontends, setup.announce)
         try:
             with _sigterm_stops(core):
                 status = core.run()

@@ -206,6 +206,12 @@ class Core:
             log.debug("window %d: began %.3f s after its time", self.cycle + 1,
                       self.clock.now() - self._planned)
         self._tell("window_started", when=self.clock.now(), cycle=self.cycle + 1)
+        self._take_update()
+        if self.dev.feedback is not None:
+            self.dev.feedback.begin_window()
+
+    def _take_update(self) -> None:
+        """Swap in a model the learner finished (at a window's start, or during the wait after one)."""
         update = self.dev.learner.take() if self.dev.learner is not None else None
         if update is not None and self.dev.make_predictor is not None:
             try:
@@ -213,10 +219,9 @@ class Core:
             except ValueError as exc:  # e.g. the new model lacks a mood being read
                 log.warning("the updated model cannot be used (%s); the current one stays", exc)
             else:
+                log.info("%s", update.message())
                 self._tell("model_updated", when=self.clock.now(), message=update.message())
                 self._note(update.message())
-        if self.dev.feedback is not None:
-            self.dev.feedback.begin_window()
 
     def _wait(self, seconds: float) -> None:
         """Keep the music going with the camera off for ``seconds``; a command ends a wait at once.
@@ -230,6 +235,7 @@ class Core:
         self._woke = False
         while not self._halted() and not self._woke and monotonic(self.clock) < deadline:
             self._between()
+            self._take_update()  # the set-up's model takes over as soon as it is trained
             pause = min(TICK, max(deadline - monotonic(self.clock), 0.0))
             if self._woke or pause <= 0:
                 break

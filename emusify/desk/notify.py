@@ -109,6 +109,10 @@ class Notifier(Listener):
                 log.debug("closing notifications: %s", exc)
         self._loop.close()
 
+    def announce(self, text: str) -> None:
+        """One notification without buttons (e.g. how to start the set-up when run.py is headless)."""
+        self._loop.submit(self._send(text, []))
+
     # -- on the core's thread: decide, then hand over ------------------------------------------
 
     def window_started(self, when: float, cycle: int) -> None:

@@ -215,6 +215,7 @@ class Terminal(Listener):
     def __init__(self, ui: Any, now: Callable[[], float], legend: bool = True) -> None:
         self.ui, self.now, self.legend = ui, now, legend
         self.core: Any = None
+        self.reminder: Callable[[], str] = lambda: ""  # standing text until the model is updated (set-up)
         self._message: tuple[str, float] | None = None
         self._drawn = float("-inf")
 
@@ -253,6 +254,9 @@ class Terminal(Listener):
         self._message = (text, self.now() + MESSAGE_SECONDS)
         self._drawn = float("-inf")  # show it at once
 
+    def model_updated(self, when: float, message: str) -> None:
+        self.reminder = lambda: ""  # "no personal model: ..." / "learning your moods ..." is over
+
     def state_changed(self, state: PlayerState) -> None:
         self._draw()
 
@@ -267,7 +271,7 @@ class Terminal(Listener):
         state: PlayerState = self.core.state
         message = self._message[0] if self._message and now <= self._message[1] else None
         # these stay while they hold: "... press c to recalibrate", "no shot: music stays 2 more windows"
-        message = message or state.doubt or state.held or None
+        message = message or state.doubt or state.held or self.reminder() or None
         if state.shot and message:
             self.ui.show(Status(None, 0.0, None, None, 0.0, None, False, True, 0.0, note=message))
             return

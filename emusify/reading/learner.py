@@ -1,10 +1,11 @@
 """The learner at the desk: corrections poke it, the model is updated in the background, off the loop.
 
 Each correction pokes the :class:`Learner`; the update starts :data:`DEBOUNCE` seconds after the
-last poke (several quick presses make one update), and the runner takes the finished model at the
-start of its next window. A failure is one log line; the model in use stays. The learning itself
-(:mod:`emusify.reading.relearn`, with scikit-learn and SciPy behind it) runs in a child process
-(:func:`update_in_child`), so the player neither loads those libraries nor keeps what they allocate.
+last poke (several quick presses make one update), and the runner takes the finished model as soon
+as it waits between windows (or at the start of the next one). A failure is one log line; the model
+in use stays. The learning itself (:mod:`emusify.reading.relearn`, with scikit-learn and SciPy behind
+it) runs in a child process (:func:`update_in_child`), so the player neither loads those libraries nor
+keeps what they allocate.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Update(NamedTuple):
 
     def message(self) -> str:
         """The one status message the player shows when the model is swapped in."""
+        if not self.corrections and not self.confirmations:  # the set-up's (or collect.py's) recordings
+            return f"personal model in use (learned from {self.samples} samples of yours)"
         also = f" and {self.confirmations} confirmation(s)" if self.confirmations else ""
         return f"model updated from {self.corrections} correction(s){also}"
 
@@ -86,9 +89,10 @@ class Learner:
         self.updates = 0  # finished updates
         self.failures = 0
 
-    def poke(self) -> None:
-        """A correction was saved: update ``delay`` seconds from now (later pokes push it back)."""
-        self._due = self.clock.now() + self.delay
+    def poke(self, delay: float | None = None) -> None:
+        """A correction was saved: update ``delay`` seconds from now (later pokes push it back);
+        ``delay`` defaults to the learner's (the set-up passes 0: nothing more is coming)."""
+        self._due = self.clock.now() + (self.delay if delay is None else delay)
 
     def poll(self) -> None:
         """Start the update when it is due and none is running (cheap; call it often)."""
@@ -144,5 +148,6 @@ class Learner:
             self._ready = update
         self.updates += 1
         self._done()
-        log.info("%s in %.1f s (%d samples); it is used from the next window",
-                 update.message(), update.seconds, update.samples)
+        log.info("model learned in %.1f s from %d samples (%d correction(s), %d confirmation(s)); "
+                 "it is used from the next window", update.seconds, update.samples, update.corrections,
+                 update.confirmations)
