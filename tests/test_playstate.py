@@ -253,7 +253,7 @@ def test_restored_rounds_forget_songs_removed_since(tmp_path, fixtures):
 # run.py's wiring --------------------------------------------------------------------------------
 
 def test_run_py_takes_the_volume_setting_first_then_the_volume_last_set(tmp_path, fixtures):
-    from emusify.cli.run import resume_music
+    from emusify.cli.listening import resume_music
     from emusify.config import Settings
     from emusify.errors import UsageError
 

@@ -14,12 +14,11 @@ import argparse
 import logging
 import os
 import shutil
-import signal
 import sys
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, NamedTuple, Sequence, TextIO
+from typing import Any, Callable, NamedTuple, Sequence, TextIO
 
+from emusify.cli.unattended import on_sigterm
 from emusify.config import Settings
 from emusify.desk import setup as flow
 from emusify.desk.statustext import clip
@@ -102,21 +101,12 @@ def ask_and_record(settings: Settings, devices: Any, screen: TerminalScreen, moo
     return result
 
 
-@contextmanager
-def _sigterm_exits() -> Iterator[None]:
+def _sigterm_exits() -> Any:
     """SIGTERM raises SystemExit(0) while the block runs (files close on the way out)."""
     def stop(*_: Any) -> None:
         raise SystemExit(0)
 
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread (a test embedding run.py): signals left alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return on_sigterm(stop)
 
 
 def can_ask(terminal: Any) -> bool:

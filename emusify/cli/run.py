@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from emusify.cli.common import make_parser, run_main, settings_from
 from emusify.cli.guided import add_setup_flags, announce, before_music
-from emusify.cli.unattended import add_desk_flags, alone_and_logged, autostart, headless
+from emusify.cli.listening import add_loudness, resume_music
+from emusify.cli.unattended import add_desk_flags, alone_and_logged, autostart, headless, on_sigterm
 from emusify.config import Settings
 from emusify.desk.core import Core
 from emusify.desk.devices import Devices
@@ -167,20 +167,6 @@ def play(settings: Settings, args: argparse.Namespace) -> int:
         return status
 
 
-def resume_music(core: Core, settings: Settings, library: Any) -> None:
-    """What the last run left (DATA/playstate.json): the volume (else the ``volume`` setting), each
-    folder's shuffle round and the song to resume before any window; and the keeper that writes it."""
-    from emusify.desk.playstate import FILE_NAME, StateKeeper, load_playstate, resume_point
-
-    path = settings.data / FILE_NAME
-    state = load_playstate(path)
-    core.dev.player.set_volume(state.volume if state is not None else settings.volume)
-    if state is not None:
-        library.restore(state.rounds)
-        core.resume_from = resume_point(state, library)
-    StateKeeper(path, library).start(core)
-
-
 def moods_with_songs(labels: Sequence[str], folders: Sequence[str], policy: Any) -> tuple[str, ...]:
     """The model's moods that lead to songs of their own, plus neutral: the moods a correction names.
 
@@ -315,25 +301,6 @@ def add_feedback(devices: Devices, settings: Settings) -> None:
     devices.library.history = devices.journal.song_stats
 
 
-def add_loudness(core: Core, devices: Devices, settings: Settings) -> Any:
-    """Even loudness (settings loudness, loudness_target): the player's gain per song, and the
-    songs each folder plays next measured in the background (emusify.music.loudness); None when off."""
-    if not settings.loudness:
-        return None
-    from emusify.desk.worker import Worker
-    from emusify.music.loudness import Loudness, LoudnessCache, cache_path
-    from emusify.music.measure import measure_in_child
-
-    library = devices.library
-    loudness = Loudness(LoudnessCache(cache_path(settings.data)), Worker("emusify-loudness").start,
-                        measure_in_child, settings.loudness_target,
-                        upcoming=lambda: [library.upcoming(folder) for folder in library.folders()])
-    devices.player.gain = loudness.gain
-    core.add_listener(loudness)
-    loudness.prefetch(loudness.upcoming())  # one song per folder, measured during the first window
-    return loudness
-
-
 def swap_predictor(devices: Devices, new: Any) -> Any:
     """``new`` (for an updated model) takes over the user's reference face, and the keeper of that
     reference (emusify.sensing.calibration) moves it on ``new`` from now on.
@@ -386,18 +353,9 @@ def report(settings: Settings, out: Path | None) -> int:
     return 0
 
 
-@contextmanager
-def _sigterm_stops(core: Core) -> Iterator[None]:
+def _sigterm_stops(core: Core) -> Any:
     """SIGTERM ends the loop cleanly (fade out, camera released, journal flushed, exit 0).
 
     The handler only sets the core's stop reason (no lock), so it never blocks.
     """
-    try:
-        previous = signal.signal(signal.SIGTERM, lambda *_: core.request_stop("SIGTERM"))
-    except ValueError:  # not the main thread (e.g. an embedding test): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return on_sigterm(lambda *_: core.request_stop("SIGTERM"))

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from emusify.config import Settings
 from emusify.desk import autostart as entries
@@ -105,3 +106,20 @@ def passed_on(args: argparse.Namespace) -> tuple[str, ...]:
     if getattr(args, "preview", False):
         out.append("--preview")
     return tuple(out)
+
+
+@contextmanager
+def on_sigterm(handler: Callable[..., Any]) -> Iterator[None]:
+    """``handler`` answers SIGTERM while the block runs (the one before it is put back after).
+
+    Off the main thread (a test embedding run.py) signals cannot be set and are left alone.
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
