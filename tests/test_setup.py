@@ -263,7 +263,8 @@ def test_the_status_line_reminds_until_the_personal_model_is_in_use():
     terminal = Terminal(ui, clock.now, legend=False)
     terminal.core = SimpleNamespace(state=SimpleNamespace(
         moods=(), doubt="", held="", shot=False, song=None, watching=False, next_window=None, mood=None,
-        share=0.0, position=0.0, status="playing", away_since=None, audio_down=False, locked_since=None), window_left=0.0)
+        share=0.0, position=0.0, status="playing", away_since=None, audio_down=False, locked_since=None),
+        window_left=0.0)
     terminal.reminder = lambda: flow.REMIND
     terminal.poll()
     assert shown[-1].message == flow.REMIND
