@@ -426,7 +426,7 @@ def test_a_player_without_an_output_at_start_raises_on_play_until_reopened(monke
         player.play(A)
     music = FakeMusic(Clock())
     monkeypatch.setattr(module, "pygame_music", lambda: music)
-    monkeypatch.setattr(module, "_close_pygame", lambda: None)
+    monkeypatch.setattr(module, "close_pygame", lambda: None)
     player.reopen()
     player.play(A)
     assert music.playing

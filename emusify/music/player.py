@@ -1,9 +1,9 @@
 """Music playback with pygame's streaming mixer, and fades that never block.
 
-The only module that imports pygame. Fades are volume steps applied by :meth:`Player.update`
-against a monotonic clock (pygame's own ``music.fadeout`` blocks in some versions), so the camera
-loop that calls ``update()`` between frames is never frozen. A mood change fades the current song
-out over the first half of the fade and the new one in over the second half.
+pygame itself stays in :mod:`emusify.music.mixer` (opened lazily). Fades are volume steps applied
+by :meth:`Player.update` against a monotonic clock (pygame's own ``music.fadeout`` blocks in some
+versions), so the camera loop that calls ``update()`` between frames is never frozen. A mood change
+fades the current song out over the first half of the fade and the new one in over the second half.
 
 Tests pass a fake ``backend`` (an object with pygame.mixer.music's methods) and a fake clock.
 """
@@ -11,63 +11,14 @@ Tests pass a fake ``backend`` (an object with pygame.mixer.music's methods) and 
 from __future__ import annotations
 
 import logging
-import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from emusify.errors import AudioError, LibraryError
+from emusify.music.mixer import SEEKABLE, close_pygame, device_errors, output_gone, pygame_music
 
 log = logging.getLogger(__name__)
-
-# Formats SDL_mixer 2.6 (pygame 2.6.1) seeks in, checked on real files with the disk driver
-# (tests/test_player.py, docs/results/listening.md); a file that refuses all the same is remembered.
-SEEKABLE = frozenset({".mp3", ".ogg", ".wav", ".flac"})
-
-
-def pygame_music() -> Any:
-    """Open the audio output and return ``pygame.mixer.music``.
-
-    Raises:
-        AudioError: no audio output could be opened.
-    """
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame
-
-    try:
-        if not pygame.mixer.get_init():
-            pygame.mixer.init()
-    except pygame.error as exc:
-        raise AudioError(
-            f"no audio output: {exc}; check the sound device, or on a machine without a sound card "
-            "set SDL_AUDIODRIVER=dummy"
-        ) from None
-    return pygame.mixer.music
-
-
-@contextmanager
-def _device_errors() -> Iterator[None]:
-    """A mixer call that fails other than on a song (pygame.error) means the output failed: AudioError."""
-    try:
-        yield
-    except (AudioError, LibraryError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - pygame.error and whatever SDL raises on a lost device
-        raise AudioError(f"the sound device failed ({exc})") from None
-
-
-def _output_gone(exc: Exception) -> bool:
-    """Whether a failure names the audio output rather than the file (pygame's own wording)."""
-    text = str(exc).lower()
-    return "not initialized" in text or "audio device" in text
-
-
-def _close_pygame() -> None:
-    import pygame
-
-    if pygame.mixer.get_init():
-        pygame.mixer.quit()
 
 
 class _Fade:
@@ -180,7 +131,7 @@ class Player:
 
     def stop(self, fade_out: float = 0.0) -> None:
         """Stop the music, at once or after fading out over ``fade_out`` seconds."""
-        with _device_errors():
+        with device_errors():
             if self._current is None:
                 self._fade = None
                 return
@@ -194,7 +145,7 @@ class Player:
 
         A fade in progress completes at once first (a fade_to switches to its new song).
         """
-        with _device_errors():
+        with device_errors():
             if self._current is None or self._paused:
                 return
             while self._fade is not None:  # a fade_to's fade-out is followed by the new song's fade-in
@@ -212,7 +163,7 @@ class Player:
 
     def resume(self) -> None:
         """Continue a paused song (or one fading out to a pause) at full volume."""
-        with _device_errors():
+        with device_errors():
             fade = self._fade
             if fade is not None and fade.then == self._pause_now:
                 self._fade = None
@@ -230,7 +181,7 @@ class Player:
         volume, old = min(max(float(volume), 0.0), 1.0), self.volume
         self.volume = volume
         fade = self._fade
-        with _device_errors():
+        with device_errors():
             if fade is not None:
                 if old > 0:
                     fade.start, fade.end = fade.start * volume / old, fade.end * volume / old
@@ -259,7 +210,7 @@ class Player:
         try:
             self._out().set_pos(seconds)
         except Exception as exc:  # pygame.error: "Position not implemented for music type"
-            if _output_gone(exc):
+            if output_gone(exc):
                 raise AudioError(f"the sound device is gone ({exc})") from None
             self._no_seek.add(str(song.path))
             raise LibraryError(f"{Path(song.path).name} cannot seek ({exc})") from None
@@ -274,7 +225,7 @@ class Player:
 
     def update(self) -> None:
         """Move a fade one step on and notice the end of the song; cheap, never waits."""
-        with _device_errors():
+        with device_errors():
             fade = self._fade
             if self._paused:
                 return
@@ -301,7 +252,7 @@ class Player:
             return
         self._music = None
         try:
-            _close_pygame()
+            close_pygame()
         except Exception as exc:  # noqa: BLE001 - a mixer that died may fail to close; opening decides
             log.debug("closing the lost audio output: %s", exc)
         self._music = pygame_music()
@@ -321,7 +272,7 @@ class Player:
         try:
             music.load(str(song.path))
         except Exception as exc:  # pygame.error, or OSError for a vanished file
-            if _output_gone(exc):
+            if output_gone(exc):
                 raise AudioError(f"the sound device is gone ({exc})") from None
             raise LibraryError(f"{Path(song.path).name}: cannot play it ({exc}); it was skipped") from None
         self._gain = self._song_gain(song)
@@ -339,7 +290,7 @@ class Player:
                 music.play(start=start)
                 return start
             except Exception as exc:  # noqa: BLE001 - pygame.error: the decoder cannot seek this file
-                if _output_gone(exc):
+                if output_gone(exc):
                     raise
                 self._no_seek.add(str(song.path))
                 log.warning("%s cannot start %.0f s in (%s); it starts from its beginning",
@@ -399,7 +350,7 @@ class Player:
         self._closed = True
         self._halt()
         if self._owns_mixer:
-            _close_pygame()
+            close_pygame()
 
     def __enter__(self) -> Player:
         return self
