@@ -83,12 +83,16 @@ def one_run(folder: Path, video: Path, seconds: float) -> dict[str, float]:
               (("start", r"window 1: watching"), ("end", r"window 1: \d+ frames"))}
     return {"setup_s": setup, "training_s": float(learned.group(1)), "samples": float(learned.group(2)),
             "relaxed_face_refused": float("set-up's relaxed face was not used" in log),
-            "window_1_s": stamps["end"] - stamps["start"], "to_in_use_s": in_use - began}
+            "window_1_s": (stamps["end"] - stamps["start"]) if None not in stamps.values() else float("nan"),
+            "to_in_use_s": in_use - began}
 
 
-def _stamp(log: str, pattern: str) -> float:
-    """The log time (seconds of the day) of the first line matching ``pattern``."""
+def _stamp(log: str, pattern: str) -> float | None:
+    """The log time (seconds of the day) of the first line matching ``pattern``; None when none does
+    (a webcam-paced first window may still run when the personal model takes over and q ends it)."""
     found = re.search(r"^\d{4}-\d\d-\d\d (\d\d):(\d\d):(\d\d),(\d{3}) .*" + pattern, log, re.M)
+    if found is None:
+        return None
     hours, minutes, seconds, millis = map(int, found.groups())
     return hours * 3600 + minutes * 60 + seconds + millis / 1000
 
