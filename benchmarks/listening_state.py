@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-from tests.busfix import MprisClient, RunPy, private_bus  # noqa: E402
+from tests.busfix import MprisClient, RunPy, Seekeds, private_bus  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 VIDEO = SHARED / "face_videos" / "liveportrait_driving_d9.mp4"
@@ -110,7 +110,7 @@ def mpris_section(work: Path, songs: Path, calls: int) -> None:
             seeked.clear()
             sent = time.perf_counter()
             playerctl("position", f"{target:g}")
-            arrival = seeked.wait(10)
+            arrival = seeked.next(10)[0]
             seeks.append(arrival - sent)
             errors.append(abs(client.get("Position") / 1e6 - target))
         print("| round trip (playerctl -> signal), run.py | median ms | max ms | n |")
@@ -125,29 +125,6 @@ def mpris_section(work: Path, songs: Path, calls: int) -> None:
         run.child.send_signal(signal.SIGTERM)
         run.wait(30)
         client.close()
-
-
-class Seekeds:
-    """Arrival times of the Seeked signal."""
-
-    def __init__(self, client: MprisClient) -> None:
-        import queue
-
-        self.heard: queue.Queue = queue.Queue()
-        client._bus.add_message_handler(self._on)
-        client.call("AddMatch", "org.freedesktop.DBus", "s", ("type='signal',member='Seeked'",),
-                    destination="org.freedesktop.DBus")
-
-    def _on(self, message) -> None:
-        if message.member == "Seeked":
-            self.heard.put(time.perf_counter())
-
-    def clear(self) -> None:
-        while not self.heard.empty():
-            self.heard.get_nowait()
-
-    def wait(self, timeout: float) -> float:
-        return self.heard.get(timeout=timeout)
 
 
 def resume_section(work: Path, songs: Path, restarts: int, seed: int = 0) -> None:

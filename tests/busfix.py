@@ -303,6 +303,27 @@ class RunPy:
             self.child.wait(10)
 
 
+class Seekeds:
+    """The MPRIS Seeked signals a client hears: (perf_counter() at arrival, position in microseconds)."""
+
+    def __init__(self, client: "MprisClient") -> None:
+        self.heard: queue.Queue = queue.Queue()
+        client._bus.add_message_handler(self._on)
+        client.call("AddMatch", "org.freedesktop.DBus", "s", ("type='signal',member='Seeked'",),
+                    destination="org.freedesktop.DBus")
+
+    def _on(self, message: Any) -> None:
+        if message.member == "Seeked":
+            self.heard.put((time.perf_counter(), message.body[0]))
+
+    def clear(self) -> None:
+        while not self.heard.empty():
+            self.heard.get_nowait()
+
+    def next(self, timeout: float = 5.0) -> tuple[float, int]:
+        return self.heard.get(timeout=timeout)
+
+
 class MprisClient:
     """A blocking MPRIS client for tests and the benchmark: calls, reads, and waits for signals."""
 

@@ -18,7 +18,7 @@ from dbus_fast.aio import MessageBus  # noqa: E402
 
 from emusify.desk.events import Command, PlayerState, start_frontends  # noqa: E402
 from emusify.desk.mpris import BUS_NAME, OBJECT_PATH, Mpris  # noqa: E402
-from tests.busfix import FakeCore, MprisClient, leave, needs_bus, private_bus  # noqa: E402
+from tests.busfix import FakeCore, MprisClient, Seekeds, leave, needs_bus, private_bus  # noqa: E402
 from tests.fakes import Song  # noqa: E402
 
 pytestmark = needs_bus
@@ -236,7 +236,7 @@ def test_seek_and_set_position_become_commands_and_seeked_is_signalled(seekable)
     client.call("SetPosition", signature="ox", body=("/org/emusify/track/999", 30_000_000))  # another song
     seeked = Seekeds(client)
     core.fire("seeked", when=2.0, position=30.0)
-    assert seeked.next() == pytest.approx(30_000_000, abs=200_000)
+    assert seeked.next()[1] == pytest.approx(30_000_000, abs=200_000)
     assert client.get("Position") == pytest.approx(30_000_000, abs=1_000_000)
     assert core.commands.empty()
 
@@ -266,22 +266,3 @@ def test_playerctl_sets_volume_and_position(seekable):
     core.fire("seeked", when=2.0, position=25.0)
     time.sleep(0.1)
     assert float(playerctl("position")) == pytest.approx(25.0, abs=1.0)
-
-
-class Seekeds:
-    """The Seeked signals a client hears (positions in microseconds)."""
-
-    def __init__(self, client: MprisClient) -> None:
-        import queue
-
-        self.heard: queue.Queue = queue.Queue()
-        client._bus.add_message_handler(self._on)
-        client.call("AddMatch", "org.freedesktop.DBus", "s", ("type='signal',member='Seeked'",),
-                    destination="org.freedesktop.DBus")
-
-    def _on(self, message) -> None:
-        if message.member == "Seeked":
-            self.heard.put(message.body[0])
-
-    def next(self) -> int:
-        return self.heard.get(timeout=5)
